@@ -1,0 +1,7 @@
+//! nativecall: one native-callable ABI for scientific Python.
+//!
+//! - [`abi`]: native types and signature strings as scipy, Cython and Numba write them.
+//! - `capsule` (feature `python`): the Python extension module `nativecall._native`.
+#![deny(missing_docs)]
+
+pub mod abi;
