@@ -327,10 +327,7 @@ impl<'a> Parser<'a> {
             (false, false, false, false, false);
         let mut named: Option<Type> = None;
         let mut any = false;
-        loop {
-            let Tok::Ident(word) = self.peek().clone() else {
-                break;
-            };
+        while let Tok::Ident(word) = self.peek().clone() {
             let has_keyword_type =
                 signed || unsigned || short || long > 0 || int || char_ || float || double || void;
             match word.as_str() {
@@ -506,9 +503,8 @@ impl<'a> Parser<'a> {
     /// (`float64(float64, voidptr)*`). `name` receives a declarator name if one appears.
     fn type_with_name(&mut self, name: &mut Option<String>) -> Result<Type, SignatureError> {
         let (base, is_const) = self.specifiers()?;
-        let at = self.pos();
         let decl = self.declarator()?;
-        let mut ty = self.apply(base, is_const, decl, name, at)?;
+        let mut ty = self.apply(base, is_const, decl, name)?;
         loop {
             match self.peek() {
                 Tok::Punct('*') => {
@@ -580,7 +576,6 @@ impl<'a> Parser<'a> {
         is_const: bool,
         decl: Decl,
         name: &mut Option<String>,
-        at: usize,
     ) -> Result<Type, SignatureError> {
         match decl {
             Decl::Name(n) => {
@@ -595,11 +590,10 @@ impl<'a> Parser<'a> {
                 pointer_const,
                 *inner,
                 name,
-                at,
             ),
             Decl::Function(params, fn_at, inner) => {
                 let f = self.function(ty, params, fn_at)?;
-                self.apply(f, false, *inner, name, at)
+                self.apply(f, false, *inner, name)
             }
         }
     }
