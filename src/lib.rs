@@ -5,3 +5,6 @@
 #![deny(missing_docs)]
 
 pub mod abi;
+
+#[cfg(feature = "python")]
+pub mod capsule;

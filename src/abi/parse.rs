@@ -124,12 +124,16 @@ fn builtin_name(name: &str) -> Option<Type> {
         // Numba's names.
         "float64" | "double" | "float_" | "npy_float64" | "npy_double" => Type::F64,
         "float32" | "npy_float32" => Type::F32,
-        "complex128" | "__pyx_t_double_complex" | "npy_complex128" | "npy_cdouble" => {
-            Type::Complex(FloatType::F64)
-        }
-        "complex64" | "__pyx_t_float_complex" | "npy_complex64" | "npy_cfloat" => {
-            Type::Complex(FloatType::F32)
-        }
+        "complex128"
+        | "__pyx_t_double_complex"
+        | "_cffi_double_complex_t"
+        | "npy_complex128"
+        | "npy_cdouble" => Type::Complex(FloatType::F64),
+        "complex64"
+        | "__pyx_t_float_complex"
+        | "_cffi_float_complex_t"
+        | "npy_complex64"
+        | "npy_cfloat" => Type::Complex(FloatType::F32),
         "int8" | "int8_t" | "npy_int8" | "byte" => Type::Int(I8),
         "uint8" | "uint8_t" | "npy_uint8" | "uchar" => Type::Int(U8),
         "int16" | "int16_t" | "npy_int16" => Type::Int(I16),

@@ -1,0 +1,73 @@
+"""nativecall: one native-callable ABI for scientific Python.
+
+Any native function — a PyCapsule, a ``scipy.LowLevelCallable``, a ctypes or cffi
+function pointer, a Numba ``cfunc``, a Cython ``__pyx_capi__`` entry — becomes a
+:class:`NativeCallable` with :func:`native`, and leaves again as a capsule, a
+LowLevelCallable, a ctypes or a cffi pointer.
+
+    >>> import nativecall
+    >>> gamma = nativecall.from_cython("scipy.special.cython_special", "gamma", "double (double)")
+    >>> gamma(5.0)
+    24.0
+"""
+
+from ._interop import cython_functions, from_cython, native
+from ._native import (
+    NativeCallable,
+    Signature,
+    SignatureError,
+    Type,
+    bool,
+    complex64,
+    complex128,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    intc,
+    intp,
+    typedef,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    uintc,
+    uintp,
+    void,
+    voidptr,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NativeCallable",
+    "Signature",
+    "SignatureError",
+    "Type",
+    "cython_functions",
+    "from_cython",
+    "native",
+    "typedef",
+    # types
+    "void",
+    "bool",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "intp",
+    "uintp",
+    "intc",
+    "uintc",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "voidptr",
+]

@@ -1,0 +1,383 @@
+"""Adapters between NativeCallable and the other ways Python hands over native code.
+
+Each importer reads only the other library's own attributes (ctypes' ``argtypes``,
+cffi's ``ffi.typeof``, Numba's ``_sig``, scipy's LowLevelCallable fields, Cython's
+``__pyx_capi__``) and hands ``_native`` an address, a signature and an owner.
+No library is imported here unless an object of that library is passed in, so
+``import nativecall`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import types
+
+from ._native import NativeCallable, Signature, Type
+
+__all__ = ["native", "cython_functions", "from_cython"]
+
+ACCEPTED = (
+    "a NativeCallable, a PyCapsule named by its C signature (or with signature=), "
+    "a scipy.LowLevelCallable, a ctypes function pointer, a cffi function pointer, "
+    "a Numba cfunc, or an object with __wrapper_address__() and signature()"
+)
+
+
+def native(obj, signature=None):
+    """Return a :class:`NativeCallable` for any native function object.
+
+    Accepts a PyCapsule (its name is the signature; pass ``signature=`` when it is
+    not), a ``scipy.LowLevelCallable`` (its ``user_data`` is kept), a ctypes function
+    pointer (from ``argtypes``/``restype``), a cffi function pointer, a Numba
+    ``cfunc``, any object implementing Numba's wrapper address protocol, and a
+    NativeCallable. ``signature=`` must be ABI-equal to what the object says, and
+    chooses how the signature is spelled.
+    """
+    nc = _import(obj, signature)
+    if signature is not None and not isinstance(signature, Signature):
+        signature = Signature(signature)
+    if signature is not None and str(nc.signature) != str(signature):
+        nc = nc._respelled(signature)
+    return nc
+
+
+def _import(obj, signature):
+    if isinstance(obj, NativeCallable):
+        return obj
+    if type(obj).__name__ == "PyCapsule":
+        return NativeCallable._from_capsule(obj, signature)
+    if _is_lowlevelcallable(obj):
+        inner = native(obj.function, obj.signature)
+        nc = NativeCallable._from_capsule(inner.capsule(obj.signature), user_data=obj.user_data, name=inner.name)
+        return nc
+    ctypes = sys.modules.get("ctypes")
+    if ctypes is not None and isinstance(obj, ctypes._CFuncPtr):
+        return _from_ctypes(obj, ctypes)
+    cffi_backend = sys.modules.get("_cffi_backend")
+    if cffi_backend is not None and isinstance(obj, cffi_backend._CDataBase):
+        return _from_cffi(obj)
+    ccallback = sys.modules.get("numba.core.ccallback")
+    if ccallback is not None and isinstance(obj, ccallback.CFunc):
+        name = getattr(obj, "__name__", None) or obj.native_name
+        return NativeCallable.from_address(obj.address, _numba_signature(obj._sig), owner=obj, name=name)
+    wrapper_address = getattr(type(obj), "__wrapper_address__", None)
+    if wrapper_address is not None and callable(getattr(obj, "signature", None)):
+        sig = obj.signature()
+        text = sig if isinstance(sig, str) else _numba_signature(sig)
+        return NativeCallable.from_address(obj.__wrapper_address__(), text, owner=obj, name=type(obj).__name__)
+    raise TypeError(f"nativecall.native() accepts {ACCEPTED}; got {type(obj).__module__}.{type(obj).__qualname__}")
+
+
+def _is_lowlevelcallable(obj):
+    ccallback = sys.modules.get("scipy._lib._ccallback")
+    return ccallback is not None and isinstance(obj, ccallback.LowLevelCallable)
+
+
+def _numba_signature(sig):
+    """``float64(float64, voidptr)`` text from a Numba ``Signature``."""
+    return "%s(%s)" % (sig.return_type, ", ".join(str(a) for a in sig.args))
+
+
+# ---------------------------------------------------------------------------- ctypes
+
+_CTYPES_CODES = {
+    "d": "double",
+    "f": "float",
+    "g": "long double",
+    "i": "int",
+    "I": "unsigned int",
+    "l": "long",
+    "L": "unsigned long",
+    "q": "long long",
+    "Q": "unsigned long long",
+    "h": "short",
+    "H": "unsigned short",
+    "b": "signed char",
+    "B": "unsigned char",
+    "c": "char",
+    "?": "bool",
+    "z": "char *",
+    "P": "void *",
+    "D": "double _Complex",
+    "F": "float _Complex",
+}
+
+
+def _ctypes_type_text(t, ctypes, where):
+    if t is None:
+        return "void"
+    if isinstance(t, type) and issubclass(t, ctypes._CFuncPtr):
+        if t._argtypes_ is None:
+            raise TypeError(f"{where}: a ctypes function pointer type without argtypes has no known signature")
+        args = ", ".join(_ctypes_type_text(a, ctypes, where) for a in t._argtypes_)
+        return f"{_ctypes_type_text(t._restype_, ctypes, where)}({args or 'void'})*"
+    if isinstance(t, type) and issubclass(t, ctypes._Pointer):
+        return _ctypes_type_text(t._type_, ctypes, where) + " *"
+    code = getattr(t, "_type_", None)
+    if isinstance(code, str) and code in _CTYPES_CODES and issubclass(t, ctypes._SimpleCData):
+        return _CTYPES_CODES[code]
+    name = getattr(t, "__name__", repr(t))
+    raise TypeError(
+        f"{where}: ctypes type {name} has no native equivalent here "
+        "(accepted: simple C types, POINTER(...), CFUNCTYPE(...) and None)"
+    )
+
+
+def _from_ctypes(fp, ctypes):
+    name = getattr(fp, "__name__", None) or type(fp).__name__
+    argtypes = fp.argtypes
+    if argtypes is None:
+        raise TypeError(
+            f"ctypes function {name} has no argtypes, so its signature is unknown; set "
+            f"{name}.argtypes (and .restype) first"
+        )
+    restype = fp.restype
+    where = f"ctypes function {name}"
+    if restype is not None and not isinstance(restype, type):
+        raise TypeError(f"{where}: restype must be a ctypes type or None, got {restype!r}")
+    args = ", ".join(_ctypes_type_text(a, ctypes, where) for a in argtypes)
+    text = f"{_ctypes_type_text(restype, ctypes, where)}({args or 'void'})"
+    address = ctypes.cast(fp, ctypes.c_void_p).value
+    if not address:
+        raise ValueError(f"{where} is a NULL function pointer")
+    return NativeCallable.from_address(address, text, owner=fp, name=name)
+
+
+def _ctypes_of(ty, ctypes):
+    kind = ty.kind
+    if kind == "void":
+        return None
+    if kind == "bool":
+        return ctypes.c_bool
+    if kind == "int":
+        if str(ty) == "char":
+            return ctypes.c_char
+        return {
+            (8, True): ctypes.c_int8,
+            (8, False): ctypes.c_uint8,
+            (16, True): ctypes.c_int16,
+            (16, False): ctypes.c_uint16,
+            (32, True): ctypes.c_int32,
+            (32, False): ctypes.c_uint32,
+            (64, True): ctypes.c_int64,
+            (64, False): ctypes.c_uint64,
+        }[(ty.bits, ty.signed)]
+    if kind == "float":
+        return {32: ctypes.c_float, 64: ctypes.c_double}.get(ty.bits, ctypes.c_longdouble)
+    if kind == "complex":
+        named = {64: "c_float_complex", 128: "c_double_complex"}.get(ty.bits)
+        if named and hasattr(ctypes, named):
+            return getattr(ctypes, named)
+        raise TypeError(f"ctypes on this Python has no type for '{ty}' (ctypes gained complex types in 3.14)")
+    if kind == "pointer":
+        pointee = ty.pointee
+        if pointee.kind == "function":
+            return _ctypes_prototype(pointee.signature, ctypes)
+        if pointee.kind in ("void", "struct", "dltensor"):
+            return ctypes.c_void_p
+        return ctypes.POINTER(_ctypes_of(pointee, ctypes))
+    raise TypeError(f"'{ty}' has no ctypes equivalent")
+
+
+def _ctypes_prototype(sig, ctypes):
+    return ctypes.CFUNCTYPE(_ctypes_of(sig.restype, ctypes), *(_ctypes_of(a, ctypes) for a in sig.argtypes))
+
+
+def to_ctypes(nc, address):
+    import ctypes
+
+    fp = _ctypes_prototype(nc.signature, ctypes)(address)
+    fp.__name__ = nc.name
+    # The function pointer keeps the code's owner alive.
+    fp._nativecall_owner = nc
+    return fp
+
+
+# ---------------------------------------------------------------------------- cffi
+
+_FFI = None
+
+
+def _any_ffi():
+    global _FFI
+    if _FFI is None:
+        import cffi
+
+        _FFI = cffi.FFI()
+    return _FFI
+
+
+def _from_cffi(obj):
+    ffi = _any_ffi()
+    ctype = ffi.typeof(obj)
+    if ctype.kind != "function":
+        raise TypeError(f"expected a cffi function pointer, got cdata '{ctype.cname}'")
+    if ctype.ellipsis:
+        raise TypeError(f"cffi function '{ctype.cname}' is variadic; variadic functions are not supported")
+    sig = Type(ctype.cname).signature
+    address = int(ffi.cast("uintptr_t", obj))
+    if not address:
+        raise ValueError(f"the cffi function pointer '{ctype.cname}' is NULL")
+    return NativeCallable.from_address(address, sig, owner=obj, name=f"cffi:{ctype.cname}")
+
+
+_CFFI_SPELLING = [
+    (re.compile(r"\bnpy_intp\b"), "intptr_t"),
+    (re.compile(r"\bnpy_uintp\b"), "uintptr_t"),
+    (re.compile(r"\bbool\b"), "_Bool"),
+    (re.compile(r"\bDLTensor\b"), "struct DLTensor"),
+]
+
+
+def _cffi_cdecl(sig):
+    text = str(sig.pointer())
+    for pattern, replacement in _CFFI_SPELLING:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def to_cffi(nc, ffi, address):
+    ptr = ffi.cast(_cffi_cdecl(nc.signature), address)
+    # ffi.gc ties a finaliser to the returned cdata; the lambda's default keeps `nc` alive.
+    return ffi.gc(ptr, lambda _ptr, _owner=nc: None)
+
+
+# ---------------------------------------------------------------------------- scipy
+
+
+def make_lowlevelcallable(capsule, user_data):
+    from scipy import LowLevelCallable
+
+    return LowLevelCallable(capsule, user_data)
+
+
+# ---------------------------------------------------------------------------- call arguments
+
+
+def pointer_argument(obj, ty, what):
+    """The address to pass for ``obj`` as a pointer of type ``ty`` (ints, None and
+    buffers are handled natively before this is asked)."""
+    pointee = ty.pointee
+    if pointee.kind == "function":
+        try:
+            nc = native(obj)
+        except TypeError:
+            raise TypeError(
+                f"{what} needs a function pointer '{ty}': an int address or {ACCEPTED}; got {type(obj).__name__}"
+            ) from None
+        if nc.signature != pointee.signature:
+            raise TypeError(f"{what} needs a function '{pointee.signature}', got {nc.name} with '{nc.signature}'")
+        if nc.c_signature != nc.signature:
+            return _exported_address(nc)
+        return nc.address
+    ctypes = sys.modules.get("ctypes")
+    if ctypes is not None:
+        if isinstance(obj, ctypes.c_void_p):
+            if pointee.kind != "void":
+                raise TypeError(f"{what} needs '{ty}', got ctypes.c_void_p (cast it to POINTER(...) first)")
+            return obj.value or 0
+        if isinstance(obj, ctypes._Pointer):
+            text = _ctypes_type_text(type(obj)._type_, ctypes, what)
+            if pointee.kind != "void" and Type(text) != pointee:
+                raise TypeError(f"{what} needs '{ty}', got a ctypes pointer to {text}")
+            return ctypes.cast(obj, ctypes.c_void_p).value or 0
+    cffi_backend = sys.modules.get("_cffi_backend")
+    if cffi_backend is not None and isinstance(obj, cffi_backend._CDataBase):
+        ffi = _any_ffi()
+        ctype = ffi.typeof(obj)
+        if ctype.kind not in ("pointer", "array"):
+            raise TypeError(f"{what} needs '{ty}', got cdata '{ctype.cname}'")
+        item = ctype.item.cname
+        if pointee.kind != "void" and item != "void" and Type(item) != pointee:
+            raise TypeError(f"{what} needs '{ty}', got cdata '{ctype.cname}'")
+        return int(ffi.cast("uintptr_t", obj))
+    if type(obj).__name__ == "PyCapsule" and pointee.kind in ("void", "struct"):
+        return _capsule_pointer(obj)
+    raise TypeError(
+        f"{what} needs '{ty}': an int address, None, a C-contiguous writable buffer or numpy array of "
+        f"{pointee}, a ctypes pointer or a cffi pointer; got {type(obj).__name__}"
+    )
+
+
+def _capsule_pointer(capsule):
+    import ctypes
+
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype = ctypes.c_char_p
+    get_name.argtypes = [ctypes.py_object]
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return get_pointer(capsule, get_name(capsule)) or 0
+
+
+def _exported_address(nc):
+    raise TypeError(f"{nc.name} has hidden arguments ('{nc.c_signature}' at the ABI) and cannot be passed as '{nc.signature}'")
+
+
+# ---------------------------------------------------------------------------- Cython
+
+_FUSED = re.compile(r"^__pyx_fuse_\d+(.+)$")
+
+
+def _module(module):
+    if isinstance(module, str):
+        return importlib.import_module(module)
+    if isinstance(module, types.ModuleType):
+        return module
+    raise TypeError(f"expected a module or a dotted module name, got {type(module).__name__}")
+
+
+def cython_functions(module):
+    """Every C function a Cython module exports in ``__pyx_capi__``, as
+    ``{capsule name: NativeCallable}`` (fused specialisations keep their
+    ``__pyx_fuse_N`` names). Cython's hidden ``__pyx_skip_dispatch`` and optional
+    argument parameters are filled in and left out of each ``signature``."""
+    mod = _module(module)
+    capi = getattr(mod, "__pyx_capi__", None)
+    if capi is None:
+        raise TypeError(f"module {mod.__name__} exports no C functions (it has no __pyx_capi__)")
+    out = {}
+    for key, capsule in capi.items():
+        match = _FUSED.match(key)
+        plain = match.group(1) if match else key
+        out[key] = NativeCallable._from_capsule(capsule, name=f"{mod.__name__}.{plain}", cython=True)
+    return out
+
+
+def plain_name(key):
+    """``gamma`` for ``__pyx_fuse_1gamma``."""
+    match = _FUSED.match(key)
+    return match.group(1) if match else key
+
+
+def from_cython(module, name, signature=None):
+    """The C function ``name`` that a Cython module exports, e.g.
+    ``from_cython("scipy.special.cython_special", "gamma", "double (double)")``.
+
+    Fused functions have one specialisation per type combination; ``signature=``
+    picks the one whose signature is ABI-equal to it (checked against each
+    capsule's own signature, never guessed from the ``__pyx_fuse_N`` index).
+    """
+    mod = _module(module)
+    functions = cython_functions(mod)
+    candidates = [nc for key, nc in functions.items() if plain_name(key) == name]
+    if not candidates:
+        exported = sorted({plain_name(k) for k in functions})
+        close = [n for n in exported if name.lower() in n.lower()][:10]
+        hint = f"; similar: {', '.join(close)}" if close else ""
+        raise AttributeError(f"module {mod.__name__} exports no native function {name!r}{hint}")
+    available = ", ".join(f"'{nc.signature}'" for nc in candidates)
+    if signature is None:
+        if len(candidates) == 1:
+            return candidates[0]
+        raise TypeError(
+            f"{mod.__name__}.{name} has {len(candidates)} specialisations; pass signature= with one of: {available}"
+        )
+    wanted = signature if isinstance(signature, Signature) else Signature(signature)
+    for nc in candidates:
+        if nc.signature == wanted:
+            return nc._respelled(wanted) if str(nc.signature) != str(wanted) else nc
+    raise TypeError(f"{mod.__name__}.{name} has no specialisation '{wanted}'; available: {available}")

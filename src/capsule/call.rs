@@ -1,0 +1,533 @@
+//! Calling native functions from Python through libffi.
+//!
+//! One prepared call interface (`ffi_cif`) per ABI signature is cached for the
+//! life of the process; arguments are converted with range and type checks and
+//! the GIL is released for the duration of the native call.
+
+use std::collections::HashMap;
+use std::ffi::{c_int, c_void};
+use std::sync::Arc;
+
+use libffi::middle::{Arg, Cif, CodePtr, Ret, Type as FfiType};
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyComplex, PyFloat, PyInt, PyTuple};
+
+use crate::abi::{FloatType, IntType, Signature, Type};
+
+use super::callable::NativeCallable;
+
+/// Storage for one argument or result: large and aligned enough for every value type.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Default)]
+pub struct Slot(pub [u8; 16]);
+
+impl Slot {
+    fn from_bytes(bytes: &[u8]) -> Slot {
+        let mut s = Slot::default();
+        s.0[..bytes.len()].copy_from_slice(bytes);
+        s
+    }
+
+    /// A pointer-sized zero (`NULL`, or `0` for any int type on little- and big-endian alike
+    /// when read back at the type's own width).
+    pub fn zero() -> Slot {
+        Slot::default()
+    }
+}
+
+/// A prepared libffi call interface for one signature.
+pub struct CallPlan {
+    cif: Cif,
+}
+
+// SAFETY: a `Cif` is prepared once and then only read by `ffi_call`, which does not
+// mutate it; its type descriptions are owned by the `Cif` and never shared mutably.
+unsafe impl Send for CallPlan {}
+// SAFETY: as above, concurrent `ffi_call`s only read the prepared `ffi_cif`.
+unsafe impl Sync for CallPlan {}
+
+static PLANS: Lazy<Mutex<HashMap<String, Arc<CallPlan>>>> =
+    Lazy::new(|| Mutex::new(HashMap::new()));
+
+fn ffi_type(ty: &Type) -> Result<FfiType, String> {
+    Ok(match ty {
+        Type::Void => FfiType::void(),
+        Type::Bool => FfiType::u8(),
+        Type::Int(i) => match (i.bits(), i.signed()) {
+            (8, true) => FfiType::i8(),
+            (8, false) => FfiType::u8(),
+            (16, true) => FfiType::i16(),
+            (16, false) => FfiType::u16(),
+            (32, true) => FfiType::i32(),
+            (32, false) => FfiType::u32(),
+            (64, true) => FfiType::i64(),
+            _ => FfiType::u64(),
+        },
+        Type::Float(FloatType::F32) => FfiType::f32(),
+        Type::Float(FloatType::F64) => FfiType::f64(),
+        Type::Complex(FloatType::F32) => FfiType::c32(),
+        Type::Complex(FloatType::F64) => FfiType::c64(),
+        Type::Float(FloatType::LongDouble) | Type::Complex(FloatType::LongDouble) => {
+            return Err(format!(
+                "'{ty}' values cannot be passed to or from Python without losing precision, so calls with them are refused"
+            ))
+        }
+        Type::Pointer { .. } => FfiType::pointer(),
+        Type::Struct(_) | Type::DLTensor | Type::Function(_) => {
+            return Err(format!("'{ty}' cannot be passed by value"))
+        }
+    })
+}
+
+/// The cached call interface for `sig` (an error message if a type cannot be called from Python).
+pub fn plan_for(sig: &Signature) -> Result<Arc<CallPlan>, String> {
+    let key = sig.abi_key();
+    if let Some(plan) = PLANS.lock().get(&key) {
+        return Ok(plan.clone());
+    }
+    let args = sig
+        .arg_types()
+        .map(ffi_type)
+        .collect::<Result<Vec<_>, _>>()?;
+    let ret = ffi_type(&sig.ret)?;
+    let cif =
+        Cif::try_new(args, ret).map_err(|e| format!("libffi cannot describe '{sig}': {e:?}"))?;
+    let plan = Arc::new(CallPlan { cif });
+    PLANS.lock().insert(key, plan.clone());
+    Ok(plan)
+}
+
+/// Buffers borrowed for the duration of one call, released under the GIL.
+#[derive(Default)]
+pub struct Borrows {
+    // Boxed so a view never moves between PyObject_GetBuffer and PyBuffer_Release.
+    #[allow(clippy::vec_box)]
+    buffers: Vec<Box<ffi::Py_buffer>>,
+}
+
+impl Drop for Borrows {
+    fn drop(&mut self) {
+        for view in &mut self.buffers {
+            // SAFETY: each view was filled by a successful PyObject_GetBuffer; a Borrows only
+            // lives inside a call made with the GIL held, so releasing here is sound.
+            unsafe { ffi::PyBuffer_Release(&mut **view) };
+        }
+    }
+}
+
+/// How an argument is named in error messages.
+pub struct ArgContext<'a> {
+    /// The function's name.
+    pub function: &'a str,
+    /// The zero-based position among the arguments the caller passes.
+    pub index: usize,
+}
+
+impl ArgContext<'_> {
+    fn what(&self, ty: &Type) -> String {
+        format!("argument {} of {} ({ty})", self.index + 1, self.function)
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Convert one Python value to native storage for `ty`.
+pub fn convert_arg(
+    obj: &Bound<'_, PyAny>,
+    ty: &Type,
+    ctx: &ArgContext<'_>,
+    borrows: &mut Borrows,
+) -> PyResult<Slot> {
+    match ty {
+        Type::Bool => {
+            if let Ok(b) = obj.cast::<PyBool>() {
+                return Ok(Slot::from_bytes(&[b.is_true() as u8]));
+            }
+            match obj.extract::<i128>() {
+                Ok(v) if v == 0 || v == 1 => Ok(Slot::from_bytes(&[v as u8])),
+                Ok(v) => Err(PyOverflowError::new_err(format!(
+                    "{} must be True, False, 0 or 1, got {v}",
+                    ctx.what(ty)
+                ))),
+                Err(_) => match obj.extract::<bool>() {
+                    Ok(b) => Ok(Slot::from_bytes(&[b as u8])),
+                    Err(_) => Err(PyTypeError::new_err(format!(
+                        "{} must be a bool, got {}",
+                        ctx.what(ty),
+                        type_name(obj)
+                    ))),
+                },
+            }
+        }
+        Type::Int(i) => int_slot(obj, *i, ty, ctx),
+        Type::Float(FloatType::F64) => {
+            Ok(Slot::from_bytes(&float_value(obj, ty, ctx)?.to_ne_bytes()))
+        }
+        Type::Float(FloatType::F32) => {
+            let v = float_value(obj, ty, ctx)?;
+            if v.is_finite() && v.abs() > f32::MAX as f64 {
+                return Err(PyOverflowError::new_err(format!(
+                    "{} cannot hold {v}",
+                    ctx.what(ty)
+                )));
+            }
+            Ok(Slot::from_bytes(&(v as f32).to_ne_bytes()))
+        }
+        Type::Complex(f) => {
+            let (re, im) = complex_value(obj, ty, ctx)?;
+            let mut s = Slot::default();
+            if *f == FloatType::F32 {
+                s.0[..4].copy_from_slice(&(re as f32).to_ne_bytes());
+                s.0[4..8].copy_from_slice(&(im as f32).to_ne_bytes());
+            } else {
+                s.0[..8].copy_from_slice(&re.to_ne_bytes());
+                s.0[8..].copy_from_slice(&im.to_ne_bytes());
+            }
+            Ok(s)
+        }
+        Type::Pointer { pointee, is_const } => {
+            let addr = pointer_value(obj, pointee, *is_const, ty, ctx, borrows)?;
+            Ok(Slot::from_bytes(&addr.to_ne_bytes()))
+        }
+        other => Err(PyTypeError::new_err(format!(
+            "{} cannot be passed from Python",
+            ctx.what(other)
+        ))),
+    }
+}
+
+fn int_slot(obj: &Bound<'_, PyAny>, i: IntType, ty: &Type, ctx: &ArgContext<'_>) -> PyResult<Slot> {
+    if obj.is_instance_of::<PyFloat>() {
+        return Err(PyTypeError::new_err(format!(
+            "{} must be an int, got float {} (convert it explicitly if truncation is intended)",
+            ctx.what(ty),
+            obj.repr()?
+        )));
+    }
+    let v: i128 = obj.extract().map_err(|e: PyErr| {
+        if e.is_instance_of::<PyOverflowError>(obj.py()) {
+            PyOverflowError::new_err(format!(
+                "{} cannot hold {}",
+                ctx.what(ty),
+                obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        } else {
+            PyTypeError::new_err(format!(
+                "{} must be an int, got {}",
+                ctx.what(ty),
+                type_name(obj)
+            ))
+        }
+    })?;
+    let (lo, hi) = i.range();
+    if v < lo || v > hi {
+        return Err(PyOverflowError::new_err(format!(
+            "{} cannot hold {v}: the range is {lo}..={hi}",
+            ctx.what(ty)
+        )));
+    }
+    let bytes = (v as u128).to_ne_bytes();
+    let n = i.bits() as usize / 8;
+    // Native-endian truncation: on big-endian the low bytes are at the end.
+    Ok(if cfg!(target_endian = "little") {
+        Slot::from_bytes(&bytes[..n])
+    } else {
+        Slot::from_bytes(&bytes[16 - n..])
+    })
+}
+
+fn float_value(obj: &Bound<'_, PyAny>, ty: &Type, ctx: &ArgContext<'_>) -> PyResult<f64> {
+    if obj.is_instance_of::<PyComplex>() {
+        return Err(PyTypeError::new_err(format!(
+            "{} must be a real number, got complex",
+            ctx.what(ty)
+        )));
+    }
+    obj.extract::<f64>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(obj.py()) {
+            PyOverflowError::new_err(format!(
+                "{} cannot hold {}",
+                ctx.what(ty),
+                obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        } else {
+            PyTypeError::new_err(format!(
+                "{} must be a float, got {}",
+                ctx.what(ty),
+                type_name(obj)
+            ))
+        }
+    })
+}
+
+fn complex_value(obj: &Bound<'_, PyAny>, ty: &Type, ctx: &ArgContext<'_>) -> PyResult<(f64, f64)> {
+    let c = if obj.is_instance_of::<PyComplex>() {
+        obj.clone()
+    } else if obj.hasattr("__complex__")? {
+        obj.py().get_type::<PyComplex>().call1((obj,))?
+    } else {
+        return Ok((float_value(obj, ty, ctx)?, 0.0));
+    };
+    let c = c.cast::<PyComplex>()?;
+    Ok((c.real(), c.imag()))
+}
+
+/// The element type a buffer's struct-module format describes, if it is a plain scalar.
+fn buffer_element(format: &str, itemsize: usize) -> Option<Type> {
+    let body = format.trim_start_matches(['@', '=', '<', '>', '!']);
+    let foreign = match format.chars().next() {
+        Some('<') => cfg!(target_endian = "big"),
+        Some('>' | '!') => cfg!(target_endian = "little"),
+        _ => false,
+    };
+    if foreign {
+        return None;
+    }
+    let int = |signed: bool| -> Option<Type> {
+        Some(Type::Int(match (itemsize, signed) {
+            (1, true) => IntType::I8,
+            (1, false) => IntType::U8,
+            (2, true) => IntType::I16,
+            (2, false) => IntType::U16,
+            (4, true) => IntType::Int,
+            (4, false) => IntType::UInt,
+            (8, true) => IntType::I64,
+            (8, false) => IntType::U64,
+            _ => return None,
+        }))
+    };
+    match body {
+        "b" | "h" | "i" | "l" | "q" | "n" => int(true),
+        "B" | "H" | "I" | "L" | "Q" | "N" => int(false),
+        "c" => Some(Type::Int(IntType::Char)),
+        "?" => Some(Type::Bool),
+        "f" if itemsize == 4 => Some(Type::F32),
+        "d" if itemsize == 8 => Some(Type::F64),
+        "g" => Some(Type::Float(FloatType::LongDouble)),
+        "Zf" if itemsize == 8 => Some(Type::Complex(FloatType::F32)),
+        "Zd" if itemsize == 16 => Some(Type::Complex(FloatType::F64)),
+        "Zg" => Some(Type::Complex(FloatType::LongDouble)),
+        _ => None,
+    }
+}
+
+fn pointer_value(
+    obj: &Bound<'_, PyAny>,
+    pointee: &Type,
+    is_const: bool,
+    ty: &Type,
+    ctx: &ArgContext<'_>,
+    borrows: &mut Borrows,
+) -> PyResult<usize> {
+    let py = obj.py();
+    if obj.is_none() {
+        return Ok(0);
+    }
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        return obj.extract::<usize>().map_err(|_| {
+            PyOverflowError::new_err(format!(
+                "{} must be an address in 0..=2**{}-1, got {}",
+                ctx.what(ty),
+                usize::BITS,
+                obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        });
+    }
+    // SAFETY: `obj` is a live object; PyObject_CheckBuffer only inspects its type.
+    if unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } == 1
+        && !matches!(pointee, Type::Function(_))
+    {
+        let mut view: Box<ffi::Py_buffer> = Box::new(ffi::Py_buffer::new());
+        // SAFETY: `view` is a fresh Py_buffer; on success it is released by `borrows`.
+        let rc = unsafe {
+            ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, ffi::PyBUF_RECORDS_RO as c_int)
+        };
+        if rc == 0 {
+            let format = if view.format.is_null() {
+                "B".to_string()
+            } else {
+                // SAFETY: a non-null format is a NUL-terminated string owned by the view.
+                unsafe { std::ffi::CStr::from_ptr(view.format) }
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            let itemsize = view.itemsize as usize;
+            let buf = view.buf as usize;
+            let readonly = view.readonly != 0;
+            // SAFETY: the view is valid; 'C' asks for row-major contiguity.
+            let contiguous =
+                unsafe { ffi::PyBuffer_IsContiguous(&*view, b'C' as std::ffi::c_char) } == 1;
+            borrows.buffers.push(view);
+            let element = buffer_element(&format, itemsize);
+            if element.is_none() && format.starts_with(['&', 'T', 'P', 'O', 'X']) {
+                // A ctypes pointer or struct: not an array of the pointee; ask the adapters.
+            } else {
+                if *pointee != Type::Void {
+                    match &element {
+                        Some(e) if e.abi_eq(pointee) => {}
+                        _ => {
+                            return Err(PyTypeError::new_err(format!(
+                                "{} needs a buffer of {pointee}, got {} with format '{format}' ({itemsize}-byte items)",
+                                ctx.what(ty),
+                                type_name(obj)
+                            )))
+                        }
+                    }
+                }
+                if !contiguous {
+                    return Err(PyTypeError::new_err(format!(
+                        "{} needs C-contiguous memory, got a non-contiguous {} (pass numpy.ascontiguousarray(x))",
+                        ctx.what(ty),
+                        type_name(obj)
+                    )));
+                }
+                if readonly && !is_const {
+                    return Err(PyValueError::new_err(format!(
+                        "{} is read-only, and the function may write through '{ty}' (declare the parameter const to pass read-only memory)",
+                        ctx.what(ty)
+                    )));
+                }
+                return Ok(buf);
+            }
+        } else {
+            // Not exportable as a record buffer; fall through to the adapters' error.
+            PyErr::take(py);
+        }
+    }
+    let adapter = py
+        .import("nativecall._interop")?
+        .getattr("pointer_argument")?;
+    let ty_obj = super::types::PyNativeType::new(ty.clone());
+    adapter
+        .call1((obj, ty_obj, ctx.what(ty)))
+        .and_then(|a| a.extract::<usize>())
+}
+
+/// Turn a native result into a Python object.
+pub fn convert_result<'py>(py: Python<'py>, ty: &Type, slot: &Slot) -> PyResult<Bound<'py, PyAny>> {
+    let b = &slot.0;
+    let f64_at = |o: usize| f64::from_ne_bytes(b[o..o + 8].try_into().unwrap());
+    let f32_at = |o: usize| f32::from_ne_bytes(b[o..o + 4].try_into().unwrap());
+    Ok(match ty {
+        Type::Void => py.None().into_bound(py),
+        Type::Bool => PyBool::new(py, b[0] != 0).to_owned().into_any(),
+        Type::Int(i) => {
+            // libffi widens small integer results to a full `ffi_arg` register.
+            let raw = u64::from_ne_bytes(b[..8].try_into().unwrap());
+            let bits = i.bits();
+            let v: i128 = if bits == 64 {
+                if i.signed() {
+                    raw as i64 as i128
+                } else {
+                    raw as i128
+                }
+            } else {
+                let low = raw & ((1u64 << bits) - 1);
+                if i.signed() && low >> (bits - 1) == 1 {
+                    low as i128 - (1i128 << bits)
+                } else {
+                    low as i128
+                }
+            };
+            v.into_pyobject(py)?.into_any()
+        }
+        Type::Float(FloatType::F64) => PyFloat::new(py, f64_at(0)).into_any(),
+        Type::Float(FloatType::F32) => PyFloat::new(py, f32_at(0) as f64).into_any(),
+        Type::Complex(FloatType::F64) => {
+            PyComplex::from_doubles(py, f64_at(0), f64_at(8)).into_any()
+        }
+        Type::Complex(FloatType::F32) => {
+            PyComplex::from_doubles(py, f32_at(0) as f64, f32_at(4) as f64).into_any()
+        }
+        Type::Pointer { .. } => {
+            usize::from_ne_bytes(b[..std::mem::size_of::<usize>()].try_into().unwrap())
+                .into_pyobject(py)?
+                .into_any()
+        }
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "cannot return '{other}' to Python"
+            )))
+        }
+    })
+}
+
+struct NativeCall {
+    plan: Arc<CallPlan>,
+    code: usize,
+    slots: Vec<Slot>,
+}
+
+// SAFETY: the call only reads the slots it owns and the prepared plan; the
+// addresses inside the slots stay valid because the caller keeps `borrows` and
+// the argument objects alive until after the call returns.
+unsafe impl Send for NativeCall {}
+
+impl NativeCall {
+    fn run(self) -> Slot {
+        let args: Vec<Arg> = self.slots.iter().map(Arg::new).collect();
+        let mut ret = Slot::default();
+        // SAFETY: the plan was prepared for this signature, each slot holds a value of the
+        // parameter's type, and `ret` is 16 bytes, large enough for every result type.
+        unsafe {
+            self.plan.cif.call_return_into(
+                CodePtr(self.code as *mut c_void),
+                &args,
+                Ret::new(&mut ret),
+            );
+        }
+        ret
+    }
+}
+
+/// Call `callee` with the Python `args` filling every parameter it does not hide.
+pub fn call_native<'py>(
+    py: Python<'py>,
+    callee: &NativeCallable,
+    plan: Arc<CallPlan>,
+    args: &Bound<'py, PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (name, raw, hidden) = (&callee.name, &callee.raw_signature, &callee.hidden);
+    let expected = raw.params.len() - hidden.len();
+    if args.len() != expected {
+        return Err(PyTypeError::new_err(format!(
+            "{name}() takes {expected} argument{} ({}), got {}",
+            if expected == 1 { "" } else { "s" },
+            callee.signature,
+            args.len()
+        )));
+    }
+    let mut borrows = Borrows::default();
+    let mut slots = Vec::with_capacity(raw.params.len());
+    let mut next = 0;
+    for (index, param) in raw.params.iter().enumerate() {
+        if let Some((_, value)) = hidden.iter().find(|(i, _)| *i == index) {
+            slots.push(*value);
+            continue;
+        }
+        let ctx = ArgContext {
+            function: name,
+            index: next,
+        };
+        let arg = args.get_item(next)?;
+        slots.push(convert_arg(&arg, &param.ty, &ctx, &mut borrows)?);
+        next += 1;
+    }
+    let call = NativeCall {
+        plan,
+        code: callee.address,
+        slots,
+    };
+    let ret = py.detach(move || call.run());
+    drop(borrows);
+    convert_result(py, &raw.ret, &ret)
+}

@@ -1,0 +1,445 @@
+//! `nativecall.NativeCallable`: an address, a signature, and the owner that keeps the code alive.
+
+use std::ffi::{c_void, CStr, CString};
+use std::sync::{Arc, OnceLock};
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyTuple};
+
+use crate::abi::{Signature, Type};
+
+use super::call::{self, CallPlan, Slot};
+use super::types::{signature_from_object, PySignature};
+
+/// A native function that Python, scipy, Cython, ctypes, cffi and Numba can all call.
+///
+/// Make one with `nativecall.native(obj)`; it holds a strong reference to whatever
+/// owns the code, so the address stays valid as long as the callable (or anything
+/// exported from it) is alive.
+#[pyclass(module = "nativecall", name = "NativeCallable", subclass, frozen)]
+pub struct NativeCallable {
+    /// Where the code is.
+    pub address: usize,
+    /// The signature callers see.
+    pub signature: Arc<Signature>,
+    /// The signature of the code at `address` (differs from `signature` when arguments are hidden).
+    pub raw_signature: Arc<Signature>,
+    /// Constant arguments filled in at raw parameter positions (Cython's `__pyx_skip_dispatch`).
+    pub hidden: Vec<(usize, Slot)>,
+    /// A name for messages and reprs.
+    pub name: String,
+    /// What keeps the code alive.
+    pub owner: Py<PyAny>,
+    /// The `user_data` that came with a scipy LowLevelCallable, re-used when exporting one.
+    pub user_data: Option<Py<PyAny>>,
+    plan: OnceLock<Arc<CallPlan>>,
+}
+
+impl NativeCallable {
+    /// A callable whose code has exactly `signature`.
+    pub fn new(
+        address: usize,
+        signature: Arc<Signature>,
+        name: String,
+        owner: Py<PyAny>,
+    ) -> PyResult<Self> {
+        if address == 0 {
+            return Err(PyValueError::new_err(format!(
+                "{name}: the function address is NULL; a native callable needs code to call"
+            )));
+        }
+        Ok(NativeCallable {
+            address,
+            raw_signature: signature.clone(),
+            signature,
+            hidden: Vec::new(),
+            name,
+            owner,
+            user_data: None,
+            plan: OnceLock::new(),
+        })
+    }
+
+    /// Hide Cython's trailing `int __pyx_skip_dispatch` (passed as 0) and the
+    /// optional-argument struct pointer that may follow it (passed as NULL).
+    pub fn hide_cython_parameters(mut self) -> Self {
+        let raw = self.raw_signature.clone();
+        let mut hidden = Vec::new();
+        for (index, p) in raw.params.iter().enumerate().rev() {
+            let is_skip =
+                p.name.as_deref() == Some("__pyx_skip_dispatch") && matches!(p.ty, Type::Int(_));
+            let is_opt = p.name.as_deref() == Some("__pyx_optional_args")
+                && matches!(p.ty.pointee(), Some(Type::Struct(_)));
+            if is_opt && hidden.is_empty() || is_skip {
+                hidden.push((index, Slot::zero()));
+            } else {
+                break;
+            }
+            if is_skip {
+                break;
+            }
+        }
+        if hidden.is_empty() {
+            return self;
+        }
+        hidden.reverse();
+        let visible = raw
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !hidden.iter().any(|(h, _)| h == i))
+            .map(|(_, p)| p.clone())
+            .collect();
+        self.signature = Arc::new(Signature {
+            ret: raw.ret.clone(),
+            params: visible,
+        });
+        self.hidden = hidden;
+        self
+    }
+
+    fn plan(&self) -> PyResult<Arc<CallPlan>> {
+        if let Some(p) = self.plan.get() {
+            return Ok(p.clone());
+        }
+        let plan = call::plan_for(&self.raw_signature).map_err(|m| {
+            PyTypeError::new_err(format!(
+                "{} ({}) cannot be called from Python: {m}",
+                self.name, self.signature
+            ))
+        })?;
+        Ok(self.plan.get_or_init(|| plan).clone())
+    }
+
+    /// The address to export under the visible signature, or an error if the code
+    /// needs hidden arguments that only a thunk could add.
+    fn export_address(&self) -> PyResult<usize> {
+        if self.hidden.is_empty() {
+            Ok(self.address)
+        } else {
+            Err(PyTypeError::new_err(format!(
+                "{} has hidden arguments ({} at the ABI); export needs a thunk",
+                self.name, self.raw_signature
+            )))
+        }
+    }
+
+    /// The spelling to export under: the callable's own, or `requested` if it is ABI-equal.
+    pub fn export_signature(
+        &self,
+        requested: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Arc<Signature>> {
+        match requested {
+            None => Ok(self.signature.clone()),
+            Some(obj) if obj.is_none() => Ok(self.signature.clone()),
+            Some(obj) => {
+                let wanted = signature_from_object(obj)?;
+                if wanted.abi_eq(&self.signature) {
+                    Ok(wanted)
+                } else {
+                    Err(PyTypeError::new_err(format!(
+                        "cannot export {} as '{wanted}': its signature is '{}', which is not ABI-compatible",
+                        self.name, self.signature
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// What a capsule made by nativecall keeps: its name (the capsule points into it) and the owner.
+struct CapsuleContext {
+    name: CString,
+    owner: *mut ffi::PyObject,
+}
+
+unsafe extern "C" fn capsule_destructor(capsule: *mut ffi::PyObject) {
+    // SAFETY: only capsules made by `make_capsule` get this destructor, and their
+    // context is a leaked `Box<CapsuleContext>` that nothing else frees.
+    unsafe {
+        let ctx = ffi::PyCapsule_GetContext(capsule) as *mut CapsuleContext;
+        if ctx.is_null() {
+            ffi::PyErr_Clear();
+            return;
+        }
+        let ctx = Box::from_raw(ctx);
+        // The capsule destructor runs with the GIL held.
+        ffi::Py_DecRef(ctx.owner);
+        drop(ctx);
+    }
+}
+
+/// A PyCapsule named `name` pointing at `address`, keeping `owner` alive.
+pub fn make_capsule<'py>(
+    py: Python<'py>,
+    address: usize,
+    name: &str,
+    owner: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let name = CString::new(name)
+        .map_err(|_| PyValueError::new_err("a capsule name cannot contain NUL"))?;
+    let ctx = Box::new(CapsuleContext {
+        name,
+        owner: owner.clone().into_ptr(),
+    });
+    let name_ptr = ctx.name.as_ptr();
+    // SAFETY: `address` is non-null (checked at construction), `name_ptr` lives in the
+    // context that outlives the capsule, and the destructor matches the context type.
+    unsafe {
+        let cap = ffi::PyCapsule_New(address as *mut c_void, name_ptr, Some(capsule_destructor));
+        if cap.is_null() {
+            // Take ownership back: no capsule was made, so no destructor will run.
+            ffi::Py_DecRef(ctx.owner);
+            return Err(PyErr::fetch(py));
+        }
+        let raw_ctx = Box::into_raw(ctx);
+        if ffi::PyCapsule_SetContext(cap, raw_ctx as *mut c_void) != 0 {
+            let ctx = Box::from_raw(raw_ctx);
+            ffi::Py_DecRef(ctx.owner);
+            // The destructor finds no context and returns; the capsule goes away here.
+            ffi::Py_DecRef(cap);
+            return Err(PyErr::fetch(py));
+        }
+        Ok(Bound::from_owned_ptr(py, cap).cast_into_unchecked())
+    }
+}
+
+/// The name and pointer of a capsule (checking it is a valid capsule).
+pub fn read_capsule(obj: &Bound<'_, PyAny>) -> PyResult<(Option<String>, usize)> {
+    let py = obj.py();
+    // SAFETY: `obj` is a live object; the capsule API checks its type and validity.
+    unsafe {
+        if ffi::PyCapsule_CheckExact(obj.as_ptr()) == 0 {
+            return Err(PyTypeError::new_err(format!(
+                "expected a PyCapsule, got {}",
+                obj.get_type().name()?
+            )));
+        }
+        let name_ptr = ffi::PyCapsule_GetName(obj.as_ptr());
+        if name_ptr.is_null() && PyErr::occurred(py) {
+            return Err(PyErr::fetch(py));
+        }
+        let pointer = ffi::PyCapsule_GetPointer(obj.as_ptr(), name_ptr);
+        if pointer.is_null() {
+            let cause = PyErr::take(py).map(|e| e.to_string()).unwrap_or_default();
+            return Err(PyValueError::new_err(format!(
+                "the capsule holds no valid pointer (NULL capsule) {cause}"
+            )));
+        }
+        let name =
+            (!name_ptr.is_null()).then(|| CStr::from_ptr(name_ptr).to_string_lossy().into_owned());
+        Ok((name, pointer as usize))
+    }
+}
+
+#[pymethods]
+impl NativeCallable {
+    /// Wrap a raw code address.
+    ///
+    /// **Unsafe**: nothing can check that `address` is a function with `signature`,
+    /// nor that it stays valid; a wrong address or signature crashes the process
+    /// when called. Pass `owner=` to keep whatever owns the code alive.
+    #[staticmethod]
+    #[pyo3(signature = (address, signature, owner=None, name=None))]
+    fn from_address(
+        py: Python<'_>,
+        address: usize,
+        signature: &Bound<'_, PyAny>,
+        owner: Option<Py<PyAny>>,
+        name: Option<String>,
+    ) -> PyResult<Self> {
+        let sig = signature_from_object(signature)?;
+        let name = name.unwrap_or_else(|| format!("native@{address:#x}"));
+        NativeCallable::new(address, sig, name, owner.unwrap_or_else(|| py.None()))
+    }
+
+    /// A callable from a PyCapsule: the signature is the capsule's name, or `signature`.
+    /// With `cython=True` Cython's hidden parameters are hidden and filled.
+    #[staticmethod]
+    #[pyo3(signature = (capsule, signature=None, name=None, cython=false, user_data=None))]
+    fn _from_capsule(
+        capsule: &Bound<'_, PyAny>,
+        signature: Option<&Bound<'_, PyAny>>,
+        name: Option<String>,
+        cython: bool,
+        user_data: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let py = capsule.py();
+        let (capsule_name, address) = read_capsule(capsule)?;
+        let from_name = capsule_name.as_deref().map(crate::abi::parse_signature);
+        let sig = match (signature.filter(|s| !s.is_none()), from_name) {
+            (Some(s), Some(Ok(named))) => {
+                let wanted = signature_from_object(s)?;
+                if !wanted.abi_eq(&named) {
+                    return Err(PyTypeError::new_err(format!(
+                        "the capsule is named '{named}', which is not ABI-compatible with signature='{wanted}'"
+                    )));
+                }
+                wanted
+            }
+            (Some(s), _) => signature_from_object(s)?,
+            (None, Some(Ok(named))) => Arc::new(named),
+            (None, Some(Err(e))) => {
+                return Err(PyTypeError::new_err(format!(
+                    "the capsule's name {:?} is not a C signature, so its signature is unknown; pass signature= (the name did not parse: {})",
+                    capsule_name.unwrap_or_default(),
+                    e.message
+                )))
+            }
+            (None, None) => {
+                return Err(PyTypeError::new_err(
+                    "the capsule has no name, so its signature is unknown; pass signature=",
+                ))
+            }
+        };
+        let name = name.unwrap_or_else(|| "capsule".into());
+        let mut nc = NativeCallable::new(address, sig, name, capsule.clone().unbind())?;
+        if cython {
+            nc = nc.hide_cython_parameters();
+        }
+        nc.user_data = user_data.filter(|u| !u.is_none(py));
+        Ok(nc)
+    }
+
+    /// The same code under another, ABI-equal spelling of its signature.
+    fn _respelled(slf: &Bound<'_, Self>, signature: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let me = slf.get();
+        let sig = me.export_signature(Some(signature))?;
+        let mut nc = NativeCallable::new(
+            me.address,
+            me.raw_signature.clone(),
+            me.name.clone(),
+            slf.clone().into_any().unbind(),
+        )?;
+        nc.hidden = me.hidden.clone();
+        nc.signature = sig;
+        nc.user_data = me.user_data.as_ref().map(|u| u.clone_ref(slf.py()));
+        Ok(nc)
+    }
+
+    /// The address of the code, as an int.
+    #[getter]
+    fn address(&self) -> usize {
+        self.address
+    }
+
+    /// The signature callers see.
+    #[getter]
+    fn signature(&self) -> PySignature {
+        PySignature {
+            sig: self.signature.clone(),
+        }
+    }
+
+    /// The signature of the code at `address` (with Cython's hidden parameters).
+    #[getter]
+    fn c_signature(&self) -> PySignature {
+        PySignature {
+            sig: self.raw_signature.clone(),
+        }
+    }
+
+    /// The function's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The object that keeps the code alive.
+    #[getter]
+    fn owner(&self, py: Python<'_>) -> Py<PyAny> {
+        self.owner.clone_ref(py)
+    }
+
+    /// The user data that came with a scipy LowLevelCallable, or `None`.
+    #[getter]
+    fn user_data(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.user_data.as_ref().map(|u| u.clone_ref(py))
+    }
+
+    /// Call the native function through libffi.
+    #[pyo3(signature = (*args))]
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let plan = self.plan()?;
+        call::call_native(py, self, plan, args)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<nativecall.NativeCallable {}: {} at {:#x}>",
+            self.name, self.signature, self.address
+        )
+    }
+
+    /// A PyCapsule pointing at the code, named by the signature (`signature=` picks an
+    /// ABI-equal spelling). The capsule keeps this callable, and so the code, alive.
+    #[pyo3(signature = (signature=None))]
+    fn capsule<'py>(
+        slf: &Bound<'py, Self>,
+        signature: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let me = slf.get();
+        let sig = me.export_signature(signature)?;
+        make_capsule(
+            slf.py(),
+            me.export_address()?,
+            &sig.to_string(),
+            slf.as_any(),
+        )
+    }
+
+    /// A `scipy.LowLevelCallable` for this function. `signature=` picks an ABI-equal
+    /// spelling (scipy compares names exactly); `user_data=` is passed as the final
+    /// `void *` (default: the user data this callable came with).
+    #[pyo3(signature = (signature=None, user_data=None))]
+    fn lowlevelcallable<'py>(
+        slf: &Bound<'py, Self>,
+        signature: Option<&Bound<'py, PyAny>>,
+        user_data: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let capsule = Self::capsule(slf, signature)?;
+        let user_data = match user_data {
+            Some(u) if !u.is_none() => Some(u.clone()),
+            _ => slf.get().user_data.as_ref().map(|u| u.bind(py).clone()),
+        };
+        py.import("nativecall._interop")?
+            .getattr("make_lowlevelcallable")?
+            .call1((capsule, user_data))
+    }
+
+    /// A ctypes function pointer with `argtypes` and `restype` set (it keeps this callable alive).
+    #[getter]
+    fn ctypes<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let address = slf.get().export_address()?;
+        slf.py()
+            .import("nativecall._interop")?
+            .getattr("to_ctypes")?
+            .call1((slf, address))
+    }
+
+    /// A cffi function pointer of the matching C type, made with `ffi` (it keeps this callable alive).
+    fn cffi<'py>(slf: &Bound<'py, Self>, ffi: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let address = slf.get().export_address()?;
+        slf.py()
+            .import("nativecall._interop")?
+            .getattr("to_cffi")?
+            .call1((slf, ffi, address))
+    }
+
+    /// A dict describing the callable (used by `python -m nativecall inspect --json`).
+    fn _describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("name", &self.name)?;
+        d.set_item("signature", self.signature.to_string())?;
+        d.set_item("c_signature", self.raw_signature.to_string())?;
+        d.set_item("address", self.address)?;
+        Ok(d)
+    }
+}

@@ -1,0 +1,61 @@
+//! Everything that touches Python: the `nativecall._native` extension module.
+//!
+//! Python-facing types ([`types`]), the callable object and PyCapsule import and
+//! export ([`callable`]), and calls through libffi ([`call`]). Adapters for
+//! ctypes, cffi, Numba and scipy objects live in `python/nativecall/_interop.py`:
+//! they only read those libraries' own Python attributes and hand this module an
+//! address, a signature and an owner.
+
+pub mod call;
+pub mod callable;
+pub mod errors;
+pub mod types;
+
+use pyo3::prelude::*;
+
+use crate::abi;
+
+/// Register `name` as a spelling of `type_text` in every later signature
+/// (`nativecall.typedef("my_real", "double")`).
+#[pyfunction]
+fn typedef(py: Python<'_>, name: &str, type_text: &Bound<'_, PyAny>) -> PyResult<()> {
+    let ty = types::type_from_object(type_text)?;
+    abi::add_typedef(name, ty).map_err(|e| errors::signature_error(py, &e))
+}
+
+/// The `nativecall._native` module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<types::PyNativeType>()?;
+    m.add_class::<types::PySignature>()?;
+    m.add_class::<callable::NativeCallable>()?;
+    m.add("SignatureError", py.get_type::<errors::SignatureError>())?;
+    m.add_function(wrap_pyfunction!(typedef, m)?)?;
+    for name in [
+        "void",
+        "bool",
+        "int8",
+        "uint8",
+        "int16",
+        "uint16",
+        "int32",
+        "uint32",
+        "int64",
+        "uint64",
+        "intp",
+        "uintp",
+        "intc",
+        "uintc",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+        "voidptr",
+    ] {
+        let ty = abi::parse_type_text(if name == "bool" { "bool" } else { name })
+            .map_err(|e| errors::signature_error(py, &e))?;
+        m.add(name, types::PyNativeType::new(ty))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! `nativecall.Type` and `nativecall.Signature`: the ABI's types as Python objects.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+
+use crate::abi::{self, FloatType, Type};
+
+use super::errors::signature_error;
+
+/// A native type (`double`, `npy_intp`, `const double *`, `double (*)(double, void *)`).
+///
+/// `str()` is the canonical C spelling; `==` compares ABI (`long == int64_t` on LP64).
+/// Calling a type with argument types builds a signature, as in Numba: `float64(float64, intp)`.
+#[pyclass(module = "nativecall", name = "Type", frozen)]
+#[derive(Clone)]
+pub struct PyNativeType {
+    /// The type.
+    pub ty: Type,
+}
+
+impl PyNativeType {
+    /// Wrap a type.
+    pub fn new(ty: Type) -> Self {
+        PyNativeType { ty }
+    }
+}
+
+/// A type from a `Type`, or from text parsed as a type.
+pub fn type_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Type> {
+    if let Ok(t) = obj.cast::<PyNativeType>() {
+        return Ok(t.get().ty.clone());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return abi::parse_type_text(s.to_str()?).map_err(|e| signature_error(obj.py(), &e));
+    }
+    Err(PyTypeError::new_err(format!(
+        "expected a nativecall.Type or a type string such as 'double *', got {}",
+        obj.get_type().name()?
+    )))
+}
+
+fn abi_hash(key: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+#[pymethods]
+impl PyNativeType {
+    #[new]
+    fn py_new(text: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(PyNativeType::new(type_from_object(text)?))
+    }
+
+    fn __str__(&self) -> String {
+        self.ty.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("nativecall.Type('{}')", self.ty)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match type_from_object(other) {
+            Ok(t) => self.ty.abi_eq(&t),
+            Err(_) => false,
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        abi_hash(&self.ty.abi_key())
+    }
+
+    /// Size in bytes on this platform (`None` for void, functions and opaque structs).
+    #[getter]
+    fn size(&self) -> Option<usize> {
+        self.ty.size()
+    }
+
+    /// Alignment in bytes on this platform.
+    #[getter]
+    fn alignment(&self) -> Option<usize> {
+        self.ty.align()
+    }
+
+    /// One of `void`, `bool`, `int`, `float`, `complex`, `pointer`, `struct`, `dltensor`, `function`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.ty {
+            Type::Void => "void",
+            Type::Bool => "bool",
+            Type::Int(_) => "int",
+            Type::Float(_) => "float",
+            Type::Complex(_) => "complex",
+            Type::Pointer { .. } => "pointer",
+            Type::Struct(_) => "struct",
+            Type::DLTensor => "dltensor",
+            Type::Function(_) => "function",
+        }
+    }
+
+    /// Width in bits of an int, float or complex type.
+    #[getter]
+    fn bits(&self) -> Option<usize> {
+        match &self.ty {
+            Type::Int(i) => Some(i.bits() as usize),
+            Type::Float(_) | Type::Complex(_) | Type::Bool => self.ty.size().map(|s| s * 8),
+            _ => None,
+        }
+    }
+
+    /// Whether an int type is signed (`None` for other kinds).
+    #[getter]
+    fn signed(&self) -> Option<bool> {
+        match &self.ty {
+            Type::Int(i) => Some(i.signed()),
+            _ => None,
+        }
+    }
+
+    /// The pointee of a pointer type.
+    #[getter]
+    fn pointee(&self) -> Option<PyNativeType> {
+        self.ty.pointee().map(|t| PyNativeType::new(t.clone()))
+    }
+
+    /// Whether a pointer's pointee is `const`.
+    #[getter]
+    fn is_const(&self) -> bool {
+        matches!(self.ty, Type::Pointer { is_const: true, .. })
+    }
+
+    /// The struct name of `struct name` types.
+    #[getter]
+    fn struct_name(&self) -> Option<String> {
+        match &self.ty {
+            Type::Struct(n) => Some(n.clone()),
+            _ => None,
+        }
+    }
+
+    /// The signature of a function-pointer (or function) type.
+    #[getter]
+    fn signature(&self) -> Option<PySignature> {
+        match &self.ty {
+            Type::Function(sig) => Some(PySignature::new((**sig).clone())),
+            t => t.function_signature().map(|s| PySignature::new(s.clone())),
+        }
+    }
+
+    /// Whether the real/complex type is `long double` based.
+    #[getter]
+    fn is_long_double(&self) -> bool {
+        matches!(
+            self.ty,
+            Type::Float(FloatType::LongDouble) | Type::Complex(FloatType::LongDouble)
+        )
+    }
+
+    /// The Numba spelling, or `None` where Numba has none.
+    #[getter]
+    fn numba(&self) -> Option<String> {
+        self.ty.numba_name()
+    }
+
+    /// A pointer to this type (`nativecall.float64.pointer()` is `double *`).
+    fn pointer(&self) -> PyNativeType {
+        PyNativeType::new(Type::pointer(self.ty.clone()))
+    }
+
+    /// `float64(float64, intp)` builds the signature `double (double, npy_intp)`.
+    #[pyo3(signature = (*args))]
+    fn __call__(&self, args: &Bound<'_, PyTuple>) -> PyResult<PySignature> {
+        if !self.ty.is_value() && self.ty != Type::Void {
+            return Err(PyTypeError::new_err(format!(
+                "a function cannot return '{}'",
+                self.ty
+            )));
+        }
+        let mut params = Vec::with_capacity(args.len());
+        for a in args.iter() {
+            let t = type_from_object(&a)?;
+            let t = match t {
+                Type::Function(_) => Type::pointer(t),
+                t if !t.is_value() => {
+                    return Err(PyTypeError::new_err(format!(
+                        "'{t}' cannot be a parameter type"
+                    )));
+                }
+                t => t,
+            };
+            params.push(t);
+        }
+        Ok(PySignature::new(abi::Signature::new(
+            self.ty.clone(),
+            params,
+        )))
+    }
+}
+
+/// A C function signature.
+///
+/// `Signature(text)` reads C style (`"double (double, void *)"`), Cython
+/// `__pyx_capi__` style and Numba style (`"float64(float64, intp)"`). `str()` is
+/// the canonical C spelling scipy compares against; `==` is ABI equivalence on
+/// this platform and also accepts a string.
+#[pyclass(module = "nativecall", name = "Signature", frozen)]
+#[derive(Clone)]
+pub struct PySignature {
+    /// The signature.
+    pub sig: Arc<abi::Signature>,
+}
+
+impl PySignature {
+    /// Wrap a signature.
+    pub fn new(sig: abi::Signature) -> Self {
+        PySignature { sig: Arc::new(sig) }
+    }
+}
+
+/// A signature from a `Signature`, or from text.
+pub fn signature_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Arc<abi::Signature>> {
+    if let Ok(s) = obj.cast::<PySignature>() {
+        return Ok(s.get().sig.clone());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return parse_signature(obj.py(), s.to_str()?);
+    }
+    // Numba's Signature objects, and anything else whose str() is a signature, are
+    // not accepted silently: say what is.
+    Err(PyTypeError::new_err(format!(
+        "expected a signature string such as 'double (double, void *)' or a nativecall.Signature, got {}",
+        obj.get_type().name()?
+    )))
+}
+
+/// Parse signature text, raising `nativecall.SignatureError`.
+pub fn parse_signature(py: Python<'_>, text: &str) -> PyResult<Arc<abi::Signature>> {
+    abi::parse_signature(text)
+        .map(Arc::new)
+        .map_err(|e| signature_error(py, &e))
+}
+
+#[pymethods]
+impl PySignature {
+    #[new]
+    fn py_new(text: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(PySignature {
+            sig: signature_from_object(text)?,
+        })
+    }
+
+    fn __str__(&self) -> String {
+        self.sig.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("nativecall.Signature('{}')", self.sig)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match signature_from_object(other) {
+            Ok(s) => self.sig.abi_eq(&s),
+            Err(_) => false,
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        abi_hash(&self.sig.abi_key())
+    }
+
+    /// The return type.
+    #[getter]
+    fn restype(&self) -> PyNativeType {
+        PyNativeType::new(self.sig.ret.clone())
+    }
+
+    /// The parameter types, as a tuple.
+    #[getter]
+    fn argtypes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(
+            py,
+            self.sig.arg_types().map(|t| PyNativeType::new(t.clone())),
+        )
+    }
+
+    /// Parameter names where the text gave them (Cython does), else `None` each.
+    #[getter]
+    fn argnames<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.sig.params.iter().map(|p| p.name.clone()))
+    }
+
+    /// The Numba spelling (`float64(float64, intp)`), or `None` if a type has no Numba name.
+    #[getter]
+    fn numba(&self) -> Option<String> {
+        self.sig.numba_string()
+    }
+
+    /// The function-pointer type with this signature (`double (*)(double, void *)`).
+    fn pointer(&self) -> PyNativeType {
+        PyNativeType::new(Type::function_pointer((*self.sig).clone()))
+    }
+
+    fn __len__(&self) -> usize {
+        self.sig.params.len()
+    }
+}
