@@ -257,8 +257,9 @@ def make_lowlevelcallable(capsule, user_data):
 
 
 def pointer_argument(obj, ty, what):
-    """The address to pass for ``obj`` as a pointer of type ``ty`` (ints, None and
-    buffers are handled natively before this is asked)."""
+    """``(address, keepalive)`` to pass ``obj`` as a pointer of type ``ty``; the call
+    holds ``keepalive`` until it returns. Ints, None and buffers are handled natively
+    before this is asked."""
     pointee = ty.pointee
     if pointee.kind == "function":
         try:
@@ -269,20 +270,19 @@ def pointer_argument(obj, ty, what):
             ) from None
         if nc.signature != pointee.signature:
             raise TypeError(f"{what} needs a function '{pointee.signature}', got {nc.name} with '{nc.signature}'")
-        if nc.c_signature != nc.signature:
-            return _exported_address(nc)
-        return nc.address
+        # A thunk (for hidden arguments) lives as long as `nc`: keep it for the call.
+        return nc._export_address(), nc
     ctypes = sys.modules.get("ctypes")
     if ctypes is not None:
         if isinstance(obj, ctypes.c_void_p):
             if pointee.kind != "void":
                 raise TypeError(f"{what} needs '{ty}', got ctypes.c_void_p (cast it to POINTER(...) first)")
-            return obj.value or 0
+            return obj.value or 0, None
         if isinstance(obj, ctypes._Pointer):
             text = _ctypes_type_text(type(obj)._type_, ctypes, what)
             if pointee.kind != "void" and Type(text) != pointee:
                 raise TypeError(f"{what} needs '{ty}', got a ctypes pointer to {text}")
-            return ctypes.cast(obj, ctypes.c_void_p).value or 0
+            return ctypes.cast(obj, ctypes.c_void_p).value or 0, None
     cffi_backend = sys.modules.get("_cffi_backend")
     if cffi_backend is not None and isinstance(obj, cffi_backend._CDataBase):
         ffi = _any_ffi()
@@ -292,9 +292,9 @@ def pointer_argument(obj, ty, what):
         item = ctype.item.cname
         if pointee.kind != "void" and item != "void" and Type(item) != pointee:
             raise TypeError(f"{what} needs '{ty}', got cdata '{ctype.cname}'")
-        return int(ffi.cast("uintptr_t", obj))
+        return int(ffi.cast("uintptr_t", obj)), None
     if type(obj).__name__ == "PyCapsule" and pointee.kind in ("void", "struct"):
-        return _capsule_pointer(obj)
+        return _capsule_pointer(obj), None
     raise TypeError(
         f"{what} needs '{ty}': an int address, None, a C-contiguous writable buffer or numpy array of "
         f"{pointee}, a ctypes pointer or a cffi pointer; got {type(obj).__name__}"
@@ -311,10 +311,6 @@ def _capsule_pointer(capsule):
     get_pointer.restype = ctypes.c_void_p
     get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
     return get_pointer(capsule, get_name(capsule)) or 0
-
-
-def _exported_address(nc):
-    raise TypeError(f"{nc.name} has hidden arguments ('{nc.c_signature}' at the ABI) and cannot be passed as '{nc.signature}'")
 
 
 # ---------------------------------------------------------------------------- Cython

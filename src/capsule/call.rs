@@ -107,6 +107,10 @@ pub struct Borrows {
     // Boxed so a view never moves between PyObject_GetBuffer and PyBuffer_Release.
     #[allow(clippy::vec_box)]
     buffers: Vec<Box<ffi::Py_buffer>>,
+    /// Objects that own memory or code an argument points into (a thunk's callable);
+    /// held, never read, until the call returns.
+    #[allow(dead_code)]
+    objects: Vec<Py<PyAny>>,
 }
 
 impl Drop for Borrows {

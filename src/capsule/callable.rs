@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
 use crate::abi::{Signature, Type};
+use crate::jit::{constant_args_thunk, Thunk};
 
 use super::call::{self, CallPlan, Slot};
 use super::types::{signature_from_object, PySignature};
@@ -35,6 +36,7 @@ pub struct NativeCallable {
     /// The `user_data` that came with a scipy LowLevelCallable, re-used when exporting one.
     pub user_data: Option<Py<PyAny>>,
     plan: OnceLock<Arc<CallPlan>>,
+    thunk: OnceLock<Thunk>,
 }
 
 impl NativeCallable {
@@ -59,6 +61,7 @@ impl NativeCallable {
             owner,
             user_data: None,
             plan: OnceLock::new(),
+            thunk: OnceLock::new(),
         })
     }
 
@@ -113,17 +116,29 @@ impl NativeCallable {
         Ok(self.plan.get_or_init(|| plan).clone())
     }
 
-    /// The address to export under the visible signature, or an error if the code
-    /// needs hidden arguments that only a thunk could add.
-    fn export_address(&self) -> PyResult<usize> {
+    /// The address of code with exactly the visible signature: the function itself,
+    /// or (when arguments are hidden) a generated thunk that adds them. The thunk
+    /// lives as long as this callable.
+    pub fn export_address(&self) -> PyResult<usize> {
         if self.hidden.is_empty() {
-            Ok(self.address)
-        } else {
-            Err(PyTypeError::new_err(format!(
-                "{} has hidden arguments ({} at the ABI); export needs a thunk",
-                self.name, self.raw_signature
-            )))
+            return Ok(self.address);
         }
+        if let Some(t) = self.thunk.get() {
+            return Ok(t.address);
+        }
+        let hidden: Vec<(usize, u64)> = self
+            .hidden
+            .iter()
+            .map(|(i, slot)| (*i, u64::from_ne_bytes(slot.0[..8].try_into().unwrap())))
+            .collect();
+        let thunk =
+            constant_args_thunk(self.address, &self.raw_signature, &hidden).map_err(|e| {
+                PyTypeError::new_err(format!(
+                    "{} ({} at the ABI) cannot be exported as '{}': {e}",
+                    self.name, self.raw_signature, self.signature
+                ))
+            })?;
+        Ok(self.thunk.get_or_init(|| thunk).address)
     }
 
     /// The spelling to export under: the callable's own, or `requested` if it is ABI-equal.
@@ -431,6 +446,11 @@ impl NativeCallable {
             .import("nativecall._interop")?
             .getattr("to_cffi")?
             .call1((slf, ffi, address))
+    }
+
+    /// The address of code with exactly `signature` (a thunk when arguments are hidden).
+    fn _export_address(&self) -> PyResult<usize> {
+        self.export_address()
     }
 
     /// A dict describing the callable (used by `python -m nativecall inspect --json`).

@@ -1,0 +1,98 @@
+//! Ownership of JIT code memory.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::default_libcall_names;
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
+
+use super::JitError;
+
+static LIVE_MODULES: AtomicUsize = AtomicUsize::new(0);
+static LIVE_CODE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many code memories are alive and how many bytes of code they hold.
+pub fn code_stats() -> (usize, usize) {
+    (
+        LIVE_MODULES.load(Ordering::Relaxed),
+        LIVE_CODE_BYTES.load(Ordering::Relaxed),
+    )
+}
+
+/// The host ISA with `opt_level=speed` and the host's CPU features, built once.
+static HOST_ISA: Lazy<Result<OwnedTargetIsa, String>> = Lazy::new(|| {
+    let mut flags = settings::builder();
+    for (k, v) in [
+        ("opt_level", "speed"),
+        ("is_pic", "false"),
+        ("use_colocated_libcalls", "false"),
+    ] {
+        flags
+            .set(k, v)
+            .map_err(|e| format!("cranelift flag {k}={v}: {e}"))?;
+    }
+    if cfg!(debug_assertions) {
+        flags
+            .set("enable_verifier", "true")
+            .map_err(|e| e.to_string())?;
+    }
+    let builder = cranelift_native::builder()
+        .map_err(|e| format!("this host is not supported by Cranelift: {e}"))?;
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| e.to_string())
+});
+
+/// A fresh JIT module for the host.
+pub fn new_module() -> Result<JITModule, JitError> {
+    let isa = HOST_ISA
+        .as_ref()
+        .map_err(|e| JitError::Unsupported(e.clone()))?
+        .clone();
+    Ok(JITModule::new(JITBuilder::with_isa(
+        isa,
+        default_libcall_names(),
+    )))
+}
+
+/// Finalized JIT code; the memory is freed when this is dropped.
+///
+/// Share it with `Arc`: every function pointer taken from it is valid exactly as
+/// long as some clone of that `Arc` is alive.
+pub struct CodeMemory {
+    module: Mutex<Option<JITModule>>,
+    bytes: usize,
+}
+
+// SAFETY: after finalization the module is never used to define or look up code
+// again; it is only kept so its memory can be freed, under the mutex, on drop.
+unsafe impl Send for CodeMemory {}
+// SAFETY: as above; shared access never touches the module.
+unsafe impl Sync for CodeMemory {}
+
+impl CodeMemory {
+    /// Take ownership of a finalized module holding `bytes` of code.
+    pub fn new(module: JITModule, bytes: usize) -> CodeMemory {
+        LIVE_MODULES.fetch_add(1, Ordering::Relaxed);
+        LIVE_CODE_BYTES.fetch_add(bytes, Ordering::Relaxed);
+        CodeMemory {
+            module: Mutex::new(Some(module)),
+            bytes,
+        }
+    }
+}
+
+impl Drop for CodeMemory {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.lock().take() {
+            // SAFETY: the last owner is going away, so no pointer into this code is
+            // reachable from any NativeCallable, capsule or caller any more.
+            unsafe { module.free_memory() };
+        }
+        LIVE_MODULES.fetch_sub(1, Ordering::Relaxed);
+        LIVE_CODE_BYTES.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}

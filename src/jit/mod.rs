@@ -1,0 +1,34 @@
+//! Native code generation with Cranelift.
+//!
+//! For now: thunks that adapt one C signature to another by adding constant
+//! arguments (Cython's hidden `__pyx_skip_dispatch`), and the ownership of the
+//! code memory they live in. No Python here: `cargo test` covers it.
+
+mod code;
+mod lower;
+mod thunk;
+
+pub use code::{code_stats, CodeMemory};
+pub use thunk::{constant_args_thunk, Thunk};
+
+use std::fmt;
+
+/// Why code could not be generated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JitError {
+    /// The signature uses something the code generator cannot express on this platform.
+    Unsupported(String),
+    /// Cranelift rejected the function (a bug in nativecall if it happens).
+    Codegen(String),
+}
+
+impl fmt::Display for JitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JitError::Unsupported(m) => write!(f, "unsupported: {m}"),
+            JitError::Codegen(m) => write!(f, "code generation failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for JitError {}
