@@ -283,6 +283,8 @@ def pointer_argument(obj, ty, what):
             if pointee.kind != "void" and Type(text) != pointee:
                 raise TypeError(f"{what} needs '{ty}', got a ctypes pointer to {text}")
             return ctypes.cast(obj, ctypes.c_void_p).value or 0, None
+        if isinstance(obj, (ctypes.Structure, ctypes.Union)) and pointee.kind in ("void", "struct"):
+            return ctypes.addressof(obj), None
     cffi_backend = sys.modules.get("_cffi_backend")
     if cffi_backend is not None and isinstance(obj, cffi_backend._CDataBase):
         ffi = _any_ffi()

@@ -372,7 +372,11 @@ fn pointer_value(
                 unsafe { ffi::PyBuffer_IsContiguous(&*view, b'C' as std::ffi::c_char) } == 1;
             borrows.buffers.push(view);
             let element = buffer_element(&format, itemsize);
-            if element.is_none() && format.starts_with(['&', 'T', 'P', 'O', 'X']) {
+            if element.is_none()
+                && format
+                    .trim_start_matches(['@', '=', '<', '>', '!'])
+                    .starts_with(['&', 'T', 'P', 'O', 'X', '('])
+            {
                 // A ctypes pointer or struct: not an array of the pointee; ask the adapters.
             } else {
                 if *pointee != Type::Void {
@@ -411,9 +415,12 @@ fn pointer_value(
         .import("nativecall._interop")?
         .getattr("pointer_argument")?;
     let ty_obj = super::types::PyNativeType::new(ty.clone());
-    adapter
-        .call1((obj, ty_obj, ctx.what(ty)))
-        .and_then(|a| a.extract::<usize>())
+    let (address, keep): (usize, Bound<'_, PyAny>) =
+        adapter.call1((obj, ty_obj, ctx.what(ty)))?.extract()?;
+    if !keep.is_none() {
+        borrows.objects.push(keep.unbind());
+    }
+    Ok(address)
 }
 
 /// Turn a native result into a Python object.
@@ -523,7 +530,14 @@ pub fn call_native<'py>(
             index: next,
         };
         let arg = args.get_item(next)?;
-        slots.push(convert_arg(&arg, &param.ty, &ctx, &mut borrows)?);
+        // The visible spelling decides conversions (it may add `const`); it is
+        // ABI-equal to the raw parameter at this position.
+        let ty = callee
+            .signature
+            .params
+            .get(next)
+            .map_or(&param.ty, |p| &p.ty);
+        slots.push(convert_arg(&arg, ty, &ctx, &mut borrows)?);
         next += 1;
     }
     let call = NativeCall {
