@@ -105,9 +105,7 @@ def cffi_lib(clib_path):
 CYTHON_SOURCE = textwrap.dedent(
     """
     # cython: language_level=3
-    ctypedef fused real:
-        float
-        double
+    # `real` (a fused type) and every signature are declared in the .pxd.
 
     cpdef double axpy(double a, double x, double y) noexcept nogil:
         return a * x + y

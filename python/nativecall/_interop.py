@@ -9,6 +9,7 @@ No library is imported here unless an object of that library is passed in, so
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import re
 import sys
@@ -364,7 +365,7 @@ def from_cython(module, name, signature=None):
     candidates = [nc for key, nc in functions.items() if plain_name(key) == name]
     if not candidates:
         exported = sorted({plain_name(k) for k in functions})
-        close = [n for n in exported if name.lower() in n.lower()][:10]
+        close = difflib.get_close_matches(name, exported, n=5, cutoff=0.6)
         hint = f"; similar: {', '.join(close)}" if close else ""
         raise AttributeError(f"module {mod.__name__} exports no native function {name!r}{hint}")
     available = ", ".join(f"'{nc.signature}'" for nc in candidates)

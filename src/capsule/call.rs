@@ -346,6 +346,21 @@ fn pointer_value(
             ))
         });
     }
+    if let (Type::Function(wanted), Ok(nc)) = (pointee, obj.cast::<NativeCallable>()) {
+        let nc = nc.get();
+        if !nc.signature.abi_eq(wanted) {
+            return Err(PyTypeError::new_err(format!(
+                "{} needs a function '{wanted}', got {} with '{}'",
+                ctx.what(ty),
+                nc.name,
+                nc.signature
+            )));
+        }
+        // A thunk (for hidden arguments) lives as long as `nc`: keep it for the call.
+        let address = nc.export_address()?;
+        borrows.objects.push(obj.clone().unbind());
+        return Ok(address);
+    }
     // SAFETY: `obj` is a live object; PyObject_CheckBuffer only inspects its type.
     if unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } == 1
         && !matches!(pointee, Type::Function(_))
