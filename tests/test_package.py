@@ -1,0 +1,42 @@
+"""The package itself: stubs, import cost, examples."""
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import check_stubs  # noqa: E402
+
+
+def test_stubs_declare_exactly_the_extension_module():
+    assert check_stubs.problems() == []
+
+
+def test_import_nativecall_does_not_import_heavy_libraries():
+    code = (
+        "import sys, nativecall; "
+        "print(sorted(m for m in ('numpy', 'scipy', 'cffi', 'numba', 'ctypes') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
+def test_examples_run(example, capsys):
+    runpy.run_path(str(example), run_name="__main__")
+    assert capsys.readouterr().out.strip(), f"{example.name} printed nothing"
+
+
+def test_readme_python_snippets_run():
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "the README shows Python usage"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
