@@ -28,6 +28,7 @@ from ._native import (
     int64,
     intc,
     intp,
+    stats,
     typedef,
     uint8,
     uint16,
@@ -49,6 +50,7 @@ __all__ = [
     "cython_functions",
     "from_cython",
     "native",
+    "stats",
     "typedef",
     # types
     "void",

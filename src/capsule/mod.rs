@@ -23,6 +23,18 @@ fn typedef(py: Python<'_>, name: &str, type_text: &Bound<'_, PyAny>) -> PyResult
     abi::add_typedef(name, ty).map_err(|e| errors::signature_error(py, &e))
 }
 
+/// Live generated code: `{"code_modules": n, "code_bytes": n}`. Code memory is freed
+/// when the last callable, capsule or pointer exported from it is gone, so these
+/// fall back when such objects are dropped.
+#[pyfunction]
+fn stats(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let (modules, bytes) = crate::jit::code_stats();
+    let d = pyo3::types::PyDict::new(py);
+    d.set_item("code_modules", modules)?;
+    d.set_item("code_bytes", bytes)?;
+    Ok(d)
+}
+
 /// The `nativecall._native` module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -32,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<callable::NativeCallable>()?;
     m.add("SignatureError", py.get_type::<errors::SignatureError>())?;
     m.add_function(wrap_pyfunction!(typedef, m)?)?;
+    m.add_function(wrap_pyfunction!(stats, m)?)?;
     for name in [
         "void",
         "bool",
