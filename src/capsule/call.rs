@@ -209,6 +209,27 @@ pub fn convert_arg(
     }
 }
 
+/// An extraction failure restated for the argument: overflow stays `OverflowError`,
+/// anything else is a `TypeError` naming what was expected.
+fn conversion_error(
+    e: PyErr,
+    obj: &Bound<'_, PyAny>,
+    ty: &Type,
+    ctx: &ArgContext<'_>,
+    expected: &str,
+) -> PyErr {
+    if e.is_instance_of::<PyOverflowError>(obj.py()) {
+        let shown = obj.repr().map(|r| r.to_string()).unwrap_or_default();
+        PyOverflowError::new_err(format!("{} cannot hold {shown}", ctx.what(ty)))
+    } else {
+        PyTypeError::new_err(format!(
+            "{} must be {expected}, got {}",
+            ctx.what(ty),
+            type_name(obj)
+        ))
+    }
+}
+
 fn int_slot(obj: &Bound<'_, PyAny>, i: IntType, ty: &Type, ctx: &ArgContext<'_>) -> PyResult<Slot> {
     if obj.is_instance_of::<PyFloat>() {
         return Err(PyTypeError::new_err(format!(
@@ -217,21 +238,9 @@ fn int_slot(obj: &Bound<'_, PyAny>, i: IntType, ty: &Type, ctx: &ArgContext<'_>)
             obj.repr()?
         )));
     }
-    let v: i128 = obj.extract().map_err(|e: PyErr| {
-        if e.is_instance_of::<PyOverflowError>(obj.py()) {
-            PyOverflowError::new_err(format!(
-                "{} cannot hold {}",
-                ctx.what(ty),
-                obj.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))
-        } else {
-            PyTypeError::new_err(format!(
-                "{} must be an int, got {}",
-                ctx.what(ty),
-                type_name(obj)
-            ))
-        }
-    })?;
+    let v: i128 = obj
+        .extract()
+        .map_err(|e| conversion_error(e, obj, ty, ctx, "an int"))?;
     let (lo, hi) = i.range();
     if v < lo || v > hi {
         return Err(PyOverflowError::new_err(format!(
@@ -256,21 +265,8 @@ fn float_value(obj: &Bound<'_, PyAny>, ty: &Type, ctx: &ArgContext<'_>) -> PyRes
             ctx.what(ty)
         )));
     }
-    obj.extract::<f64>().map_err(|e| {
-        if e.is_instance_of::<PyOverflowError>(obj.py()) {
-            PyOverflowError::new_err(format!(
-                "{} cannot hold {}",
-                ctx.what(ty),
-                obj.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))
-        } else {
-            PyTypeError::new_err(format!(
-                "{} must be a float, got {}",
-                ctx.what(ty),
-                type_name(obj)
-            ))
-        }
-    })
+    obj.extract::<f64>()
+        .map_err(|e| conversion_error(e, obj, ty, ctx, "a float"))
 }
 
 fn complex_value(obj: &Bound<'_, PyAny>, ty: &Type, ctx: &ArgContext<'_>) -> PyResult<(f64, f64)> {
