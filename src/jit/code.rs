@@ -34,11 +34,13 @@ static HOST_ISA: Lazy<Result<OwnedTargetIsa, String>> = Lazy::new(|| {
             .set(k, v)
             .map_err(|e| format!("cranelift flag {k}={v}: {e}"))?;
     }
-    if cfg!(debug_assertions) {
-        flags
-            .set("enable_verifier", "true")
-            .map_err(|e| e.to_string())?;
-    }
+    // The verifier checks every generated function in debug builds (the test suite's)
+    // and wherever NATIVECALL_VERIFY=1; release builds skip it for compile speed.
+    let verify =
+        cfg!(debug_assertions) || std::env::var_os("NATIVECALL_VERIFY").is_some_and(|v| v == "1");
+    flags
+        .set("enable_verifier", if verify { "true" } else { "false" })
+        .map_err(|e| e.to_string())?;
     let builder = cranelift_native::builder()
         .map_err(|e| format!("this host is not supported by Cranelift: {e}"))?;
     builder

@@ -1,14 +1,19 @@
 //! Native code generation with Cranelift.
 //!
-//! For now: thunks that adapt one C signature to another by adding constant
-//! arguments (Cython's hidden `__pyx_skip_dispatch`), and the ownership of the
-//! code memory they live in. No Python here: `cargo test` covers it.
+//! Kernels ([`ir`] → [`typing`] → Cranelift, in `codegen`), thunks that adapt one
+//! C signature to another, the runtime helpers generated code calls, and the
+//! ownership of code memory. No Python here: `cargo test` covers it.
 
 mod code;
+mod codegen;
+pub mod ir;
 mod lower;
+pub mod runtime;
 mod thunk;
+pub mod typing;
 
 pub use code::{code_stats, CodeMemory};
+pub use codegen::{clif_text, compile, kernel_signature, Compiled, KernelError};
 pub use thunk::{constant_args_thunk, Thunk};
 
 use std::fmt;

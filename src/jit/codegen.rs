@@ -1,0 +1,1168 @@
+//! Lowering typed kernels to Cranelift IR, and compiling them into owned code memory.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{self, types as clt, BlockArg, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Module};
+
+use crate::abi::{FloatType, Signature, Type};
+
+use super::code::{new_module, CodeMemory};
+use super::ir::{BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, Span, Stmt, UnaryOp};
+use super::lower::{abi_params, pointer_type};
+use super::runtime;
+use super::typing::{
+    binary_type, is_float, is_int, kernel_type_name, promote, CompileError, Typer, Types, I64,
+};
+use super::JitError;
+
+/// Why a kernel did not compile.
+#[derive(Clone, Debug)]
+pub enum KernelError {
+    /// The source is outside the language or mistyped (points at the source).
+    Compile(CompileError),
+    /// Code generation failed.
+    Jit(JitError),
+}
+
+impl From<CompileError> for KernelError {
+    fn from(e: CompileError) -> Self {
+        KernelError::Compile(e)
+    }
+}
+
+impl From<JitError> for KernelError {
+    fn from(e: JitError) -> Self {
+        KernelError::Jit(e)
+    }
+}
+
+impl std::fmt::Display for KernelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KernelError::Compile(e) => e.fmt(f),
+            KernelError::Jit(e) => e.fmt(f),
+        }
+    }
+}
+
+/// A compiled kernel: its entry point, the memory that holds it, its types and C signature.
+#[derive(Clone)]
+pub struct Compiled {
+    /// The entry point, valid while `code` lives.
+    pub address: usize,
+    /// The code memory.
+    pub code: Arc<CodeMemory>,
+    /// Every local's type and the return type.
+    pub types: Types,
+    /// The kernel's C signature.
+    pub signature: Signature,
+}
+
+/// The C signature of `f` once its return type is known.
+pub fn kernel_signature(f: &Function, types: &Types) -> Signature {
+    Signature::new(types.ret.clone(), f.params.iter().map(|(_, t)| t.clone()))
+}
+
+fn check_value_types(f: &Function) -> Result<(), CompileError> {
+    for (name, t) in &f.params {
+        let ok = matches!(t, Type::Bool | Type::Pointer { .. }) || is_int(t) || is_float(t);
+        if !ok {
+            return Err(CompileError::unsupported(
+                Span::default(),
+                format!("parameter '{name}' has type {t}, which kernels do not support yet"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn clif_signature(module: &JITModule, sig: &Signature) -> Result<ir::Signature, JitError> {
+    let mut s = module.make_signature();
+    for t in sig.arg_types() {
+        s.params.extend(abi_params(t)?);
+    }
+    s.returns.extend(abi_params(&sig.ret)?);
+    Ok(s)
+}
+
+fn translate(
+    module: &mut JITModule,
+    f: &Function,
+) -> Result<(Context, FuncId, Types, Signature), KernelError> {
+    check_value_types(f)?;
+    let types = Typer::run(f)?;
+    let sig = kernel_signature(f, &types);
+    let csig = clif_signature(module, &sig)?;
+    let id = module
+        .declare_anonymous_function(&csig)
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = csig;
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let mut g = Gen::new(b, f, &types, module, id);
+        g.body()?;
+        g.b.finalize(module.target_config());
+    }
+    Ok((ctx, id, types, sig))
+}
+
+/// Compile a kernel into fresh code memory.
+pub fn compile(f: &Function) -> Result<Compiled, KernelError> {
+    let mut module = new_module()?;
+    let (mut ctx, id, types, signature) = translate(&mut module, f)?;
+    module
+        .define_function(id, &mut ctx)
+        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
+    let bytes = ctx
+        .compiled_code()
+        .map(|c| c.code_buffer().len())
+        .unwrap_or(0);
+    module.clear_context(&mut ctx);
+    module
+        .finalize_definitions()
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
+    let address = module.get_finalized_function(id) as usize;
+    Ok(Compiled {
+        address,
+        code: Arc::new(CodeMemory::new(module, bytes)),
+        types,
+        signature,
+    })
+}
+
+/// The Cranelift IR a kernel lowers to, before optimisation (for `inspect_ir`).
+pub fn clif_text(f: &Function) -> Result<String, KernelError> {
+    let mut module = new_module()?;
+    let (ctx, ..) = translate(&mut module, f)?;
+    Ok(ctx.func.display().to_string())
+}
+
+struct Loop {
+    head: ir::Block,
+    exit: ir::Block,
+    broke: bool,
+}
+
+struct Gen<'a, 'b> {
+    b: FunctionBuilder<'b>,
+    f: &'a Function,
+    typer: Typer<'a>,
+    vars: HashMap<String, (Variable, Type)>,
+    ret: Type,
+    loops: Vec<Loop>,
+    terminated: bool,
+    self_ref: ir::FuncRef,
+    ptr: ir::Type,
+    call_conv: cranelift_codegen::isa::CallConv,
+}
+
+type R<T> = Result<T, KernelError>;
+
+fn clif(t: &Type) -> ir::Type {
+    match t {
+        Type::Bool => clt::I8,
+        Type::Int(i) => ir::Type::int(i.bits() as u16).expect("integer width"),
+        Type::Float(FloatType::F32) => clt::F32,
+        Type::Float(_) => clt::F64,
+        _ => pointer_type(),
+    }
+}
+
+fn args(vs: &[Value]) -> Vec<BlockArg> {
+    vs.iter().map(|v| BlockArg::Value(*v)).collect()
+}
+
+impl<'a, 'b> Gen<'a, 'b> {
+    fn new(
+        b: FunctionBuilder<'b>,
+        f: &'a Function,
+        types: &Types,
+        module: &mut JITModule,
+        id: FuncId,
+    ) -> Self {
+        let self_ref = module.declare_func_in_func(id, b.func);
+        let call_conv = module.isa().default_call_conv();
+        let typer = Typer::with_types(f, types);
+        Gen {
+            b,
+            f,
+            typer,
+            vars: HashMap::new(),
+            ret: types.ret.clone(),
+            loops: Vec::new(),
+            terminated: false,
+            self_ref,
+            ptr: pointer_type(),
+            call_conv,
+        }
+        .declare(types)
+    }
+
+    fn declare(mut self, types: &Types) -> Self {
+        for name in &types.order {
+            let t = types.vars[name].clone();
+            let var = self.b.declare_var(clif(&t));
+            self.vars.insert(name.clone(), (var, t));
+        }
+        self
+    }
+
+    fn iconst(&mut self, ty: ir::Type, v: i64) -> Value {
+        let bits = ty.bits();
+        let masked = if bits >= 64 {
+            v
+        } else {
+            v & ((1i64 << bits) - 1)
+        };
+        self.b.ins().iconst(ty, masked)
+    }
+
+    fn body(&mut self) -> R<()> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        self.b.seal_block(entry);
+        let params: Vec<Value> = self.b.block_params(entry).to_vec();
+        // Locals start at zero (documented: Python would raise UnboundLocalError instead).
+        let mut names: Vec<(String, Variable, Type)> = self
+            .vars
+            .iter()
+            .map(|(n, (v, t))| (n.clone(), *v, t.clone()))
+            .collect();
+        names.sort_by_key(|(_, v, _)| v.as_u32());
+        for (name, var, t) in names {
+            let v = match self.f.params.iter().position(|(p, _)| *p == name) {
+                Some(k) => params[k],
+                None => self.zero(&t),
+            };
+            self.b.def_var(var, v);
+        }
+        self.block(&self.f.body)?;
+        if !self.terminated {
+            if self.ret == Type::Void {
+                self.b.ins().return_(&[]);
+            } else {
+                let span = last_span(&self.f.body);
+                return Err(CompileError::typing(
+                    span,
+                    format!(
+                        "'{}' can reach its end without returning a value ({} expected)",
+                        self.f.name,
+                        kernel_type_name(&self.ret)
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    fn zero(&mut self, t: &Type) -> Value {
+        match clif(t) {
+            clt::F32 => self.b.ins().f32const(0.0),
+            clt::F64 => self.b.ins().f64const(0.0),
+            ty => self.b.ins().iconst(ty, 0),
+        }
+    }
+
+    /// Start a fresh block for code after a terminator (it is unreachable).
+    fn dead_block(&mut self) {
+        let blk = self.b.create_block();
+        self.b.switch_to_block(blk);
+        self.b.seal_block(blk);
+        self.terminated = true;
+    }
+
+    fn ty(&self, e: &Expr) -> R<Type> {
+        match self.typer.expr(e)? {
+            Some(t) => Ok(t),
+            None => Err(
+                CompileError::typing(e.span(), "cannot infer the type of this expression").into(),
+            ),
+        }
+    }
+
+    // ------------------------------------------------------------------ statements
+
+    fn block(&mut self, body: &[Stmt]) -> R<()> {
+        for s in body {
+            if self.terminated {
+                // Code after return/break/continue: typed, but never executed.
+                self.dead_block();
+                self.terminated = false;
+                self.stmt(s)?;
+                self.terminated = true;
+                continue;
+            }
+            self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> R<()> {
+        match s {
+            Stmt::Assign(names, values, _) => {
+                let mut vals = Vec::with_capacity(values.len());
+                for (n, e) in names.iter().zip(values) {
+                    let t = self.vars[n].1.clone();
+                    vals.push(self.expr_as(e, &t)?);
+                }
+                for (n, v) in names.iter().zip(vals) {
+                    let var = self.vars[n].0;
+                    self.b.def_var(var, v);
+                }
+            }
+            Stmt::AugAssign(n, op, e, span) => {
+                let (var, t) = self.vars[n].clone();
+                let cur = self.b.use_var(var);
+                let (rv, rt) = self.expr(e)?;
+                let (v, vt) = self.binary(*op, cur, &t, rv, &rt, *span)?;
+                let v = self.convert(v, &vt, &t);
+                self.b.def_var(var, v);
+            }
+            Stmt::Store(p, i, e, _) => {
+                let (addr, elem) = self.element_address(p, i)?;
+                let v = self.expr_as(e, &elem)?;
+                self.b.ins().store(MemFlagsData::new(), v, addr, 0);
+            }
+            Stmt::AugStore(p, i, op, e, span) => {
+                let (addr, elem) = self.element_address(p, i)?;
+                let cur = self.b.ins().load(clif(&elem), MemFlagsData::new(), addr, 0);
+                let (rv, rt) = self.expr(e)?;
+                let (v, vt) = self.binary(*op, cur, &elem, rv, &rt, *span)?;
+                let v = self.convert(v, &vt, &elem);
+                self.b.ins().store(MemFlagsData::new(), v, addr, 0);
+            }
+            Stmt::If(c, then, orelse, _) => {
+                let cond = self.cond(c)?;
+                let (tb, eb, merge) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
+                self.b.ins().brif(cond, tb, &[], eb, &[]);
+                self.b.seal_block(tb);
+                self.b.seal_block(eb);
+                self.b.switch_to_block(tb);
+                self.block(then)?;
+                let then_done = self.terminated;
+                if !then_done {
+                    self.b.ins().jump(merge, &[]);
+                }
+                self.terminated = false;
+                self.b.switch_to_block(eb);
+                self.block(orelse)?;
+                let else_done = self.terminated;
+                if !else_done {
+                    self.b.ins().jump(merge, &[]);
+                }
+                self.b.seal_block(merge);
+                self.b.switch_to_block(merge);
+                self.terminated = then_done && else_done;
+            }
+            Stmt::While(c, body, orelse, _) => {
+                let (head, bodyb, elseb, exit) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
+                self.b.ins().jump(head, &[]);
+                self.b.switch_to_block(head);
+                let always =
+                    matches!(c, Expr::Bool(true, _)) || matches!(c, Expr::Int(n, _) if *n != 0);
+                let cond = self.cond(c)?;
+                self.b.ins().brif(cond, bodyb, &[], elseb, &[]);
+                self.b.seal_block(bodyb);
+                self.b.seal_block(elseb);
+                self.b.switch_to_block(bodyb);
+                self.loops.push(Loop {
+                    head,
+                    exit,
+                    broke: false,
+                });
+                self.block(body)?;
+                if !self.terminated {
+                    self.b.ins().jump(head, &[]);
+                }
+                let l = self.loops.pop().expect("loop");
+                self.b.seal_block(head);
+                self.terminated = false;
+                self.b.switch_to_block(elseb);
+                self.block(orelse)?;
+                let else_done = self.terminated || always;
+                if !self.terminated {
+                    self.b.ins().jump(exit, &[]);
+                }
+                self.b.seal_block(exit);
+                self.b.switch_to_block(exit);
+                self.terminated = else_done && !l.broke;
+            }
+            Stmt::For {
+                var,
+                start,
+                stop,
+                step,
+                body,
+                orelse,
+                ..
+            } => self.for_range(var, start, stop, step, body, orelse)?,
+            Stmt::Break(_) => {
+                let l = self.loops.last_mut().expect("typed: break inside a loop");
+                l.broke = true;
+                let exit = l.exit;
+                self.b.ins().jump(exit, &[]);
+                self.terminated = true;
+            }
+            Stmt::Continue(_) => {
+                let head = self
+                    .loops
+                    .last()
+                    .expect("typed: continue inside a loop")
+                    .head;
+                self.b.ins().jump(head, &[]);
+                self.terminated = true;
+            }
+            Stmt::Return(value, _) => {
+                match value {
+                    Some(e) => {
+                        let ret = self.ret.clone();
+                        let v = self.expr_as(e, &ret)?;
+                        self.b.ins().return_(&[v]);
+                    }
+                    None => {
+                        self.b.ins().return_(&[]);
+                    }
+                }
+                self.terminated = true;
+            }
+            Stmt::Expr(e, _) => {
+                self.expr(e)?;
+            }
+            Stmt::Pass => {}
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn for_range(
+        &mut self,
+        var: &str,
+        start: &Expr,
+        stop: &Expr,
+        step: &Expr,
+        body: &[Stmt],
+        orelse: &[Stmt],
+    ) -> R<()> {
+        let (v, vt) = self.vars[var].clone();
+        let start = self.expr_as(start, &I64)?;
+        let stop = self.expr_as(stop, &I64)?;
+        let step = self.expr_as(step, &I64)?;
+        // The trip count, computed exactly for every int64 range (no overflow at the ends):
+        // step > 0: start < stop ? (stop - start - 1) / step + 1 : 0, and symmetrically.
+        let zero = self.b.ins().iconst(clt::I64, 0);
+        let one = self.b.ins().iconst(clt::I64, 1);
+        let up = self.b.ins().icmp(IntCC::SignedGreaterThan, step, zero);
+        let down = self.b.ins().icmp(IntCC::SignedLessThan, step, zero);
+        let span_up = self.b.ins().isub(stop, start);
+        let span_up = self.b.ins().isub(span_up, one);
+        let span_down = self.b.ins().isub(start, stop);
+        let span_down = self.b.ins().isub(span_down, one);
+        let neg_step = self.b.ins().ineg(step);
+        let dist = self.b.ins().select(up, span_up, span_down);
+        let stride = self.b.ins().select(up, step, neg_step);
+        let safe_stride = self.b.ins().select(up, stride, neg_step);
+        let nonzero = self.b.ins().bor(up, down);
+        let safe_stride = self.b.ins().select(nonzero, safe_stride, one);
+        let q = self.b.ins().udiv(dist, safe_stride);
+        let n = self.b.ins().iadd_imm_s(q, 1);
+        let has_up = self.b.ins().icmp(IntCC::SignedLessThan, start, stop);
+        let has_down = self.b.ins().icmp(IntCC::SignedGreaterThan, start, stop);
+        let has = self.b.ins().select(up, has_up, has_down);
+        let has = self.b.ins().band(has, nonzero);
+        let count = self.b.ins().select(has, n, zero);
+
+        let (head, bodyb, latch, elseb, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.append_block_param(head, clt::I64);
+        self.b.ins().jump(head, &args(&[zero]));
+        self.b.switch_to_block(head);
+        let k = self.b.block_params(head)[0];
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, k, count);
+        self.b.ins().brif(more, bodyb, &[], elseb, &[]);
+        self.b.seal_block(bodyb);
+        self.b.seal_block(elseb);
+        self.b.switch_to_block(bodyb);
+        let offset = self.b.ins().imul(k, step);
+        let value = self.b.ins().iadd(start, offset);
+        let value = self.convert(value, &I64, &vt);
+        self.b.def_var(v, value);
+        self.loops.push(Loop {
+            head: latch,
+            exit,
+            broke: false,
+        });
+        self.block(body)?;
+        if !self.terminated {
+            self.b.ins().jump(latch, &[]);
+        }
+        let l = self.loops.pop().expect("loop");
+        self.b.seal_block(latch);
+        self.b.switch_to_block(latch);
+        let next = self.b.ins().iadd_imm_s(k, 1);
+        self.b.ins().jump(head, &args(&[next]));
+        self.b.seal_block(head);
+        self.terminated = false;
+        self.b.switch_to_block(elseb);
+        self.block(orelse)?;
+        let else_done = self.terminated;
+        if !self.terminated {
+            self.b.ins().jump(exit, &[]);
+        }
+        self.b.seal_block(exit);
+        self.b.switch_to_block(exit);
+        self.terminated = else_done && !l.broke;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ expressions
+
+    fn expr_as(&mut self, e: &Expr, to: &Type) -> R<Value> {
+        if let (Expr::FuncRef(i, _), Some(want)) = (e, to.function_signature()) {
+            let i = *i;
+            let addr = self.f.natives[i]
+                .targets
+                .iter()
+                .find(|t| t.visible.abi_eq(want))
+                .map(|t| t.address)
+                .expect("typed: a specialisation matches");
+            return Ok(self.iconst(self.ptr, addr as i64));
+        }
+        let (v, t) = self.expr(e)?;
+        Ok(self.convert(v, &t, to))
+    }
+
+    fn cond(&mut self, e: &Expr) -> R<Value> {
+        let (v, t) = self.expr(e)?;
+        Ok(self.truthy(v, &t))
+    }
+
+    fn truthy(&mut self, v: Value, t: &Type) -> Value {
+        if is_float(t) {
+            let z = self.zero(t);
+            self.b.ins().fcmp(FloatCC::NotEqual, v, z)
+        } else if *t == Type::Bool {
+            v
+        } else {
+            self.b.ins().icmp_imm_s(IntCC::NotEqual, v, 0)
+        }
+    }
+
+    /// Convert a value between kernel types (implicit conversions and the casts).
+    fn convert(&mut self, v: Value, from: &Type, to: &Type) -> Value {
+        if from.abi_eq(to)
+            || (matches!(from, Type::Pointer { .. }) && matches!(to, Type::Pointer { .. }))
+        {
+            return v;
+        }
+        let (fc, tc) = (clif(from), clif(to));
+        match (from, to) {
+            (_, Type::Bool) => self.truthy(v, from),
+            (Type::Bool, t) if is_int(t) => {
+                if tc.bits() > 8 {
+                    self.b.ins().uextend(tc, v)
+                } else {
+                    v
+                }
+            }
+            (Type::Bool, t) if is_float(t) => {
+                let wide = self.b.ins().uextend(clt::I64, v);
+                self.b.ins().fcvt_from_sint(tc, wide)
+            }
+            (Type::Int(fi), Type::Int(_)) => {
+                if tc.bits() == fc.bits() {
+                    v
+                } else if tc.bits() > fc.bits() {
+                    if fi.signed() {
+                        self.b.ins().sextend(tc, v)
+                    } else {
+                        self.b.ins().uextend(tc, v)
+                    }
+                } else {
+                    self.b.ins().ireduce(tc, v)
+                }
+            }
+            (Type::Int(fi), t) if is_float(t) => {
+                let wide = if fc.bits() < 64 {
+                    if fi.signed() {
+                        self.b.ins().sextend(clt::I64, v)
+                    } else {
+                        self.b.ins().uextend(clt::I64, v)
+                    }
+                } else {
+                    v
+                };
+                if fi.signed() || fc.bits() < 64 {
+                    self.b.ins().fcvt_from_sint(tc, wide)
+                } else {
+                    self.b.ins().fcvt_from_uint(tc, wide)
+                }
+            }
+            (f, t) if is_float(f) && is_float(t) => {
+                if tc == clt::F64 {
+                    self.b.ins().fpromote(tc, v)
+                } else {
+                    self.b.ins().fdemote(tc, v)
+                }
+            }
+            (f, t) if is_float(f) && is_int(t) => {
+                // Only reachable through int(): truncate toward zero, saturating; NaN gives 0.
+                let wide = self.b.ins().fcvt_to_sint_sat(clt::I64, v);
+                self.convert(wide, &I64, t)
+            }
+            _ => v,
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) -> R<(Value, Type)> {
+        Ok(match e {
+            Expr::Int(n, _) => (self.b.ins().iconst(clt::I64, *n), I64),
+            Expr::Float(x, _) => (self.b.ins().f64const(*x), Type::F64),
+            Expr::Bool(x, _) => (self.b.ins().iconst(clt::I8, *x as i64), Type::Bool),
+            Expr::Name(n, _) => {
+                let (var, t) = self.vars[n].clone();
+                (self.b.use_var(var), t)
+            }
+            Expr::FuncRef(..) => {
+                let t = self.ty(e)?;
+                let v = self.expr_as(e, &t)?;
+                (v, t)
+            }
+            Expr::Unary(op, x, _) => {
+                let (v, t) = self.expr(x)?;
+                match op {
+                    UnaryOp::Not => {
+                        let c = self.truthy(v, &t);
+                        (self.b.ins().bxor_imm_u(c, 1), Type::Bool)
+                    }
+                    UnaryOp::Pos => {
+                        let rt = if t == Type::Bool { I64 } else { t.clone() };
+                        (self.convert(v, &t, &rt), rt)
+                    }
+                    UnaryOp::Neg => {
+                        let rt = if t == Type::Bool { I64 } else { t.clone() };
+                        let v = self.convert(v, &t, &rt);
+                        if is_float(&rt) {
+                            (self.b.ins().fneg(v), rt)
+                        } else {
+                            (self.b.ins().ineg(v), rt)
+                        }
+                    }
+                    UnaryOp::Invert => {
+                        let rt = if t == Type::Bool { I64 } else { t.clone() };
+                        let v = self.convert(v, &t, &rt);
+                        (self.b.ins().bnot(v), rt)
+                    }
+                }
+            }
+            Expr::Binary(op, a, b, span) => {
+                let (va, ta) = self.expr(a)?;
+                let (vb, tb) = self.expr(b)?;
+                self.binary(*op, va, &ta, vb, &tb, *span)?
+            }
+            Expr::Compare(first, rest, _) => {
+                let done = self.b.create_block();
+                self.b.append_block_param(done, clt::I8);
+                let (mut lv, mut lt) = self.expr(first)?;
+                for (k, (op, re)) in rest.iter().enumerate() {
+                    let (rv, rt) = self.expr(re)?;
+                    let c = self.compare(*op, lv, &lt, rv, &rt);
+                    if k + 1 == rest.len() {
+                        self.b.ins().jump(done, &args(&[c]));
+                    } else {
+                        let next = self.b.create_block();
+                        self.b.ins().brif(c, next, &[], done, &args(&[c]));
+                        self.b.seal_block(next);
+                        self.b.switch_to_block(next);
+                    }
+                    (lv, lt) = (rv, rt);
+                }
+                self.b.seal_block(done);
+                self.b.switch_to_block(done);
+                (self.b.block_params(done)[0], Type::Bool)
+            }
+            Expr::BoolOp(is_and, values, _) => {
+                let rt = self.ty(e)?;
+                let done = self.b.create_block();
+                self.b.append_block_param(done, clif(&rt));
+                for (k, x) in values.iter().enumerate() {
+                    let (v, t) = self.expr(x)?;
+                    let out = self.convert(v, &t, &rt);
+                    if k + 1 == values.len() {
+                        self.b.ins().jump(done, &args(&[out]));
+                    } else {
+                        let c = self.truthy(v, &t);
+                        let next = self.b.create_block();
+                        // `a and b`: a falsy `a` is the result; `a or b`: a truthy `a` is.
+                        if *is_and {
+                            self.b.ins().brif(c, next, &[], done, &args(&[out]));
+                        } else {
+                            self.b.ins().brif(c, done, &args(&[out]), next, &[]);
+                        }
+                        self.b.seal_block(next);
+                        self.b.switch_to_block(next);
+                    }
+                }
+                self.b.seal_block(done);
+                self.b.switch_to_block(done);
+                (self.b.block_params(done)[0], rt)
+            }
+            Expr::IfExp(c, a, b, _) => {
+                let rt = self.ty(e)?;
+                let cond = self.cond(c)?;
+                let (tb, eb, done) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
+                self.b.append_block_param(done, clif(&rt));
+                self.b.ins().brif(cond, tb, &[], eb, &[]);
+                self.b.seal_block(tb);
+                self.b.seal_block(eb);
+                self.b.switch_to_block(tb);
+                let va = self.expr_as(a, &rt)?;
+                self.b.ins().jump(done, &args(&[va]));
+                self.b.switch_to_block(eb);
+                let vb = self.expr_as(b, &rt)?;
+                self.b.ins().jump(done, &args(&[vb]));
+                self.b.seal_block(done);
+                self.b.switch_to_block(done);
+                (self.b.block_params(done)[0], rt)
+            }
+            Expr::Index(p, i, _) => {
+                let (addr, elem) = self.element_address(p, i)?;
+                (
+                    self.b.ins().load(clif(&elem), MemFlagsData::new(), addr, 0),
+                    elem,
+                )
+            }
+            Expr::Call(callee, cargs, span) => self.call(e, callee, cargs, *span)?,
+        })
+    }
+
+    fn element_address(&mut self, p: &Expr, i: &Expr) -> R<(Value, Type)> {
+        let (pv, pt) = self.expr(p)?;
+        let elem = pt.pointee().cloned().expect("typed: a pointer");
+        let (iv, it) = self.expr(i)?;
+        let idx = self.convert(iv, &it, &I64);
+        let size = elem.size().expect("typed: a sized element") as i64;
+        let off = self.b.ins().imul_imm_s(idx, size);
+        Ok((self.b.ins().iadd(pv, off), elem))
+    }
+
+    fn compare(&mut self, op: CmpOp, a: Value, ta: &Type, b: Value, tb: &Type) -> Value {
+        if matches!(ta, Type::Pointer { .. }) {
+            let cc = if op == CmpOp::Eq {
+                IntCC::Equal
+            } else {
+                IntCC::NotEqual
+            };
+            return self.b.ins().icmp(cc, a, b);
+        }
+        let p = promote(ta, tb).expect("typed: numbers");
+        let (a, b) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
+        if is_float(&p) {
+            let cc = match op {
+                CmpOp::Eq => FloatCC::Equal,
+                CmpOp::Ne => FloatCC::NotEqual,
+                CmpOp::Lt => FloatCC::LessThan,
+                CmpOp::Le => FloatCC::LessThanOrEqual,
+                CmpOp::Gt => FloatCC::GreaterThan,
+                CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+            };
+            self.b.ins().fcmp(cc, a, b)
+        } else {
+            let signed = matches!(p, Type::Int(i) if i.signed());
+            let cc = match (op, signed) {
+                (CmpOp::Eq, _) => IntCC::Equal,
+                (CmpOp::Ne, _) => IntCC::NotEqual,
+                (CmpOp::Lt, true) => IntCC::SignedLessThan,
+                (CmpOp::Le, true) => IntCC::SignedLessThanOrEqual,
+                (CmpOp::Gt, true) => IntCC::SignedGreaterThan,
+                (CmpOp::Ge, true) => IntCC::SignedGreaterThanOrEqual,
+                (CmpOp::Lt, false) => IntCC::UnsignedLessThan,
+                (CmpOp::Le, false) => IntCC::UnsignedLessThanOrEqual,
+                (CmpOp::Gt, false) => IntCC::UnsignedGreaterThan,
+                (CmpOp::Ge, false) => IntCC::UnsignedGreaterThanOrEqual,
+            };
+            self.b.ins().icmp(cc, a, b)
+        }
+    }
+
+    fn call_helper(
+        &mut self,
+        address: usize,
+        params: &[ir::Type],
+        ret: ir::Type,
+        vals: &[Value],
+    ) -> Value {
+        let mut sig = ir::Signature::new(self.call_conv);
+        sig.params
+            .extend(params.iter().map(|t| ir::AbiParam::new(*t)));
+        sig.returns.push(ir::AbiParam::new(ret));
+        let sref = self.b.import_signature(sig);
+        let callee = self.iconst(self.ptr, address as i64);
+        let call = self.b.ins().call_indirect(sref, callee, vals);
+        self.b.inst_results(call)[0]
+    }
+
+    fn binary(
+        &mut self,
+        op: BinOp,
+        a: Value,
+        ta: &Type,
+        b: Value,
+        tb: &Type,
+        span: Span,
+    ) -> R<(Value, Type)> {
+        let rt = binary_type(op, ta, tb, span)?;
+        if matches!(op, BinOp::LShift | BinOp::RShift) {
+            return Ok((self.shift(op, a, ta, b, tb, &rt), rt));
+        }
+        // Operands are converted to the result type, except `/` on ints (to float64).
+        let p = if op == BinOp::Div {
+            rt.clone()
+        } else {
+            promote(ta, tb).expect("numbers")
+        };
+        let p = if matches!(op, BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor) && rt == Type::Bool {
+            Type::Bool
+        } else {
+            p
+        };
+        let (x, y) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
+        let v = if is_float(&p) {
+            match op {
+                BinOp::Add => self.b.ins().fadd(x, y),
+                BinOp::Sub => self.b.ins().fsub(x, y),
+                BinOp::Mul => self.b.ins().fmul(x, y),
+                BinOp::Div => self.b.ins().fdiv(x, y),
+                BinOp::FloorDiv | BinOp::Mod | BinOp::Pow => {
+                    let addr = match op {
+                        BinOp::FloorDiv => runtime::py_floordiv_address(),
+                        BinOp::Mod => runtime::py_fmod_address(),
+                        _ => runtime::pow_address(),
+                    };
+                    let (x64, y64) = (
+                        self.convert(x, &p, &Type::F64),
+                        self.convert(y, &p, &Type::F64),
+                    );
+                    let r = self.call_helper(addr, &[clt::F64, clt::F64], clt::F64, &[x64, y64]);
+                    self.convert(r, &Type::F64, &p)
+                }
+                _ => unreachable!("typed: no bit operations on floats"),
+            }
+        } else {
+            let signed = matches!(p, Type::Int(i) if i.signed());
+            match op {
+                BinOp::Add => self.b.ins().iadd(x, y),
+                BinOp::Sub => self.b.ins().isub(x, y),
+                BinOp::Mul => self.b.ins().imul(x, y),
+                BinOp::BitAnd => self.b.ins().band(x, y),
+                BinOp::BitOr => self.b.ins().bor(x, y),
+                BinOp::BitXor => self.b.ins().bxor(x, y),
+                BinOp::FloorDiv | BinOp::Mod => self.int_divmod(op, x, y, clif(&p), signed),
+                BinOp::Pow => {
+                    let (x64, y64) = (self.convert(x, &p, &I64), self.convert(y, &p, &I64));
+                    let r = self.call_helper(
+                        runtime::ipow_address(),
+                        &[clt::I64, clt::I64],
+                        clt::I64,
+                        &[x64, y64],
+                    );
+                    self.convert(r, &I64, &p)
+                }
+                BinOp::Div | BinOp::LShift | BinOp::RShift => unreachable!("handled above"),
+            }
+        };
+        Ok((v, rt))
+    }
+
+    /// Python's `//` and `%` on integers; by zero both give 0 (as NumPy), never a trap.
+    fn int_divmod(&mut self, op: BinOp, x: Value, y: Value, ty: ir::Type, signed: bool) -> Value {
+        let zero = self.iconst(ty, 0);
+        let one = self.iconst(ty, 1);
+        let by_zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+        if !signed {
+            let safe = self.b.ins().select(by_zero, one, y);
+            let r = if op == BinOp::FloorDiv {
+                self.b.ins().udiv(x, safe)
+            } else {
+                self.b.ins().urem(x, safe)
+            };
+            return self.b.ins().select(by_zero, zero, r);
+        }
+        // MIN // -1 overflows (and traps in hardware): divide by 1 instead, which gives the
+        // wrapped result MIN for `//` and 0 for `%`.
+        let min = self.iconst(ty, i64::MIN >> (64 - ty.bits()));
+        let minus_one = self.iconst(ty, -1);
+        let is_min = self.b.ins().icmp(IntCC::Equal, x, min);
+        let is_m1 = self.b.ins().icmp(IntCC::Equal, y, minus_one);
+        let overflow = self.b.ins().band(is_min, is_m1);
+        let bad = self.b.ins().bor(by_zero, overflow);
+        let safe = self.b.ins().select(bad, one, y);
+        let q = self.b.ins().sdiv(x, safe);
+        let r = self.b.ins().srem(x, safe);
+        // Floor semantics: a nonzero remainder whose sign differs from the divisor's.
+        let r_nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
+        let sign = self.b.ins().bxor(r, safe);
+        let differ = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, sign, 0);
+        let adjust = self.b.ins().band(r_nonzero, differ);
+        let out = if op == BinOp::FloorDiv {
+            let q1 = self.b.ins().isub(q, one);
+            self.b.ins().select(adjust, q1, q)
+        } else {
+            let r1 = self.b.ins().iadd(r, safe);
+            self.b.ins().select(adjust, r1, r)
+        };
+        self.b.ins().select(by_zero, zero, out)
+    }
+
+    /// Shifts: a count outside 0..bits gives 0 (or the sign for `>>` of a negative number).
+    fn shift(&mut self, op: BinOp, a: Value, ta: &Type, b: Value, tb: &Type, rt: &Type) -> Value {
+        let x = self.convert(a, ta, rt);
+        let n = self.convert(b, tb, &I64);
+        let ty = clif(rt);
+        let bits = ty.bits() as i64;
+        let in_range = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, n, bits);
+        let n = if ty.bits() < 64 {
+            self.b.ins().ireduce(ty, n)
+        } else {
+            n
+        };
+        let signed = matches!(rt, Type::Int(i) if i.signed());
+        let (shifted, fallback) = if op == BinOp::LShift {
+            (self.b.ins().ishl(x, n), self.iconst(ty, 0))
+        } else if signed {
+            (
+                self.b.ins().sshr(x, n),
+                self.b.ins().sshr_imm_u(x, bits - 1),
+            )
+        } else {
+            (self.b.ins().ushr(x, n), self.iconst(ty, 0))
+        };
+        self.b.ins().select(in_range, shifted, fallback)
+    }
+
+    fn call(&mut self, e: &Expr, callee: &Callee, cargs: &[Expr], span: Span) -> R<(Value, Type)> {
+        match callee {
+            Callee::Builtin(b) => self.builtin(e, *b, cargs),
+            Callee::Native(i) => {
+                let mut types = Vec::with_capacity(cargs.len());
+                for a in cargs {
+                    types.push(self.ty(a)?);
+                }
+                let k = self.typer.resolve(*i, cargs, &types, span)?;
+                let target = self.f.natives[*i].targets[k].clone();
+                let mut vals = Vec::with_capacity(cargs.len());
+                for (a, p) in cargs.iter().zip(target.visible.arg_types()) {
+                    vals.push(self.expr_as(a, p)?);
+                }
+                // Hidden constants go in at their raw positions.
+                let mut raw_vals = Vec::with_capacity(target.raw.params.len());
+                let mut it = vals.into_iter();
+                for (pos, p) in target.raw.params.iter().enumerate() {
+                    match target.hidden.iter().find(|(h, _)| *h == pos) {
+                        Some((_, bits)) => {
+                            let c = match clif(&p.ty) {
+                                clt::F32 => self.b.ins().f32const(f32::from_bits(*bits as u32)),
+                                clt::F64 => self.b.ins().f64const(f64::from_bits(*bits)),
+                                ty => self.iconst(ty, *bits as i64),
+                            };
+                            raw_vals.push(c);
+                        }
+                        None => raw_vals.push(it.next().expect("visible argument")),
+                    }
+                }
+                let v = self.indirect_call(target.address, &target.raw, &raw_vals, None)?;
+                Ok((
+                    v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
+                    target.visible.ret.clone(),
+                ))
+            }
+            Callee::Local(name) => {
+                let (var, t) = self.vars[name].clone();
+                let sig = t
+                    .function_signature()
+                    .cloned()
+                    .expect("typed: a function pointer");
+                let mut vals = Vec::with_capacity(cargs.len());
+                for (a, p) in cargs.iter().zip(sig.arg_types()) {
+                    vals.push(self.expr_as(a, p)?);
+                }
+                let fp = self.b.use_var(var);
+                let v = self.indirect_call(0, &sig, &vals, Some(fp))?;
+                Ok((
+                    v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
+                    sig.ret.clone(),
+                ))
+            }
+            Callee::SelfCall => {
+                let params: Vec<Type> = self.f.params.iter().map(|(_, t)| t.clone()).collect();
+                let mut vals = Vec::with_capacity(cargs.len());
+                for (a, p) in cargs.iter().zip(&params) {
+                    vals.push(self.expr_as(a, p)?);
+                }
+                let call = self.b.ins().call(self.self_ref, &vals);
+                let ret = self.ret.clone();
+                let v = self.b.inst_results(call).first().copied();
+                Ok((v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)), ret))
+            }
+        }
+    }
+
+    fn indirect_call(
+        &mut self,
+        address: usize,
+        sig: &Signature,
+        vals: &[Value],
+        fp: Option<Value>,
+    ) -> R<Option<Value>> {
+        let mut csig = ir::Signature::new(self.call_conv);
+        for t in sig.arg_types() {
+            csig.params.extend(abi_params(t)?);
+        }
+        csig.returns.extend(abi_params(&sig.ret)?);
+        if csig.params.len() != vals.len() || csig.returns.len() > 1 {
+            return Err(JitError::Unsupported(format!(
+                "calls to '{sig}' from kernels (complex values)"
+            ))
+            .into());
+        }
+        let sref = self.b.import_signature(csig);
+        let callee = match fp {
+            Some(v) => v,
+            None => self.iconst(self.ptr, address as i64),
+        };
+        let call = self.b.ins().call_indirect(sref, callee, vals);
+        Ok(self.b.inst_results(call).first().copied())
+    }
+
+    fn builtin(&mut self, e: &Expr, b: Builtin, cargs: &[Expr]) -> R<(Value, Type)> {
+        let rt = self.ty(e)?;
+        let mut vals = Vec::with_capacity(cargs.len());
+        for a in cargs {
+            vals.push(self.expr(a)?);
+        }
+        Ok(match b {
+            Builtin::Abs => {
+                let (v, t) = &vals[0];
+                let v = self.convert(*v, t, &rt);
+                let out = if is_float(&rt) {
+                    self.b.ins().fabs(v)
+                } else if matches!(rt, Type::Int(i) if i.signed()) {
+                    let neg = self.b.ins().ineg(v);
+                    let is_neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, v, 0);
+                    self.b.ins().select(is_neg, neg, v)
+                } else {
+                    v
+                };
+                (out, rt)
+            }
+            Builtin::Min | Builtin::Max => {
+                // Python: min(a, b) is b if b < a else a (so a NaN first argument stays).
+                let (mut acc, mut at) = vals[0].clone();
+                acc = self.convert(acc, &at, &rt);
+                at = rt.clone();
+                for (v, t) in &vals[1..] {
+                    let v = self.convert(*v, t, &rt);
+                    let op = if b == Builtin::Min {
+                        CmpOp::Lt
+                    } else {
+                        CmpOp::Gt
+                    };
+                    let better = self.compare(op, v, &rt, acc, &at);
+                    acc = self.b.ins().select(better, v, acc);
+                }
+                (acc, rt)
+            }
+            Builtin::Int | Builtin::Float | Builtin::Bool => {
+                let (v, t) = &vals[0];
+                (self.convert(*v, t, &rt), rt)
+            }
+            Builtin::Math(m) => {
+                let xs: Vec<Value> = vals
+                    .iter()
+                    .map(|(v, t)| self.convert(*v, t, &Type::F64))
+                    .collect();
+                let x = xs[0];
+                let out = match m {
+                    MathFn::Sqrt => self.b.ins().sqrt(x),
+                    MathFn::Fabs => self.b.ins().fabs(x),
+                    MathFn::Copysign => self.b.ins().fcopysign(x, xs[1]),
+                    MathFn::Floor | MathFn::Ceil | MathFn::Trunc => {
+                        let r = match m {
+                            MathFn::Floor => self.b.ins().floor(x),
+                            MathFn::Ceil => self.b.ins().ceil(x),
+                            _ => self.b.ins().trunc(x),
+                        };
+                        self.b.ins().fcvt_to_sint_sat(clt::I64, r)
+                    }
+                    MathFn::Isnan => self.b.ins().fcmp(FloatCC::Unordered, x, x),
+                    MathFn::Isinf | MathFn::Isfinite => {
+                        let a = self.b.ins().fabs(x);
+                        let inf = self.b.ins().f64const(f64::INFINITY);
+                        let cc = if m == MathFn::Isinf {
+                            FloatCC::Equal
+                        } else {
+                            FloatCC::LessThan
+                        };
+                        self.b.ins().fcmp(cc, a, inf)
+                    }
+                    MathFn::Log if xs.len() == 2 => {
+                        let (addr, _) = runtime::math_helper(MathFn::Log).expect("log helper");
+                        let num = self.call_helper(addr, &[clt::F64], clt::F64, &[xs[0]]);
+                        let den = self.call_helper(addr, &[clt::F64], clt::F64, &[xs[1]]);
+                        self.b.ins().fdiv(num, den)
+                    }
+                    _ => {
+                        let (addr, n) = runtime::math_helper(m)
+                            .expect("a helper for every other math function");
+                        self.call_helper(addr, &vec![clt::F64; n], clt::F64, &xs[..n])
+                    }
+                };
+                (out, rt)
+            }
+        })
+    }
+}
+
+fn last_span(body: &[Stmt]) -> Span {
+    match body.last() {
+        Some(Stmt::Assign(_, _, s))
+        | Some(Stmt::AugAssign(_, _, _, s))
+        | Some(Stmt::Store(_, _, _, s))
+        | Some(Stmt::AugStore(_, _, _, _, s))
+        | Some(Stmt::If(_, _, _, s))
+        | Some(Stmt::While(_, _, _, s))
+        | Some(Stmt::For { span: s, .. })
+        | Some(Stmt::Break(s))
+        | Some(Stmt::Continue(s))
+        | Some(Stmt::Return(_, s))
+        | Some(Stmt::Expr(_, s)) => *s,
+        _ => Span::default(),
+    }
+}

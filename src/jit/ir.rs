@@ -1,0 +1,349 @@
+//! The kernel IR: the Python subset after name resolution.
+//!
+//! The Python frontend (`python/nativecall/_jit.py`) turns a function's `ast` into
+//! this tree: globals and closure numbers are already constants, callees are
+//! already addresses with signatures. What is left is typing and code generation.
+
+use crate::abi::{Signature, Type};
+
+/// A position in the user's source (1-based line, 0-based column, as Python's `ast`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// Line number.
+    pub line: u32,
+    /// Column offset.
+    pub col: u32,
+}
+
+/// Binary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (true division)
+    Div,
+    /// `//` (floor division)
+    FloorDiv,
+    /// `%` (Python modulo: the sign of the divisor)
+    Mod,
+    /// `**`
+    Pow,
+    /// `&`
+    BitAnd,
+    /// `|`
+    BitOr,
+    /// `^`
+    BitXor,
+    /// `<<`
+    LShift,
+    /// `>>`
+    RShift,
+}
+
+impl BinOp {
+    /// The Python spelling.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::FloorDiv => "//",
+            BinOp::Mod => "%",
+            BinOp::Pow => "**",
+            BinOp::BitAnd => "&",
+            BinOp::BitOr => "|",
+            BinOp::BitXor => "^",
+            BinOp::LShift => "<<",
+            BinOp::RShift => ">>",
+        }
+    }
+}
+
+/// Unary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    /// `-x`
+    Neg,
+    /// `+x`
+    Pos,
+    /// `not x`
+    Not,
+    /// `~x`
+    Invert,
+}
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// Built-in functions and the `math` module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// `abs(x)`
+    Abs,
+    /// `min(a, b, ...)`
+    Min,
+    /// `max(a, b, ...)`
+    Max,
+    /// `int(x)`
+    Int,
+    /// `float(x)`
+    Float,
+    /// `bool(x)`
+    Bool,
+    /// A `math` function taking and returning floats (by name: `sqrt`, `exp`, ...).
+    Math(MathFn),
+}
+
+/// The `math` functions kernels may call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum MathFn {
+    Sqrt,
+    Exp,
+    Expm1,
+    Log,
+    Log1p,
+    Log2,
+    Log10,
+    Pow,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Atan2,
+    Sinh,
+    Cosh,
+    Tanh,
+    Floor,
+    Ceil,
+    Trunc,
+    Fabs,
+    Hypot,
+    Copysign,
+    Fmod,
+    Erf,
+    Erfc,
+    Gamma,
+    Lgamma,
+    Isnan,
+    Isinf,
+    Isfinite,
+}
+
+impl MathFn {
+    /// Look up a `math` function by its Python name.
+    pub fn from_name(name: &str) -> Option<MathFn> {
+        use MathFn::*;
+        Some(match name {
+            "sqrt" => Sqrt,
+            "exp" => Exp,
+            "expm1" => Expm1,
+            "log" => Log,
+            "log1p" => Log1p,
+            "log2" => Log2,
+            "log10" => Log10,
+            "pow" => Pow,
+            "sin" => Sin,
+            "cos" => Cos,
+            "tan" => Tan,
+            "asin" => Asin,
+            "acos" => Acos,
+            "atan" => Atan,
+            "atan2" => Atan2,
+            "sinh" => Sinh,
+            "cosh" => Cosh,
+            "tanh" => Tanh,
+            "floor" => Floor,
+            "ceil" => Ceil,
+            "trunc" => Trunc,
+            "fabs" => Fabs,
+            "hypot" => Hypot,
+            "copysign" => Copysign,
+            "fmod" => Fmod,
+            "erf" => Erf,
+            "erfc" => Erfc,
+            "gamma" => Gamma,
+            "lgamma" => Lgamma,
+            "isnan" => Isnan,
+            "isinf" => Isinf,
+            "isfinite" => Isfinite,
+            _ => return None,
+        })
+    }
+
+    /// How many arguments it takes (`log` takes 1 or 2; this is the minimum).
+    pub fn arity(self) -> usize {
+        use MathFn::*;
+        match self {
+            Pow | Atan2 | Hypot | Copysign | Fmod => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// One native function a call may go to: its code address and signatures.
+#[derive(Clone, Debug)]
+pub struct NativeTarget {
+    /// What the function is called in messages.
+    pub name: String,
+    /// The code address.
+    pub address: usize,
+    /// The signature callers see (without hidden parameters).
+    pub visible: Signature,
+    /// The signature of the code at `address`.
+    pub raw: Signature,
+    /// Constant arguments (their bits) at raw parameter positions.
+    pub hidden: Vec<(usize, u64)>,
+}
+
+/// A callee with one or more candidate signatures (Cython fused functions have several).
+#[derive(Clone, Debug)]
+pub struct Overloads {
+    /// The name as written.
+    pub name: String,
+    /// The candidates, in order of preference.
+    pub targets: Vec<NativeTarget>,
+}
+
+/// What a call goes to.
+#[derive(Clone, Debug)]
+pub enum Callee {
+    /// A builtin or `math` function.
+    Builtin(Builtin),
+    /// A native function (index into [`Function::natives`]).
+    Native(usize),
+    /// A local variable or parameter holding a function pointer.
+    Local(String),
+    /// The kernel itself (recursion).
+    SelfCall,
+}
+
+/// An expression.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    /// An integer literal (or frozen global), typed `int64`.
+    Int(i64, Span),
+    /// A float literal (or frozen global), typed `float64`.
+    Float(f64, Span),
+    /// `True` / `False`.
+    Bool(bool, Span),
+    /// A local variable or parameter.
+    Name(String, Span),
+    /// A native function used as a value: a function pointer (index into [`Function::natives`]).
+    FuncRef(usize, Span),
+    /// A unary operation.
+    Unary(UnaryOp, Box<Expr>, Span),
+    /// A binary operation.
+    Binary(BinOp, Box<Expr>, Box<Expr>, Span),
+    /// `a < b <= c`: the first operand, then each operator with its right operand.
+    Compare(Box<Expr>, Vec<(CmpOp, Expr)>, Span),
+    /// `a and b and ...` (`true`) or `a or b or ...` (`false`).
+    BoolOp(bool, Vec<Expr>, Span),
+    /// `body if test else orelse`: (test, body, orelse).
+    IfExp(Box<Expr>, Box<Expr>, Box<Expr>, Span),
+    /// A call.
+    Call(Callee, Vec<Expr>, Span),
+    /// `p[i]` on a pointer.
+    Index(Box<Expr>, Box<Expr>, Span),
+}
+
+impl Expr {
+    /// Where the expression starts.
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::Int(_, s)
+            | Expr::Float(_, s)
+            | Expr::Bool(_, s)
+            | Expr::Name(_, s)
+            | Expr::FuncRef(_, s)
+            | Expr::Unary(_, _, s)
+            | Expr::Binary(_, _, _, s)
+            | Expr::Compare(_, _, s)
+            | Expr::BoolOp(_, _, s)
+            | Expr::IfExp(_, _, _, s)
+            | Expr::Call(_, _, s)
+            | Expr::Index(_, _, s) => *s,
+        }
+    }
+}
+
+/// A statement.
+#[derive(Clone, Debug)]
+pub enum Stmt {
+    /// `a = e` or `a, b = e1, e2` (all right-hand sides are evaluated first).
+    Assign(Vec<String>, Vec<Expr>, Span),
+    /// `a op= e`.
+    AugAssign(String, BinOp, Expr, Span),
+    /// `p[i] = e`.
+    Store(Expr, Expr, Expr, Span),
+    /// `p[i] op= e` (the pointer and index are evaluated once).
+    AugStore(Expr, Expr, BinOp, Expr, Span),
+    /// `if test: body else: orelse`.
+    If(Expr, Vec<Stmt>, Vec<Stmt>, Span),
+    /// `while test: body else: orelse`.
+    While(Expr, Vec<Stmt>, Vec<Stmt>, Span),
+    /// `for var in range(start, stop, step): body else: orelse`.
+    For {
+        /// The loop variable.
+        var: String,
+        /// `range` start.
+        start: Expr,
+        /// `range` stop.
+        stop: Expr,
+        /// `range` step.
+        step: Expr,
+        /// The loop body.
+        body: Vec<Stmt>,
+        /// The `else` clause (runs when the loop ends without `break`).
+        orelse: Vec<Stmt>,
+        /// Where the loop starts.
+        span: Span,
+    },
+    /// `break`.
+    Break(Span),
+    /// `continue`.
+    Continue(Span),
+    /// `return` / `return e`.
+    Return(Option<Expr>, Span),
+    /// An expression evaluated for its effect (a call).
+    Expr(Expr, Span),
+    /// `pass`.
+    Pass,
+}
+
+/// A kernel: parameters with types, an optional declared return type, the body,
+/// and the native callees it references.
+#[derive(Clone, Debug)]
+pub struct Function {
+    /// The function's name.
+    pub name: String,
+    /// Parameters and their types.
+    pub params: Vec<(String, Type)>,
+    /// The declared return type; `None` infers it from the `return` statements.
+    pub ret: Option<Type>,
+    /// The body.
+    pub body: Vec<Stmt>,
+    /// Native callees referenced by [`Callee::Native`] and [`Expr::FuncRef`].
+    pub natives: Vec<Overloads>,
+}

@@ -1,0 +1,262 @@
+//! The kernel compiler from hand-built IR, without Python: typing, semantics, errors.
+//! (Debug builds run Cranelift's verifier on every function compiled here.)
+
+use nativecall::abi::{IntType, Type};
+use nativecall::jit::ir::{BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, Span, Stmt};
+use nativecall::jit::typing::ErrorKind;
+use nativecall::jit::{compile, KernelError};
+
+const I64: Type = Type::Int(IntType::I64);
+
+fn sp(line: u32) -> Span {
+    Span { line, col: 4 }
+}
+fn name(n: &str) -> Expr {
+    Expr::Name(n.into(), sp(1))
+}
+fn int(v: i64) -> Expr {
+    Expr::Int(v, sp(1))
+}
+fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
+    Expr::Binary(op, Box::new(a), Box::new(b), sp(1))
+}
+fn ret(e: Expr) -> Stmt {
+    Stmt::Return(Some(e), sp(2))
+}
+fn func(params: &[(&str, Type)], ret_ty: Option<Type>, body: Vec<Stmt>) -> Function {
+    Function {
+        name: "k".into(),
+        params: params
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
+            .collect(),
+        ret: ret_ty,
+        body,
+        natives: vec![],
+    }
+}
+
+#[test]
+fn float_arithmetic_compiles_and_runs() {
+    let f = func(
+        &[("a", Type::F64), ("b", Type::F64)],
+        None,
+        vec![ret(bin(
+            BinOp::Add,
+            name("a"),
+            bin(BinOp::Mul, name("b"), Expr::Float(2.0, sp(1))),
+        ))],
+    );
+    let k = compile(&f).unwrap();
+    assert_eq!(k.signature.to_string(), "double (double, double)");
+    // SAFETY: the kernel has signature double (double, double).
+    let g: extern "C" fn(f64, f64) -> f64 = unsafe { std::mem::transmute(k.address) };
+    assert_eq!(g(1.0, 3.0), 7.0);
+}
+
+#[test]
+fn int_floor_division_and_modulo_follow_python_and_never_trap() {
+    for op in [BinOp::FloorDiv, BinOp::Mod] {
+        let f = func(
+            &[("a", I64), ("b", I64)],
+            Some(I64),
+            vec![ret(bin(op, name("a"), name("b")))],
+        );
+        let k = compile(&f).unwrap();
+        // SAFETY: int64_t (int64_t, int64_t).
+        let g: extern "C" fn(i64, i64) -> i64 = unsafe { std::mem::transmute(k.address) };
+        for (a, b) in [
+            (7, 2),
+            (-7, 2),
+            (7, -2),
+            (-7, -2),
+            (0, 5),
+            (i64::MIN, -1),
+            (i64::MIN, 1),
+            (5, 0),
+            (-5, 0),
+        ] {
+            let want = if b == 0 {
+                0
+            } else if op == BinOp::FloorDiv {
+                a.wrapping_div(b)
+                    - i64::from(a.wrapping_rem(b) != 0 && (a.wrapping_rem(b) < 0) != (b < 0))
+            } else {
+                let r = a.wrapping_rem(b);
+                if r != 0 && (r < 0) != (b < 0) {
+                    r + b
+                } else {
+                    r
+                }
+            };
+            assert_eq!(g(a, b), want, "{a} {op:?} {b}");
+        }
+    }
+}
+
+#[test]
+fn a_for_loop_with_locals_sums_a_range() {
+    // s = 0; for i in range(a, b, step): s += i * i; return s
+    let f = func(
+        &[("a", I64), ("b", I64), ("step", I64)],
+        Some(I64),
+        vec![
+            Stmt::Assign(vec!["s".into()], vec![int(0)], sp(2)),
+            Stmt::For {
+                var: "i".into(),
+                start: name("a"),
+                stop: name("b"),
+                step: name("step"),
+                body: vec![Stmt::AugAssign(
+                    "s".into(),
+                    BinOp::Add,
+                    bin(BinOp::Mul, name("i"), name("i")),
+                    sp(4),
+                )],
+                orelse: vec![],
+                span: sp(3),
+            },
+            ret(name("s")),
+        ],
+    );
+    let k = compile(&f).unwrap();
+    // SAFETY: int64_t (int64_t, int64_t, int64_t).
+    let g: extern "C" fn(i64, i64, i64) -> i64 = unsafe { std::mem::transmute(k.address) };
+    for (a, b, s) in [
+        (0, 10, 1),
+        (10, 0, -3),
+        (3, 3, 1),
+        (-5, 7, 4),
+        (i64::MAX - 3, i64::MAX, 2),
+    ] {
+        let want = python_range(a, b, s)
+            .into_iter()
+            .fold(0i64, |acc, i| acc.wrapping_add(i.wrapping_mul(i)));
+        assert_eq!(g(a, b, s), want, "range({a}, {b}, {s})");
+    }
+}
+
+fn python_range(a: i64, b: i64, s: i64) -> Vec<i64> {
+    let mut out = vec![];
+    let mut i = a as i128;
+    while (s > 0 && i < b as i128) || (s < 0 && i > b as i128) {
+        out.push(i as i64);
+        i += s as i128;
+    }
+    out
+}
+
+#[test]
+fn chained_comparisons_and_math_calls() {
+    // return 0.0 <= x < 1.0 and math.sqrt(x) > 0.5
+    let cmp = Expr::Compare(
+        Box::new(Expr::Float(0.0, sp(1))),
+        vec![(CmpOp::Le, name("x")), (CmpOp::Lt, Expr::Float(1.0, sp(1)))],
+        sp(1),
+    );
+    let sqrt = Expr::Call(
+        Callee::Builtin(Builtin::Math(MathFn::Sqrt)),
+        vec![name("x")],
+        sp(1),
+    );
+    let gt = Expr::Compare(
+        Box::new(sqrt),
+        vec![(CmpOp::Gt, Expr::Float(0.5, sp(1)))],
+        sp(1),
+    );
+    let f = func(
+        &[("x", Type::F64)],
+        None,
+        vec![ret(Expr::BoolOp(true, vec![cmp, gt], sp(1)))],
+    );
+    let k = compile(&f).unwrap();
+    assert_eq!(k.signature.to_string(), "bool (double)");
+    // SAFETY: bool (double).
+    let g: extern "C" fn(f64) -> bool = unsafe { std::mem::transmute(k.address) };
+    assert!(g(0.5));
+    assert!(!g(0.1));
+    assert!(!g(1.5));
+    assert!(!g(f64::NAN));
+}
+
+#[test]
+fn a_variable_mixing_int_and_float_becomes_float() {
+    // x = 1; if flag: x = 2.5; return x
+    let f = func(
+        &[("flag", Type::Bool)],
+        None,
+        vec![
+            Stmt::Assign(vec!["x".into()], vec![int(1)], sp(2)),
+            Stmt::If(
+                name("flag"),
+                vec![Stmt::Assign(
+                    vec!["x".into()],
+                    vec![Expr::Float(2.5, sp(3))],
+                    sp(3),
+                )],
+                vec![],
+                sp(3),
+            ),
+            ret(name("x")),
+        ],
+    );
+    let k = compile(&f).unwrap();
+    assert_eq!(k.types.vars["x"], Type::F64);
+    // SAFETY: double (bool).
+    let g: extern "C" fn(bool) -> f64 = unsafe { std::mem::transmute(k.address) };
+    assert_eq!(g(false), 1.0);
+    assert_eq!(g(true), 2.5);
+}
+
+#[test]
+fn type_errors_point_at_the_source() {
+    // p: double*; p = 1.5  -> cannot assign
+    let f = func(
+        &[("p", Type::pointer(Type::F64))],
+        Some(Type::F64),
+        vec![
+            Stmt::Assign(
+                vec!["p".into()],
+                vec![Expr::Float(1.5, Span { line: 7, col: 8 })],
+                Span { line: 7, col: 4 },
+            ),
+            ret(Expr::Float(0.0, sp(8))),
+        ],
+    );
+    let Err(KernelError::Compile(e)) = compile(&f) else {
+        panic!("expected a compile error")
+    };
+    assert_eq!(e.kind, ErrorKind::Typing);
+    assert_eq!((e.span.line, e.span.col), (7, 4));
+    assert!(
+        e.message.contains("parameter 'p' is float64*"),
+        "{}",
+        e.message
+    );
+
+    let f = func(&[("x", Type::F64)], Some(Type::F64), vec![ret(name("y"))]);
+    let Err(KernelError::Compile(e)) = compile(&f) else {
+        panic!("expected a compile error")
+    };
+    assert_eq!(e.kind, ErrorKind::Name);
+
+    let f = func(&[("x", Type::F64)], Some(I64), vec![ret(name("x"))]);
+    let Err(KernelError::Compile(e)) = compile(&f) else {
+        panic!("expected a compile error")
+    };
+    assert!(e.message.contains("use int()"), "{}", e.message);
+
+    let f = func(
+        &[("x", Type::F64)],
+        Some(Type::F64),
+        vec![Stmt::If(name("x"), vec![ret(name("x"))], vec![], sp(2))],
+    );
+    let Err(KernelError::Compile(e)) = compile(&f) else {
+        panic!("expected a compile error")
+    };
+    assert!(
+        e.message.contains("can reach its end without returning"),
+        "{}",
+        e.message
+    );
+}
