@@ -12,7 +12,9 @@ LowLevelCallable, a ctypes or a cffi pointer.
 """
 
 from ._interop import cython_functions, from_cython, native
+from ._jit import CompileError, TypingError, UndefinedNameError, UnsupportedError, jit
 from ._native import (
+    Kernel,
     NativeCallable,
     Signature,
     SignatureError,
@@ -43,12 +45,18 @@ from ._native import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompileError",
+    "Kernel",
     "NativeCallable",
     "Signature",
     "SignatureError",
     "Type",
+    "TypingError",
+    "UndefinedNameError",
+    "UnsupportedError",
     "cython_functions",
     "from_cython",
+    "jit",
     "native",
     "stats",
     "typedef",

@@ -9,8 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
 use crate::abi::{Signature, Type};
-use crate::jit::{constant_args_thunk, Thunk};
+use crate::jit::{constant_args_thunk, CodeMemory, Thunk};
 
+use super::adapt::adapt;
 use super::call::{self, CallPlan, Slot};
 use super::types::{signature_from_object, PySignature};
 
@@ -35,6 +36,8 @@ pub struct NativeCallable {
     pub owner: Py<PyAny>,
     /// The `user_data` that came with a scipy LowLevelCallable, re-used when exporting one.
     pub user_data: Option<Py<PyAny>>,
+    /// Generated code this callable runs (a kernel's, or an adapter's), freed with the last owner.
+    pub code: Option<Arc<CodeMemory>>,
     plan: OnceLock<Arc<CallPlan>>,
     thunk: OnceLock<Thunk>,
 }
@@ -60,6 +63,7 @@ impl NativeCallable {
             name,
             owner,
             user_data: None,
+            code: None,
             plan: OnceLock::new(),
             thunk: OnceLock::new(),
         })
@@ -103,6 +107,19 @@ impl NativeCallable {
         self
     }
 
+    /// The hidden constants as raw bits at their raw positions.
+    pub fn hidden_bits(&self) -> Vec<(usize, u64)> {
+        self.hidden
+            .iter()
+            .map(|(i, slot)| {
+                (
+                    *i,
+                    u64::from_ne_bytes(slot.0[..8].try_into().expect("8 bytes")),
+                )
+            })
+            .collect()
+    }
+
     fn plan(&self) -> PyResult<Arc<CallPlan>> {
         if let Some(p) = self.plan.get() {
             return Ok(p.clone());
@@ -126,11 +143,7 @@ impl NativeCallable {
         if let Some(t) = self.thunk.get() {
             return Ok(t.address);
         }
-        let hidden: Vec<(usize, u64)> = self
-            .hidden
-            .iter()
-            .map(|(i, slot)| (*i, u64::from_ne_bytes(slot.0[..8].try_into().unwrap())))
-            .collect();
+        let hidden = self.hidden_bits();
         let thunk =
             constant_args_thunk(self.address, &self.raw_signature, &hidden).map_err(|e| {
                 PyTypeError::new_err(format!(
@@ -319,7 +332,10 @@ impl NativeCallable {
     }
 
     /// The same code under another, ABI-equal spelling of its signature.
-    fn _respelled(slf: &Bound<'_, Self>, signature: &Bound<'_, PyAny>) -> PyResult<Self> {
+    pub(crate) fn _respelled(
+        slf: &Bound<'_, Self>,
+        signature: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
         let me = slf.get();
         let sig = me.export_signature(Some(signature))?;
         let mut nc = NativeCallable::new(
@@ -393,24 +409,39 @@ impl NativeCallable {
     }
 
     /// A PyCapsule pointing at the code, named by the signature (`signature=` picks an
-    /// ABI-equal spelling). The capsule keeps this callable, and so the code, alive.
+    /// ABI-equal spelling, or an adapted signature a generated thunk provides). The
+    /// capsule keeps this callable, and so the code, alive.
     #[pyo3(signature = (signature=None))]
-    fn capsule<'py>(
+    pub(crate) fn capsule<'py>(
         slf: &Bound<'py, Self>,
         signature: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let me = slf.get();
-        let sig = me.export_signature(signature)?;
+        let target = match signature.filter(|s| !s.is_none()) {
+            None => me.signature.clone(),
+            Some(s) => signature_from_object(s)?,
+        };
+        let (nc, user_data) = adapt(slf, target.clone(), None)?;
+        if user_data.is_some() {
+            return Err(PyTypeError::new_err(format!(
+                "'{target}' needs packed user data; use lowlevelcallable('{target}', user_data=(...))"
+            )));
+        }
+        let nc_ref = nc.get();
         make_capsule(
             slf.py(),
-            me.export_address()?,
-            &sig.to_string(),
-            slf.as_any(),
+            nc_ref.export_address()?,
+            &nc_ref.signature.to_string(),
+            nc.as_any(),
         )
     }
 
-    /// A `scipy.LowLevelCallable` for this function. `signature=` picks an ABI-equal
-    /// spelling (scipy compares names exactly); `user_data=` is passed as the final
+    /// A `scipy.LowLevelCallable` for this function.
+    ///
+    /// `signature=` picks an ABI-equal spelling (scipy compares names exactly) or a
+    /// consumer's signature that a generated thunk adapts to: extra parameters packed
+    /// from `user_data=(a, b)` behind a trailing `void *`, or scipy.integrate.quad's
+    /// `"double (int, double *)"`. Otherwise `user_data=` is passed as the final
     /// `void *` (default: the user data this callable came with).
     #[pyo3(signature = (signature=None, user_data=None))]
     fn lowlevelcallable<'py>(
@@ -419,11 +450,17 @@ impl NativeCallable {
         user_data: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let capsule = Self::capsule(slf, signature)?;
+        let me = slf.get();
+        let target = match signature.filter(|s| !s.is_none()) {
+            None => me.signature.clone(),
+            Some(s) => signature_from_object(s)?,
+        };
         let user_data = match user_data {
             Some(u) if !u.is_none() => Some(u.clone()),
-            _ => slf.get().user_data.as_ref().map(|u| u.bind(py).clone()),
+            _ => me.user_data.as_ref().map(|u| u.bind(py).clone()),
         };
+        let (nc, user_data) = adapt(slf, target, user_data)?;
+        let capsule = Self::capsule(&nc, None)?;
         py.import("nativecall._interop")?
             .getattr("make_lowlevelcallable")?
             .call1((capsule, user_data))

@@ -6,9 +6,11 @@
 //! they only read those libraries' own Python attributes and hand this module an
 //! address, a signature and an owner.
 
+pub mod adapt;
 pub mod call;
 pub mod callable;
 pub mod errors;
+pub mod kernel;
 pub mod types;
 
 use pyo3::prelude::*;
@@ -23,13 +25,14 @@ fn typedef(py: Python<'_>, name: &str, type_text: &Bound<'_, PyAny>) -> PyResult
     abi::add_typedef(name, ty).map_err(|e| errors::signature_error(py, &e))
 }
 
-/// Live generated code: `{"code_modules": n, "code_bytes": n}`. Code memory is freed
+/// Live generated code: `{"kernels": n, "code_modules": n, "code_bytes": n}`. Code memory is freed
 /// when the last callable, capsule or pointer exported from it is gone, so these
 /// fall back when such objects are dropped.
 #[pyfunction]
 fn stats(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     let (modules, bytes) = crate::jit::code_stats();
     let d = pyo3::types::PyDict::new(py);
+    d.set_item("kernels", kernel::live_kernels())?;
     d.set_item("code_modules", modules)?;
     d.set_item("code_bytes", bytes)?;
     Ok(d)
@@ -42,6 +45,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyNativeType>()?;
     m.add_class::<types::PySignature>()?;
     m.add_class::<callable::NativeCallable>()?;
+    m.add_class::<kernel::Kernel>()?;
+    m.add_class::<adapt::PackedArgs>()?;
+    m.add(
+        "KernelCompileFailure",
+        py.get_type::<kernel::KernelCompileFailure>(),
+    )?;
+    m.add_function(wrap_pyfunction!(kernel::_compile_kernel, m)?)?;
     m.add("SignatureError", py.get_type::<errors::SignatureError>())?;
     m.add_function(wrap_pyfunction!(typedef, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;

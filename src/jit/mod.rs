@@ -14,7 +14,7 @@ pub mod typing;
 
 pub use code::{code_stats, CodeMemory};
 pub use codegen::{clif_text, compile, kernel_signature, Compiled, KernelError};
-pub use thunk::{constant_args_thunk, Thunk};
+pub use thunk::{adapter_thunk, constant_args_thunk, ArgSource, CountGuard, Thunk};
 
 use std::fmt;
 

@@ -1,0 +1,550 @@
+"""``@nativecall.jit``: the Python-subset frontend.
+
+The function's source is parsed with :mod:`ast` and lowered to the kernel IR the
+Rust compiler reads (nested tuples). Names are resolved here, once, at decoration
+time: parameters and assigned names are locals; numbers found in the closure or
+the globals are frozen as constants; functions from :mod:`math`, the builtins
+``abs/min/max/int/float/bool``, other kernels, anything :func:`nativecall.native`
+accepts and attributes of Cython modules become calls. See ``docs/semantics.md``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import numbers
+import operator
+import textwrap
+import types
+
+from . import _native
+from ._native import Kernel, NativeCallable, Signature, Type
+
+__all__ = ["jit", "CompileError", "UnsupportedError", "TypingError", "UndefinedNameError"]
+
+
+class CompileError(Exception):
+    """A kernel did not compile. Carries ``filename``, ``lineno``, ``col_offset`` and
+    ``source_line``; the message shows the line with a caret under the problem."""
+
+    def __init__(self, message, filename="<unknown>", lineno=0, col_offset=0, source_line=""):
+        self.message = message
+        self.filename = filename
+        self.lineno = lineno
+        self.col_offset = col_offset
+        self.source_line = source_line
+        super().__init__(message)
+
+    def __str__(self):
+        where = f'\n  File "{self.filename}", line {self.lineno}'
+        if not self.source_line:
+            return self.message + where
+        stripped = self.source_line.lstrip()
+        caret = " " * max(0, self.col_offset - (len(self.source_line) - len(stripped)))
+        return f"{self.message}{where}\n    {stripped.rstrip()}\n    {caret}^"
+
+
+class UnsupportedError(CompileError, NotImplementedError):
+    """A construct outside the kernel language."""
+
+
+class TypingError(CompileError, TypeError):
+    """A type mismatch, or a call whose argument types do not match."""
+
+
+class UndefinedNameError(CompileError, NameError):
+    """A name the kernel uses is not defined."""
+
+
+_ERRORS = {"unsupported": UnsupportedError, "typing": TypingError, "name": UndefinedNameError}
+
+_BINOPS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+}
+_CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_UNARY = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not", ast.Invert: "~"}
+_BUILTINS = {"abs": abs, "min": min, "max": max, "int": int, "float": float, "bool": bool}
+_MATH_FUNCTIONS = {
+    "sqrt", "exp", "expm1", "log", "log1p", "log2", "log10", "pow", "sin", "cos", "tan", "asin", "acos",
+    "atan", "atan2", "sinh", "cosh", "tanh", "floor", "ceil", "trunc", "fabs", "hypot", "copysign", "fmod",
+    "erf", "erfc", "gamma", "lgamma", "isnan", "isinf", "isfinite",
+}  # fmt: skip
+_INT64 = (-(2**63), 2**63 - 1)
+_UNSET = object()
+
+
+def _annotation_type(ann, func, what):
+    if ann is inspect.Parameter.empty or ann is None:
+        return None
+    if isinstance(ann, str):
+        try:
+            ann = eval(ann, func.__globals__)  # string annotations (from __future__ import annotations)
+        except Exception:
+            return Type(ann)
+    if isinstance(ann, Type):
+        return ann
+    if ann is float:
+        return _native.float64
+    if ann is int:
+        return _native.int64
+    if ann is builtins.bool:
+        return _native.bool
+    raise TypeError(f"{what}: annotation {ann!r} is not a nativecall type (use nativecall.float64, float, int, bool, ...)")
+
+
+def jit(signature=None, **options):
+    """Compile a Python function into a native :class:`nativecall.Kernel`.
+
+    ``@nativecall.jit("float64(float64, intp)")`` (Numba or C spelling), or plain
+    ``@nativecall.jit`` with annotations (``x: nativecall.float64``; ``float``, ``int``
+    and ``bool`` mean float64, int64 and bool; a missing return annotation is
+    inferred). Compilation is eager; errors raise :class:`CompileError` subclasses.
+    """
+    if options:
+        raise TypeError(f"jit() got unexpected options: {', '.join(sorted(options))}")
+    if callable(signature) and not isinstance(signature, (str, Signature)):
+        return compile_kernel(signature, None)
+
+    def decorate(func):
+        return compile_kernel(func, signature)
+
+    return decorate
+
+
+def compile_kernel(func, signature):
+    if not isinstance(func, types.FunctionType):
+        raise TypeError(f"nativecall.jit compiles Python functions, got {type(func).__name__}")
+    frontend = _Frontend(func, signature)
+    ir = frontend.lower()
+    try:
+        return _native._compile_kernel(ir, func, tuple(frontend.keep))
+    except _native.KernelCompileFailure as failure:
+        kind, message, line, col = failure.args
+        if kind == "codegen":
+            raise CompileError(f"{func.__qualname__}: {message}", frontend.filename, frontend.first_line) from None
+        raise frontend.error(_ERRORS[kind], message, line, col) from None
+
+
+class _Frontend:
+    def __init__(self, func, signature):
+        self.func = func
+        self.filename = func.__code__.co_filename
+        try:
+            lines, first = inspect.getsourcelines(func)
+        except (OSError, TypeError) as e:
+            raise UnsupportedError(
+                f"nativecall.jit needs the source of {func.__qualname__} ({e}); define it in a file or a notebook cell",
+                self.filename,
+                func.__code__.co_firstlineno,
+            ) from None
+        source = "".join(lines)
+        dedented = textwrap.dedent(source)
+        self.indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
+        self.first_line = first
+        self.lines = source.splitlines()
+        tree = ast.parse(dedented)
+        fdefs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        if not fdefs:
+            raise UnsupportedError("nativecall.jit compiles 'def' functions (not lambdas)", self.filename, first)
+        self.fdef = fdefs[0]
+        self.signature = signature
+        self.natives = []  # [(name, [NativeCallable, ...])]
+        self.native_index = {}
+        self.keep = []
+        self.closure = {}
+        if func.__closure__:
+            for name, cell in zip(func.__code__.co_freevars, func.__closure__):
+                try:
+                    self.closure[name] = cell.cell_contents
+                except ValueError:
+                    pass
+        self.locals = set()
+
+    # ------------------------------------------------------------------ errors
+
+    def error(self, cls, message, line, col):
+        lineno = self.first_line + line - 1
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return cls(message, self.filename, lineno, col + self.indent, text)
+
+    def fail(self, node, message, cls=UnsupportedError):
+        return self.error(cls, message, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+
+    def pos(self, node):
+        return node.lineno, node.col_offset
+
+    # ------------------------------------------------------------------ the function
+
+    def lower(self):
+        f = self.fdef
+        if isinstance(f, ast.AsyncFunctionDef):
+            raise self.fail(f, "async functions cannot be kernels")
+        a = f.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
+            raise self.fail(f, "kernel parameters are plain positional names (no defaults, *args, **kwargs or keyword-only)")
+        names = [arg.arg for arg in a.args]
+        params, ret = self.param_types(names)
+        self.locals = set(names) | _assigned_names(f.body)
+        body = self.block(_strip_docstring(f.body))
+        return ("function", f.name, list(zip(names, params)), ret, body, [(n, list(t)) for n, t in self.natives])
+
+    def param_types(self, names):
+        func = self.func
+        if self.signature is not None:
+            sig = self.signature if isinstance(self.signature, Signature) else Signature(self.signature)
+            if len(sig) != len(names):
+                raise self.fail(
+                    self.fdef,
+                    f"the signature '{sig}' has {len(sig)} parameters but {func.__name__} takes {len(names)}",
+                    TypingError,
+                )
+            return list(sig.argtypes), sig.restype
+        hints = inspect.signature(func)
+        params = []
+        for n in names:
+            t = _annotation_type(hints.parameters[n].annotation, func, f"parameter '{n}'")
+            if t is None:
+                raise self.fail(
+                    self.fdef,
+                    f"parameter '{n}' has no type: give @nativecall.jit a signature such as "
+                    f"\"float64(float64)\" or annotate it (x: nativecall.float64)",
+                    TypingError,
+                )
+            params.append(t)
+        return params, _annotation_type(hints.return_annotation, func, "the return annotation")
+
+    # ------------------------------------------------------------------ names
+
+    def lookup(self, name):
+        """The Python object a non-local name refers to, or _UNSET."""
+        if name in self.closure:
+            return self.closure[name]
+        g = self.func.__globals__
+        if name in g:
+            return g[name]
+        b = g.get("__builtins__", builtins)
+        b = b if isinstance(b, dict) else vars(b)
+        return b.get(name, _UNSET)
+
+    def constant(self, value, node):
+        """A frozen number, or None if ``value`` is not a real number."""
+        line, col = self.pos(node)
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            return ("bool", builtins.bool(value), line, col)
+        if isinstance(value, numbers.Integral):
+            v = operator.index(value)
+            if not _INT64[0] <= v <= _INT64[1]:
+                raise self.fail(node, f"the integer {v} does not fit in int64", TypingError)
+            return ("int", v, line, col)
+        if isinstance(value, numbers.Real):
+            return ("float", float(value), line, col)
+        return None
+
+    def native_ref(self, key, label, callables):
+        if key not in self.native_index:
+            self.native_index[key] = len(self.natives)
+            self.natives.append((label, callables))
+            self.keep.extend(callables)
+        return self.native_index[key]
+
+    def as_native(self, value, label, node):
+        """Index of a native callee for ``value``, or None if it is not native-callable."""
+        if isinstance(value, types.ModuleType):
+            return None
+        if isinstance(value, NativeCallable):
+            return self.native_ref(id(value), label, [value])
+        try:
+            from ._interop import native
+
+            nc = native(value)
+        except TypeError:
+            return None
+        except ValueError as e:
+            raise self.fail(node, f"{label}: {e}", TypingError) from None
+        return self.native_ref(id(value), label, [nc])
+
+    def cython_overloads(self, module, attr, node):
+        from ._interop import cython_functions, plain_name
+
+        label = f"{module.__name__}.{attr}"
+        key = ("cython", module.__name__, attr)
+        if key in self.native_index:
+            return self.native_index[key]
+        fns = [nc for k, nc in sorted(cython_functions(module).items()) if plain_name(k) == attr]
+        if not fns:
+            raise self.fail(node, f"module {module.__name__} exports no native function '{attr}'", UndefinedNameError)
+        # Prefer real-valued specialisations when types tie (double over double complex).
+        fns.sort(key=lambda nc: "_Complex" in str(nc.signature))
+        return self.native_ref(key, label, fns)
+
+    def static_value(self, node):
+        """The object an attribute chain like ``math.pi`` or ``cython_special.gamma`` names."""
+        if isinstance(node, ast.Name):
+            if node.id in self.locals:
+                return _UNSET
+            return self.lookup(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.static_value(node.value)
+            if base is _UNSET:
+                return _UNSET
+            return getattr(base, node.attr, _UNSET)
+        return _UNSET
+
+    # ------------------------------------------------------------------ statements
+
+    def block(self, body):
+        out = []
+        for s in body:
+            lowered = self.stmt(s)
+            out.extend(lowered if isinstance(lowered, list) else [lowered])
+        return out
+
+    def stmt(self, s):
+        line, col = self.pos(s)
+        if isinstance(s, ast.Assign):
+            if len(s.targets) > 1:
+                # a = b = e: evaluate e once into the first target, then copy it to the others.
+                first = self.assign(s.targets[0], s.value, s)
+                return [first] + [self.assign(t, s.targets[0], s) for t in s.targets[1:]]
+            return self.assign(s.targets[0], s.value, s)
+        if isinstance(s, ast.AnnAssign):
+            if s.value is None:
+                return ("pass",)
+            return self.assign(s.target, s.value, s)
+        if isinstance(s, ast.AugAssign):
+            op = self.binop(s.op, s)
+            if isinstance(s.target, ast.Name):
+                self.check_local(s.target)
+                return ("augassign", s.target.id, op, self.expr(s.value), line, col)
+            if isinstance(s.target, ast.Subscript):
+                p, i = self.subscript(s.target)
+                return ("augstore", p, i, op, self.expr(s.value), line, col)
+            raise self.fail(s.target, "augmented assignment to this target is not supported")
+        if isinstance(s, ast.If):
+            return ("if", self.expr(s.test), self.block(s.body), self.block(s.orelse), line, col)
+        if isinstance(s, ast.While):
+            return ("while", self.expr(s.test), self.block(s.body), self.block(s.orelse), line, col)
+        if isinstance(s, ast.For):
+            return self.for_(s)
+        if isinstance(s, ast.Break):
+            return ("break", line, col)
+        if isinstance(s, ast.Continue):
+            return ("continue", line, col)
+        if isinstance(s, ast.Return):
+            return ("return", None if s.value is None else self.expr(s.value), line, col)
+        if isinstance(s, ast.Expr):
+            if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+                return ("pass",)
+            return ("expr", self.expr(s.value), line, col)
+        if isinstance(s, ast.Pass):
+            return ("pass",)
+        raise self.fail(s, f"'{type(s).__name__}' statements are not supported in kernels")
+
+    def check_local(self, target):
+        if target.id not in self.locals:  # pragma: no cover - every assigned name is local
+            raise self.fail(target, f"cannot assign to '{target.id}'")
+
+    def assign(self, target, value, s):
+        line, col = self.pos(s)
+        if isinstance(target, ast.Name):
+            return ("assign", [target.id], [self.expr(value)], line, col)
+        if isinstance(target, ast.Subscript):
+            p, i = self.subscript(target)
+            return ("store", p, i, self.expr(value), line, col)
+        if isinstance(target, ast.Tuple):
+            if not all(isinstance(t, ast.Name) for t in target.elts):
+                raise self.fail(target, "tuple assignment targets must be names")
+            if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
+                raise self.fail(value, "tuple assignment needs a tuple of the same length on the right (a, b = b, a)")
+            return ("assign", [t.id for t in target.elts], [self.expr(v) for v in value.elts], line, col)
+        raise self.fail(target, f"assignment to a {type(target).__name__} is not supported")
+
+    def for_(self, s):
+        line, col = self.pos(s)
+        it = s.iter
+        is_range = (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and it.func.id not in self.locals
+            and self.lookup(it.func.id) is range
+        )
+        if not is_range:
+            raise self.fail(it, "kernels loop with 'for i in range(...)' only")
+        if it.keywords or not 1 <= len(it.args) <= 3:
+            raise self.fail(it, "range() takes 1 to 3 positional arguments")
+        if not isinstance(s.target, ast.Name):
+            raise self.fail(s.target, "the loop variable must be a name")
+        a = [self.expr(x) for x in it.args]
+        if len(a) == 1:
+            start, stop, step = ("int", 0, line, col), a[0], ("int", 1, line, col)
+        elif len(a) == 2:
+            start, stop, step = a[0], a[1], ("int", 1, line, col)
+        else:
+            start, stop, step = a
+        return ("for", s.target.id, start, stop, step, self.block(s.body), self.block(s.orelse), line, col)
+
+    # ------------------------------------------------------------------ expressions
+
+    def binop(self, op, node):
+        try:
+            return _BINOPS[type(op)]
+        except KeyError:
+            raise self.fail(node, f"the operator {type(op).__name__} is not supported in kernels") from None
+
+    def subscript(self, node):
+        if isinstance(node.slice, (ast.Slice, ast.Tuple)):
+            raise self.fail(node.slice, "kernels index pointers with one integer: p[i]")
+        return self.expr(node.value), self.expr(node.slice)
+
+    def expr(self, e):
+        line, col = self.pos(e)
+        if isinstance(e, ast.Constant):
+            c = self.constant(e.value, e) if not isinstance(e.value, (str, bytes, complex, type(None))) else None
+            if c is None:
+                raise self.fail(e, f"{type(e.value).__name__} constants are not supported in kernels")
+            return c
+        if isinstance(e, ast.Name):
+            if e.id in self.locals:
+                return ("name", e.id, line, col)
+            value = self.lookup(e.id)
+            if value is _UNSET:
+                raise self.fail(e, f"name '{e.id}' is not defined", UndefinedNameError)
+            return self.value(value, e, e.id)
+        if isinstance(e, ast.Attribute):
+            value = self.static_value(e)
+            if value is _UNSET:
+                raise self.fail(e, f"'{ast.unparse(e)}' is not a constant or a native function kernels can use")
+            return self.value(value, e, ast.unparse(e))
+        if isinstance(e, ast.BinOp):
+            return ("binary", self.binop(e.op, e), self.expr(e.left), self.expr(e.right), line, col)
+        if isinstance(e, ast.UnaryOp):
+            op = _UNARY[type(e.op)]
+            if op == "-" and isinstance(e.operand, ast.Constant) and type(e.operand.value) is int:
+                return self.constant(-e.operand.value, e)
+            return ("unary", op, self.expr(e.operand), line, col)
+        if isinstance(e, ast.BoolOp):
+            return ("boolop", isinstance(e.op, ast.And), [self.expr(v) for v in e.values], line, col)
+        if isinstance(e, ast.Compare):
+            rest = []
+            for op, right in zip(e.ops, e.comparators):
+                if type(op) not in _CMPOPS:
+                    raise self.fail(e, f"the comparison {type(op).__name__} is not supported in kernels")
+                rest.append((_CMPOPS[type(op)], self.expr(right)))
+            return ("compare", self.expr(e.left), rest, line, col)
+        if isinstance(e, ast.IfExp):
+            return ("ifexp", self.expr(e.test), self.expr(e.body), self.expr(e.orelse), line, col)
+        if isinstance(e, ast.Subscript):
+            p, i = self.subscript(e)
+            return ("index", p, i, line, col)
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        raise self.fail(e, f"'{type(e).__name__}' expressions are not supported in kernels")
+
+    def value(self, value, node, label):
+        """A non-local value used as an expression: a frozen number or a function pointer."""
+        c = self.constant(value, node)
+        if c is not None:
+            return c
+        index = self.as_native(value, label, node)
+        if index is not None:
+            line, col = self.pos(node)
+            return ("funcref", index, line, col)
+        raise self.fail(
+            node,
+            f"'{label}' is a {type(value).__name__}; kernels can use numbers and native functions from outside",
+        )
+
+    def call(self, e):
+        line, col = self.pos(e)
+        if e.keywords:
+            raise self.fail(e, "keyword arguments are not supported in kernel calls")
+        if any(isinstance(a, ast.Starred) for a in e.args):
+            raise self.fail(e, "*args are not supported in kernel calls")
+        args = [self.expr(a) for a in e.args]
+        return ("call", self.callee(e.func), args, line, col)
+
+    def callee(self, f):
+        if isinstance(f, ast.Name):
+            if f.id in self.locals:
+                return ("local", f.id)
+            value = self.lookup(f.id)
+            if value is _UNSET:
+                if f.id == self.func.__name__:
+                    return ("self",)
+                raise self.fail(f, f"name '{f.id}' is not defined", UndefinedNameError)
+            if value is self.func or (f.id == self.fdef.name and isinstance(value, Kernel) and value.py_func is self.func):
+                return ("self",)
+            return self.callee_value(value, f, f.id)
+        if isinstance(f, ast.Attribute):
+            base = self.static_value(f.value)
+            if isinstance(base, types.ModuleType) and base is math:
+                if f.attr in _MATH_FUNCTIONS:
+                    return ("math", f.attr)
+                raise self.fail(f, f"math.{f.attr} is not available in kernels")
+            if isinstance(base, types.ModuleType) and hasattr(base, "__pyx_capi__") and f.attr in _pyx_plain_names(base):
+                return ("native", self.cython_overloads(base, f.attr, f))
+            value = self.static_value(f)
+            if value is _UNSET:
+                raise self.fail(f, f"'{ast.unparse(f)}' is not defined", UndefinedNameError)
+            return self.callee_value(value, f, ast.unparse(f))
+        raise self.fail(f, "kernels call names and module attributes only")
+
+    def callee_value(self, value, node, label):
+        for name, builtin in _BUILTINS.items():
+            if value is builtin:
+                return ("builtin", name)
+        if isinstance(value, types.BuiltinFunctionType) and getattr(math, getattr(value, "__name__", ""), None) is value:
+            if value.__name__ in _MATH_FUNCTIONS:
+                return ("math", value.__name__)
+            raise self.fail(node, f"math.{value.__name__} is not available in kernels")
+        if value is range:
+            raise self.fail(node, "range() is only for 'for' loops in kernels")
+        if isinstance(value, types.ModuleType):
+            raise self.fail(node, f"'{label}' is a module, not a function")
+        if isinstance(value, types.FunctionType):
+            raise self.fail(
+                node,
+                f"'{label}' is a Python function; decorate it with @nativecall.jit to call it from a kernel",
+                TypingError,
+            )
+        index = self.as_native(value, label, node)
+        if index is None:
+            raise self.fail(node, f"'{label}' ({type(value).__name__}) cannot be called from a kernel", TypingError)
+        return ("native", index)
+
+
+def _pyx_plain_names(module):
+    from ._interop import plain_name
+
+    return {plain_name(k) for k in module.__pyx_capi__}
+
+
+def _strip_docstring(body):
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        return body[1:]
+    return body
+
+
+def _assigned_names(body):
+    names = set()
+    for node in body:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                names.add(sub.id)
+            elif isinstance(sub, (ast.FunctionDef, ast.Lambda, ast.ClassDef)):
+                pass
+    return names
+

@@ -1,0 +1,240 @@
+//! Adapting a callable to a consumer's signature with a generated thunk, so extra
+//! arguments never travel through a Python tuple at call time.
+//!
+//! - `f(x, a, b)` as `"double (double, void *)"`: `a, b` are packed once into a native
+//!   struct that the LowLevelCallable owns as its `user_data`;
+//! - `f(x, a, b)` as scipy.integrate.quad's `"double (int, double *)"`: `xx[0]` is `x`,
+//!   `xx[1:]` are what `quad(..., args=(a, b))` passes;
+//! - hidden constant arguments (Cython's `__pyx_skip_dispatch`) are the same mechanism.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::abi::{IntType, Signature, Type};
+use crate::jit::{adapter_thunk, ArgSource, CountGuard};
+
+use super::call::{convert_arg, ArgContext, Borrows};
+use super::callable::{make_capsule, NativeCallable};
+use super::types::PySignature;
+
+/// Extra arguments packed into a C struct, owned by the capsule passed as `user_data`.
+#[pyclass(module = "nativecall", name = "PackedArgs", frozen)]
+pub struct PackedArgs {
+    buf: Box<[u64]>,
+    layout: Vec<(Type, usize)>,
+    // The objects whose memory pointer fields point into.
+    _keep: Vec<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PackedArgs {
+    /// The address of the packed struct.
+    #[getter]
+    fn address(&self) -> usize {
+        self.buf.as_ptr() as usize
+    }
+
+    /// Each field's C type and byte offset.
+    #[getter]
+    fn layout(&self) -> Vec<(String, usize)> {
+        self.layout
+            .iter()
+            .map(|(t, o)| (t.to_string(), *o))
+            .collect()
+    }
+}
+
+/// C struct layout of `types`: each field's offset, and the total size.
+fn struct_layout(types: &[Type]) -> PyResult<(Vec<usize>, usize)> {
+    let mut offsets = Vec::with_capacity(types.len());
+    let mut at = 0usize;
+    for t in types {
+        let (size, align) = match (t.size(), t.align()) {
+            (Some(s), Some(a)) => (s, a),
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "'{t}' cannot be packed into user data"
+                )))
+            }
+        };
+        at = at.div_ceil(align) * align;
+        offsets.push(at);
+        at += size;
+    }
+    Ok((offsets, at))
+}
+
+fn pack<'py>(
+    py: Python<'py>,
+    name: &str,
+    types: &[Type],
+    values: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PackedArgs>> {
+    let shown: Vec<String> = types.iter().map(|t| t.to_string()).collect();
+    let values: Vec<Bound<'py, PyAny>> = match values.cast::<PyTuple>() {
+        Ok(t) => t.iter().collect(),
+        Err(_) if types.len() == 1 => vec![values.clone()],
+        Err(_) => {
+            return Err(PyTypeError::new_err(format!(
+                "user_data for {name} must be a tuple of its extra arguments ({}), got {}",
+                shown.join(", "),
+                values.get_type().name()?
+            )))
+        }
+    };
+    if values.len() != types.len() {
+        return Err(PyTypeError::new_err(format!(
+            "user_data for {name} must hold {} values ({}), got {}",
+            types.len(),
+            shown.join(", "),
+            values.len()
+        )));
+    }
+    let (offsets, size) = struct_layout(types)?;
+    let mut buf = vec![0u64; size.div_ceil(8).max(1)].into_boxed_slice();
+    let bytes: &mut [u8] = bytemuck_bytes(&mut buf);
+    let mut borrows = Borrows::default();
+    for (k, ((t, v), off)) in types.iter().zip(&values).zip(&offsets).enumerate() {
+        let ctx = ArgContext {
+            function: name,
+            index: k,
+        };
+        let slot = convert_arg(v, t, &ctx, &mut borrows)?;
+        let n = t.size().expect("sized");
+        bytes[*off..*off + n].copy_from_slice(&slot.0[..n]);
+    }
+    drop(borrows);
+    let keep = values.into_iter().map(|v| v.unbind()).collect();
+    let layout = types.iter().cloned().zip(offsets).collect();
+    Bound::new(
+        py,
+        PackedArgs {
+            buf,
+            layout,
+            _keep: keep,
+        },
+    )
+}
+
+fn bytemuck_bytes(words: &mut [u64]) -> &mut [u8] {
+    // SAFETY: u64 has no padding and any byte pattern is a valid u8; the slice covers
+    // exactly the words' memory.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, words.len() * 8) }
+}
+
+fn is_numeric(t: &Type) -> bool {
+    matches!(t, Type::Bool | Type::Int(_) | Type::Float(_))
+}
+
+/// The callable to export as `target`, with the `user_data` to hand the consumer.
+pub fn adapt<'py>(
+    slf: &Bound<'py, NativeCallable>,
+    target: Arc<Signature>,
+    user_data: Option<Bound<'py, PyAny>>,
+) -> PyResult<(Bound<'py, NativeCallable>, Option<Bound<'py, PyAny>>)> {
+    let py = slf.py();
+    let me = slf.get();
+    let own = me.signature.clone();
+    if target.abi_eq(&own) {
+        if target.to_string() == own.to_string() {
+            return Ok((slf.clone(), user_data));
+        }
+        let respelled = NativeCallable::_respelled(
+            slf,
+            &Bound::new(py, PySignature { sig: target })?.into_any(),
+        )?;
+        return Ok((Bound::new(py, respelled)?, user_data));
+    }
+    let tparams: Vec<&Type> = target.arg_types().collect();
+    let oparams: Vec<&Type> = own.arg_types().collect();
+    let same_ret = target.ret.abi_eq(&own.ret);
+    let int = Type::Int(IntType::Int);
+    let dptr = Type::pointer(Type::F64);
+    let vptr = Type::void_ptr();
+
+    // quad's "double (int, double *)" and "double (int, double *, void *)".
+    let nd = (tparams.len() == 2 || (tparams.len() == 3 && tparams[2].abi_eq(&vptr)))
+        && tparams[0].abi_eq(&int)
+        && tparams[1].abi_eq(&dptr);
+    if same_ret && nd && !oparams.is_empty() && oparams.iter().all(|t| is_numeric(t)) {
+        let sources: Vec<ArgSource> = (0..oparams.len())
+            .map(|i| ArgSource::Element { param: 1, index: i })
+            .collect();
+        let guard = CountGuard {
+            count_param: 0,
+            min: oparams.len() as i64,
+        };
+        return finish(slf, target, &sources, Some(guard), user_data);
+    }
+
+    // A trailing `void *user_data` carrying the callable's extra parameters.
+    let k = tparams.len().saturating_sub(1);
+    let ud = !tparams.is_empty() && tparams[k].abi_eq(&vptr) && oparams.len() > k;
+    if same_ret
+        && ud
+        && tparams[..k]
+            .iter()
+            .zip(&oparams[..k])
+            .all(|(a, b)| a.abi_eq(b))
+    {
+        let extras: Vec<Type> = oparams[k..].iter().map(|t| (*t).clone()).collect();
+        let Some(values) = user_data else {
+            return Err(PyTypeError::new_err(format!(
+                "{} as '{target}' needs user_data=(...) with its extra arguments ({})",
+                me.name,
+                extras
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let packed = pack(py, &me.name, &extras, &values)?;
+        let (offsets, _) = struct_layout(&extras)?;
+        let mut sources: Vec<ArgSource> = (0..k).map(ArgSource::Param).collect();
+        sources.extend(offsets.iter().map(|o| ArgSource::Field {
+            param: k,
+            offset: *o as i32,
+        }));
+        let capsule = make_capsule(
+            py,
+            packed.get().buf.as_ptr() as usize,
+            "nativecall.user_data",
+            packed.as_any(),
+        )?;
+        return finish(slf, target, &sources, None, Some(capsule.into_any()));
+    }
+
+    Err(PyTypeError::new_err(format!(
+        "cannot export {} ({own}) as '{target}': not ABI-compatible, and no adapter applies. Adapters: \
+         extra parameters from user_data ('{} (<leading parameters>, void *)'), or quad's \
+         'double (int, double *)' for numeric parameters",
+        me.name, own.ret
+    )))
+}
+
+fn finish<'py>(
+    slf: &Bound<'py, NativeCallable>,
+    target: Arc<Signature>,
+    sources: &[ArgSource],
+    guard: Option<CountGuard>,
+    user_data: Option<Bound<'py, PyAny>>,
+) -> PyResult<(Bound<'py, NativeCallable>, Option<Bound<'py, PyAny>>)> {
+    let me = slf.get();
+    let inner_address = me.export_address()?;
+    let thunk =
+        adapter_thunk(inner_address, &me.signature, &target, sources, guard).map_err(|e| {
+            PyTypeError::new_err(format!("cannot adapt {} to '{target}': {e}", me.name))
+        })?;
+    let mut nc = NativeCallable::new(
+        thunk.address,
+        target,
+        me.name.clone(),
+        slf.clone().into_any().unbind(),
+    )?;
+    nc.code = Some(thunk.code);
+    Ok((Bound::new(slf.py(), nc)?, user_data))
+}

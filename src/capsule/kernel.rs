@@ -1,0 +1,400 @@
+//! `nativecall.Kernel`: a compiled `@nativecall.jit` function, and the reading of the
+//! frontend's IR (nested tuples) into [`crate::jit::ir`].
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::jit::ir::{
+    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, Overloads, Span, Stmt,
+    UnaryOp,
+};
+use crate::jit::typing::{kernel_type_name, ErrorKind};
+use crate::jit::{self, KernelError};
+
+use super::callable::NativeCallable;
+use super::types::type_from_object;
+
+pyo3::create_exception!(
+    nativecall,
+    KernelCompileFailure,
+    pyo3::exceptions::PyException,
+    "Internal: a kernel did not compile; args are (kind, message, line, col). The frontend re-raises it as a CompileError."
+);
+
+static LIVE_KERNELS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many kernels are alive.
+pub fn live_kernels() -> usize {
+    LIVE_KERNELS.load(Ordering::Relaxed)
+}
+
+/// A kernel compiled from Python source by `@nativecall.jit`: a NativeCallable whose
+/// code nativecall generated and owns.
+#[pyclass(extends = NativeCallable, module = "nativecall", name = "Kernel", frozen)]
+pub struct Kernel {
+    py_func: Py<PyAny>,
+    ir: Arc<Function>,
+    types: jit::typing::Types,
+    compile_seconds: f64,
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        LIVE_KERNELS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[pymethods]
+impl Kernel {
+    /// The Python function the kernel was compiled from.
+    #[getter]
+    fn py_func(&self, py: Python<'_>) -> Py<PyAny> {
+        self.py_func.clone_ref(py)
+    }
+
+    /// Seconds spent typing and generating code.
+    #[getter]
+    fn compile_seconds(&self) -> f64 {
+        self.compile_seconds
+    }
+
+    /// The Cranelift IR of the kernel (before optimisation).
+    fn inspect_ir(&self) -> PyResult<String> {
+        jit::clif_text(&self.ir).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The inferred type of every parameter and local, in order of appearance,
+    /// and `"return"`.
+    fn inspect_types<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for name in &self.types.order {
+            d.set_item(name, kernel_type_name(&self.types.vars[name]))?;
+        }
+        d.set_item("return", kernel_type_name(&self.types.ret))?;
+        Ok(d)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        let base = slf.as_super().get();
+        format!(
+            "<nativecall.Kernel {}: {} at {:#x}>",
+            base.name, base.signature, base.address
+        )
+    }
+}
+
+/// Compile frontend IR into a Kernel. `keep` holds every callee object alive.
+#[pyfunction]
+pub fn _compile_kernel(
+    py: Python<'_>,
+    ir: &Bound<'_, PyAny>,
+    py_func: Py<PyAny>,
+    keep: Py<PyAny>,
+) -> PyResult<Py<Kernel>> {
+    let f = function_from(ir)?;
+    let started = Instant::now();
+    let compiled = py.detach(|| jit::compile(&f)).map_err(|e| match e {
+        KernelError::Compile(c) => {
+            let kind = match c.kind {
+                ErrorKind::Unsupported => "unsupported",
+                ErrorKind::Typing => "typing",
+                ErrorKind::Name => "name",
+            };
+            KernelCompileFailure::new_err((kind, c.message, c.span.line, c.span.col))
+        }
+        KernelError::Jit(j) => {
+            KernelCompileFailure::new_err(("codegen", j.to_string(), 0u32, 0u32))
+        }
+    })?;
+    let compile_seconds = started.elapsed().as_secs_f64();
+    let mut nc = NativeCallable::new(
+        compiled.address,
+        Arc::new(compiled.signature.clone()),
+        f.name.clone(),
+        keep,
+    )?;
+    nc.code = Some(compiled.code.clone());
+    LIVE_KERNELS.fetch_add(1, Ordering::Relaxed);
+    let kernel = Kernel {
+        py_func,
+        ir: Arc::new(f),
+        types: compiled.types,
+        compile_seconds,
+    };
+    Py::new(py, PyClassInitializer::from(nc).add_subclass(kernel))
+}
+
+// ---------------------------------------------------------------------- reading the IR
+
+fn tuple<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyTuple>> {
+    obj.cast::<PyTuple>()
+        .map_err(|_| PyTypeError::new_err(format!("kernel IR: expected a tuple, got {obj}")))
+}
+
+fn tag(t: &Bound<'_, PyTuple>) -> PyResult<String> {
+    t.get_item(0)?.extract()
+}
+
+fn span_at(t: &Bound<'_, PyTuple>) -> PyResult<Span> {
+    let n = t.len();
+    Ok(Span {
+        line: t.get_item(n - 2)?.extract()?,
+        col: t.get_item(n - 1)?.extract()?,
+    })
+}
+
+fn list<T>(
+    obj: &Bound<'_, PyAny>,
+    f: impl Fn(&Bound<'_, PyAny>) -> PyResult<T>,
+) -> PyResult<Vec<T>> {
+    let l = obj
+        .cast::<PyList>()
+        .map_err(|_| PyTypeError::new_err("kernel IR: expected a list"))?;
+    l.iter().map(|x| f(&x)).collect()
+}
+
+fn function_from(obj: &Bound<'_, PyAny>) -> PyResult<Function> {
+    let t = tuple(obj)?;
+    if tag(t)? != "function" {
+        return Err(PyTypeError::new_err(
+            "kernel IR: expected ('function', ...)",
+        ));
+    }
+    let name: String = t.get_item(1)?.extract()?;
+    let params = list(&t.get_item(2)?, |p| {
+        let p = tuple(p)?;
+        Ok((
+            p.get_item(0)?.extract::<String>()?,
+            type_from_object(&p.get_item(1)?)?,
+        ))
+    })?;
+    let ret_obj = t.get_item(3)?;
+    let ret = if ret_obj.is_none() {
+        None
+    } else {
+        Some(type_from_object(&ret_obj)?)
+    };
+    let body = list(&t.get_item(4)?, stmt_from)?;
+    let natives = list(&t.get_item(5)?, overloads_from)?;
+    Ok(Function {
+        name,
+        params,
+        ret,
+        body,
+        natives,
+    })
+}
+
+fn overloads_from(obj: &Bound<'_, PyAny>) -> PyResult<Overloads> {
+    let t = tuple(obj)?;
+    let name: String = t.get_item(0)?.extract()?;
+    let targets = list(&t.get_item(1)?, |nc| {
+        let nc = nc
+            .cast::<NativeCallable>()
+            .map_err(|_| PyTypeError::new_err("kernel IR: a callee must be a NativeCallable"))?;
+        let nc = nc.get();
+        Ok(NativeTarget {
+            name: nc.name.clone(),
+            address: nc.address,
+            visible: (*nc.signature).clone(),
+            raw: (*nc.raw_signature).clone(),
+            hidden: nc.hidden_bits(),
+        })
+    })?;
+    Ok(Overloads { name, targets })
+}
+
+fn block_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Stmt>> {
+    list(obj, stmt_from)
+}
+
+fn stmt_from(obj: &Bound<'_, PyAny>) -> PyResult<Stmt> {
+    let t = tuple(obj)?;
+    let g = |i: usize| t.get_item(i);
+    Ok(match tag(t)?.as_str() {
+        "assign" => Stmt::Assign(g(1)?.extract()?, list(&g(2)?, expr_from)?, span_at(t)?),
+        "augassign" => Stmt::AugAssign(
+            g(1)?.extract()?,
+            binop(&g(2)?)?,
+            expr_from(&g(3)?)?,
+            span_at(t)?,
+        ),
+        "store" => Stmt::Store(
+            expr_from(&g(1)?)?,
+            expr_from(&g(2)?)?,
+            expr_from(&g(3)?)?,
+            span_at(t)?,
+        ),
+        "augstore" => Stmt::AugStore(
+            expr_from(&g(1)?)?,
+            expr_from(&g(2)?)?,
+            binop(&g(3)?)?,
+            expr_from(&g(4)?)?,
+            span_at(t)?,
+        ),
+        "if" => Stmt::If(
+            expr_from(&g(1)?)?,
+            block_from(&g(2)?)?,
+            block_from(&g(3)?)?,
+            span_at(t)?,
+        ),
+        "while" => Stmt::While(
+            expr_from(&g(1)?)?,
+            block_from(&g(2)?)?,
+            block_from(&g(3)?)?,
+            span_at(t)?,
+        ),
+        "for" => Stmt::For {
+            var: g(1)?.extract()?,
+            start: expr_from(&g(2)?)?,
+            stop: expr_from(&g(3)?)?,
+            step: expr_from(&g(4)?)?,
+            body: block_from(&g(5)?)?,
+            orelse: block_from(&g(6)?)?,
+            span: span_at(t)?,
+        },
+        "break" => Stmt::Break(span_at(t)?),
+        "continue" => Stmt::Continue(span_at(t)?),
+        "return" => {
+            let v = g(1)?;
+            Stmt::Return(
+                if v.is_none() {
+                    None
+                } else {
+                    Some(expr_from(&v)?)
+                },
+                span_at(t)?,
+            )
+        }
+        "expr" => Stmt::Expr(expr_from(&g(1)?)?, span_at(t)?),
+        "pass" => Stmt::Pass,
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "kernel IR: unknown statement '{other}'"
+            )))
+        }
+    })
+}
+
+fn binop(obj: &Bound<'_, PyAny>) -> PyResult<BinOp> {
+    let s: String = obj.extract()?;
+    Ok(match s.as_str() {
+        "+" => BinOp::Add,
+        "-" => BinOp::Sub,
+        "*" => BinOp::Mul,
+        "/" => BinOp::Div,
+        "//" => BinOp::FloorDiv,
+        "%" => BinOp::Mod,
+        "**" => BinOp::Pow,
+        "&" => BinOp::BitAnd,
+        "|" => BinOp::BitOr,
+        "^" => BinOp::BitXor,
+        "<<" => BinOp::LShift,
+        ">>" => BinOp::RShift,
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "kernel IR: unknown operator '{other}'"
+            )))
+        }
+    })
+}
+
+fn cmpop(obj: &Bound<'_, PyAny>) -> PyResult<CmpOp> {
+    let s: String = obj.extract()?;
+    Ok(match s.as_str() {
+        "==" => CmpOp::Eq,
+        "!=" => CmpOp::Ne,
+        "<" => CmpOp::Lt,
+        "<=" => CmpOp::Le,
+        ">" => CmpOp::Gt,
+        ">=" => CmpOp::Ge,
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "kernel IR: unknown comparison '{other}'"
+            )))
+        }
+    })
+}
+
+fn expr_from(obj: &Bound<'_, PyAny>) -> PyResult<Expr> {
+    let t = tuple(obj)?;
+    let g = |i: usize| t.get_item(i);
+    let span = span_at(t)?;
+    let bx = |i: usize| -> PyResult<Box<Expr>> { Ok(Box::new(expr_from(&g(i)?)?)) };
+    Ok(match tag(t)?.as_str() {
+        "int" => Expr::Int(g(1)?.extract()?, span),
+        "float" => Expr::Float(g(1)?.extract()?, span),
+        "bool" => Expr::Bool(g(1)?.extract()?, span),
+        "name" => Expr::Name(g(1)?.extract()?, span),
+        "funcref" => Expr::FuncRef(g(1)?.extract()?, span),
+        "unary" => {
+            let op = match g(1)?.extract::<String>()?.as_str() {
+                "-" => UnaryOp::Neg,
+                "+" => UnaryOp::Pos,
+                "not" => UnaryOp::Not,
+                "~" => UnaryOp::Invert,
+                other => {
+                    return Err(PyTypeError::new_err(format!(
+                        "kernel IR: unknown unary '{other}'"
+                    )))
+                }
+            };
+            Expr::Unary(op, bx(2)?, span)
+        }
+        "binary" => Expr::Binary(binop(&g(1)?)?, bx(2)?, bx(3)?, span),
+        "compare" => {
+            let rest = list(&g(2)?, |pair| {
+                let p = tuple(pair)?;
+                Ok((cmpop(&p.get_item(0)?)?, expr_from(&p.get_item(1)?)?))
+            })?;
+            Expr::Compare(bx(1)?, rest, span)
+        }
+        "boolop" => Expr::BoolOp(g(1)?.extract()?, list(&g(2)?, expr_from)?, span),
+        "ifexp" => Expr::IfExp(bx(1)?, bx(2)?, bx(3)?, span),
+        "index" => Expr::Index(bx(1)?, bx(2)?, span),
+        "call" => {
+            let c = tuple(&g(1)?)?.clone();
+            let callee = match tag(&c)?.as_str() {
+                "builtin" => Callee::Builtin(match c.get_item(1)?.extract::<String>()?.as_str() {
+                    "abs" => Builtin::Abs,
+                    "min" => Builtin::Min,
+                    "max" => Builtin::Max,
+                    "int" => Builtin::Int,
+                    "float" => Builtin::Float,
+                    "bool" => Builtin::Bool,
+                    other => {
+                        return Err(PyTypeError::new_err(format!(
+                            "kernel IR: unknown builtin '{other}'"
+                        )))
+                    }
+                }),
+                "math" => {
+                    let n: String = c.get_item(1)?.extract()?;
+                    Callee::Builtin(Builtin::Math(
+                        MathFn::from_name(&n)
+                            .ok_or_else(|| PyTypeError::new_err(format!("kernel IR: math.{n}")))?,
+                    ))
+                }
+                "native" => Callee::Native(c.get_item(1)?.extract()?),
+                "local" => Callee::Local(c.get_item(1)?.extract()?),
+                "self" => Callee::SelfCall,
+                other => {
+                    return Err(PyTypeError::new_err(format!(
+                        "kernel IR: unknown callee '{other}'"
+                    )))
+                }
+            };
+            Expr::Call(callee, list(&g(2)?, expr_from)?, span)
+        }
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "kernel IR: unknown expression '{other}'"
+            )))
+        }
+    })
+}
