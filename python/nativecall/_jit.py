@@ -412,7 +412,9 @@ class _Frontend:
     def expr(self, e):
         line, col = self.pos(e)
         if isinstance(e, ast.Constant):
-            c = self.constant(e.value, e) if not isinstance(e.value, (str, bytes, complex, type(None))) else None
+            if e.value is None:
+                return ("null", line, col)
+            c = self.constant(e.value, e) if not isinstance(e.value, (str, bytes, complex)) else None
             if c is None:
                 raise self.fail(e, f"{type(e.value).__name__} constants are not supported in kernels")
             return c

@@ -330,6 +330,7 @@ fn expr_from(obj: &Bound<'_, PyAny>) -> PyResult<Expr> {
         "int" => Expr::Int(g(1)?.extract()?, span),
         "float" => Expr::Float(g(1)?.extract()?, span),
         "bool" => Expr::Bool(g(1)?.extract()?, span),
+        "null" => Expr::Null(span),
         "name" => Expr::Name(g(1)?.extract()?, span),
         "funcref" => Expr::FuncRef(g(1)?.extract()?, span),
         "unary" => {

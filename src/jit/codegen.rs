@@ -273,14 +273,6 @@ impl<'a, 'b> Gen<'a, 'b> {
         }
     }
 
-    /// Start a fresh block for code after a terminator (it is unreachable).
-    fn dead_block(&mut self) {
-        let blk = self.b.create_block();
-        self.b.switch_to_block(blk);
-        self.b.seal_block(blk);
-        self.terminated = true;
-    }
-
     fn ty(&self, e: &Expr) -> R<Type> {
         match self.typer.expr(e)? {
             Some(t) => Ok(t),
@@ -295,16 +287,23 @@ impl<'a, 'b> Gen<'a, 'b> {
     fn block(&mut self, body: &[Stmt]) -> R<()> {
         for s in body {
             if self.terminated {
-                // Code after return/break/continue: typed, but never executed.
-                self.dead_block();
-                self.terminated = false;
-                self.stmt(s)?;
-                self.terminated = true;
-                continue;
+                // Code after return/break/continue never runs; the typer has checked it.
+                break;
             }
             self.stmt(s)?;
         }
         Ok(())
+    }
+
+    /// Continue in `block` if anything can reach it; otherwise the code after it is dead.
+    fn resume_at(&mut self, block: ir::Block, reachable: bool) {
+        if reachable {
+            self.b.seal_block(block);
+            self.b.switch_to_block(block);
+            self.terminated = false;
+        } else {
+            self.terminated = true;
+        }
     }
 
     fn stmt(&mut self, s: &Stmt) -> R<()> {
@@ -343,11 +342,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
             Stmt::If(c, then, orelse, _) => {
                 let cond = self.cond(c)?;
-                let (tb, eb, merge) = (
-                    self.b.create_block(),
-                    self.b.create_block(),
-                    self.b.create_block(),
-                );
+                let (tb, eb, merge) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
                 self.b.ins().brif(cond, tb, &[], eb, &[]);
                 self.b.seal_block(tb);
                 self.b.seal_block(eb);
@@ -364,47 +359,42 @@ impl<'a, 'b> Gen<'a, 'b> {
                 if !else_done {
                     self.b.ins().jump(merge, &[]);
                 }
-                self.b.seal_block(merge);
-                self.b.switch_to_block(merge);
-                self.terminated = then_done && else_done;
+                self.resume_at(merge, !(then_done && else_done));
             }
             Stmt::While(c, body, orelse, _) => {
-                let (head, bodyb, elseb, exit) = (
-                    self.b.create_block(),
-                    self.b.create_block(),
-                    self.b.create_block(),
-                    self.b.create_block(),
-                );
+                let (head, bodyb, elseb, exit) =
+                    (self.b.create_block(), self.b.create_block(), self.b.create_block(), self.b.create_block());
                 self.b.ins().jump(head, &[]);
                 self.b.switch_to_block(head);
-                let always =
-                    matches!(c, Expr::Bool(true, _)) || matches!(c, Expr::Int(n, _) if *n != 0);
-                let cond = self.cond(c)?;
-                self.b.ins().brif(cond, bodyb, &[], elseb, &[]);
+                // `while True:` (or any nonzero literal) never reaches its else clause.
+                let always = matches!(c, Expr::Bool(true, _)) || matches!(c, Expr::Int(n, _) if *n != 0);
+                if always {
+                    self.b.ins().jump(bodyb, &[]);
+                } else {
+                    let cond = self.cond(c)?;
+                    self.b.ins().brif(cond, bodyb, &[], elseb, &[]);
+                }
                 self.b.seal_block(bodyb);
-                self.b.seal_block(elseb);
                 self.b.switch_to_block(bodyb);
-                self.loops.push(Loop {
-                    head,
-                    exit,
-                    broke: false,
-                });
+                self.loops.push(Loop { head, exit, broke: false });
                 self.block(body)?;
                 if !self.terminated {
                     self.b.ins().jump(head, &[]);
                 }
                 let l = self.loops.pop().expect("loop");
                 self.b.seal_block(head);
-                self.terminated = false;
-                self.b.switch_to_block(elseb);
-                self.block(orelse)?;
-                let else_done = self.terminated || always;
-                if !self.terminated {
-                    self.b.ins().jump(exit, &[]);
+                let mut else_done = true;
+                if !always {
+                    self.b.seal_block(elseb);
+                    self.b.switch_to_block(elseb);
+                    self.terminated = false;
+                    self.block(orelse)?;
+                    else_done = self.terminated;
+                    if !else_done {
+                        self.b.ins().jump(exit, &[]);
+                    }
                 }
-                self.b.seal_block(exit);
-                self.b.switch_to_block(exit);
-                self.terminated = else_done && !l.broke;
+                self.resume_at(exit, l.broke || !else_done);
             }
             Stmt::For {
                 var,
@@ -529,12 +519,10 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.switch_to_block(elseb);
         self.block(orelse)?;
         let else_done = self.terminated;
-        if !self.terminated {
+        if !else_done {
             self.b.ins().jump(exit, &[]);
         }
-        self.b.seal_block(exit);
-        self.b.switch_to_block(exit);
-        self.terminated = else_done && !l.broke;
+        self.resume_at(exit, l.broke || !else_done);
         Ok(())
     }
 
@@ -642,6 +630,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             Expr::Int(n, _) => (self.b.ins().iconst(clt::I64, *n), I64),
             Expr::Float(x, _) => (self.b.ins().f64const(*x), Type::F64),
             Expr::Bool(x, _) => (self.b.ins().iconst(clt::I8, *x as i64), Type::Bool),
+            Expr::Null(_) => (self.b.ins().iconst(self.ptr, 0), Type::void_ptr()),
             Expr::Name(n, _) => {
                 let (var, t) = self.vars[n].clone();
                 (self.b.use_var(var), t)

@@ -248,6 +248,8 @@ pub enum Expr {
     Float(f64, Span),
     /// `True` / `False`.
     Bool(bool, Span),
+    /// `None`: the NULL pointer (typed `void *`, which converts to any pointer).
+    Null(Span),
     /// A local variable or parameter.
     Name(String, Span),
     /// A native function used as a value: a function pointer (index into [`Function::natives`]).
@@ -275,6 +277,7 @@ impl Expr {
             Expr::Int(_, s)
             | Expr::Float(_, s)
             | Expr::Bool(_, s)
+            | Expr::Null(s)
             | Expr::Name(_, s)
             | Expr::FuncRef(_, s)
             | Expr::Unary(_, _, s)

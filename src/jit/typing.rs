@@ -149,8 +149,11 @@ pub fn convertible(from: &Type, to: &Type) -> bool {
     }
     match (from, to) {
         (f, t) if is_numeric(f) && (is_int(t) || is_float(t)) => !(is_float(f) && is_int(t)),
-        (Type::Bool, Type::Bool) => true,
+        // Any number converts to bool by its truth value, as C converts to _Bool.
+        (f, Type::Bool) => is_numeric(f),
         (Type::Pointer { .. }, Type::Pointer { pointee, .. }) if **pointee == Type::Void => true,
+        // As in C, `void *` (NULL included) converts to any pointer.
+        (Type::Pointer { pointee, .. }, Type::Pointer { .. }) if **pointee == Type::Void => true,
         (Type::Pointer { pointee: p, .. }, Type::Pointer { pointee: q, .. }) => p.abi_eq(q),
         _ => false,
     }
@@ -561,6 +564,7 @@ impl<'f> Typer<'f> {
             Expr::Int(..) => I64,
             Expr::Float(..) => Type::F64,
             Expr::Bool(..) => Type::Bool,
+            Expr::Null(_) => Type::void_ptr(),
             Expr::Name(n, span) => match self.var(n, *span)? {
                 Some(t) => t,
                 None => return Ok(None),
