@@ -746,6 +746,11 @@ impl<'f> Typer<'f> {
         }
         match best {
             Some((k, _)) => Ok(k),
+            None if o.targets.len() == 1 => {
+                // One signature: say which argument is wrong.
+                check_args(&o.name, &o.targets[0].visible, args, types, span, self)?;
+                Ok(0)
+            }
             None => {
                 let got = types
                     .iter()
