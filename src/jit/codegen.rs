@@ -342,7 +342,11 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
             Stmt::If(c, then, orelse, _) => {
                 let cond = self.cond(c)?;
-                let (tb, eb, merge) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+                let (tb, eb, merge) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
                 self.b.ins().brif(cond, tb, &[], eb, &[]);
                 self.b.seal_block(tb);
                 self.b.seal_block(eb);
@@ -362,12 +366,17 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.resume_at(merge, !(then_done && else_done));
             }
             Stmt::While(c, body, orelse, _) => {
-                let (head, bodyb, elseb, exit) =
-                    (self.b.create_block(), self.b.create_block(), self.b.create_block(), self.b.create_block());
+                let (head, bodyb, elseb, exit) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
                 self.b.ins().jump(head, &[]);
                 self.b.switch_to_block(head);
                 // `while True:` (or any nonzero literal) never reaches its else clause.
-                let always = matches!(c, Expr::Bool(true, _)) || matches!(c, Expr::Int(n, _) if *n != 0);
+                let always =
+                    matches!(c, Expr::Bool(true, _)) || matches!(c, Expr::Int(n, _) if *n != 0);
                 if always {
                     self.b.ins().jump(bodyb, &[]);
                 } else {
@@ -376,7 +385,11 @@ impl<'a, 'b> Gen<'a, 'b> {
                 }
                 self.b.seal_block(bodyb);
                 self.b.switch_to_block(bodyb);
-                self.loops.push(Loop { head, exit, broke: false });
+                self.loops.push(Loop {
+                    head,
+                    exit,
+                    broke: false,
+                });
                 self.block(body)?;
                 if !self.terminated {
                     self.b.ins().jump(head, &[]);
