@@ -12,7 +12,7 @@ LowLevelCallable, a ctypes or a cffi pointer.
 """
 
 from ._interop import cython_functions, from_cython, native
-from ._jit import CompileError, TypingError, UndefinedNameError, UnsupportedError, jit
+from ._errors import CompileError, TypingError, UndefinedNameError, UnsupportedError
 from ._native import (
     Kernel,
     NativeCallable,
@@ -43,6 +43,20 @@ from ._native import (
 )
 
 __version__ = "0.1.0"
+
+
+def jit(signature=None, **options):
+    """Compile a Python function into a native :class:`Kernel`.
+
+    ``@nativecall.jit("float64(float64, intp)")`` (Numba or C spelling), or plain
+    ``@nativecall.jit`` with annotations (``x: nativecall.float64``; ``float``, ``int``
+    and ``bool`` mean float64, int64 and bool; a missing return annotation is
+    inferred). Compilation is eager; errors raise :class:`CompileError` subclasses
+    that point at the source. See docs/semantics.md for the language.
+    """
+    from ._jit import jit as _jit  # the frontend (ast, inspect) loads on first use
+
+    return _jit(signature, **options)
 
 __all__ = [
     "CompileError",

@@ -9,9 +9,7 @@ No library is imported here unless an object of that library is passed in, so
 
 from __future__ import annotations
 
-import difflib
 import importlib
-import re
 import sys
 import types
 
@@ -224,19 +222,14 @@ def _from_cffi(obj):
     return NativeCallable.from_address(address, sig, owner=obj, name=f"cffi:{ctype.cname}")
 
 
-_CFFI_SPELLING = [
-    (re.compile(r"\bnpy_intp\b"), "intptr_t"),
-    (re.compile(r"\bnpy_uintp\b"), "uintptr_t"),
-    (re.compile(r"\bbool\b"), "_Bool"),
-    (re.compile(r"\bDLTensor\b"), "struct DLTensor"),
-]
+# C spellings cffi does not know, by the word they replace.
+_CFFI_SPELLING = {"npy_intp": "intptr_t", "npy_uintp": "uintptr_t", "bool": "_Bool", "DLTensor": "struct DLTensor"}
 
 
 def _cffi_cdecl(sig):
-    text = str(sig.pointer())
-    for pattern, replacement in _CFFI_SPELLING:
-        text = pattern.sub(replacement, text)
-    return text
+    import re
+
+    return re.sub(r"\b(npy_intp|npy_uintp|bool|DLTensor)\b", lambda m: _CFFI_SPELLING[m.group(1)], str(sig.pointer()))
 
 
 def to_cffi(nc, ffi, address):
@@ -318,7 +311,7 @@ def _capsule_pointer(capsule):
 
 # ---------------------------------------------------------------------------- Cython
 
-_FUSED = re.compile(r"^__pyx_fuse_\d+(.+)$")
+_FUSED_PREFIX = "__pyx_fuse_"
 
 
 def _module(module):
@@ -340,16 +333,19 @@ def cython_functions(module):
         raise TypeError(f"module {mod.__name__} exports no C functions (it has no __pyx_capi__)")
     out = {}
     for key, capsule in capi.items():
-        match = _FUSED.match(key)
-        plain = match.group(1) if match else key
-        out[key] = NativeCallable._from_capsule(capsule, name=f"{mod.__name__}.{plain}", cython=True)
+        out[key] = NativeCallable._from_capsule(capsule, name=f"{mod.__name__}.{plain_name(key)}", cython=True)
     return out
 
 
 def plain_name(key):
-    """``gamma`` for ``__pyx_fuse_1gamma``."""
-    match = _FUSED.match(key)
-    return match.group(1) if match else key
+    """``gamma`` for ``__pyx_fuse_1gamma`` (Cython's fused specialisations are named
+    ``__pyx_fuse_<index><name>``)."""
+    if key.startswith(_FUSED_PREFIX):
+        rest = key[len(_FUSED_PREFIX) :]
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        if digits and digits < len(rest):
+            return rest[digits:]
+    return key
 
 
 def from_cython(module, name, signature=None):
@@ -365,6 +361,8 @@ def from_cython(module, name, signature=None):
     candidates = [nc for key, nc in functions.items() if plain_name(key) == name]
     if not candidates:
         exported = sorted({plain_name(k) for k in functions})
+        import difflib
+
         close = difflib.get_close_matches(name, exported, n=5, cutoff=0.6)
         hint = f"; similar: {', '.join(close)}" if close else ""
         raise AttributeError(f"module {mod.__name__} exports no native function {name!r}{hint}")
