@@ -114,6 +114,14 @@ def test_function_pointer_parameters_from_python_and_inside_kernels():
     with pytest.raises(TypeError, match="needs a function"):
         apply(nativecall.jit("float64(float64)")(lambda_free_square), 1.0)
 
+    # The C spelling of the same parameter type.
+    @nativecall.jit("double (double (*)(double, void *), double)")
+    def apply_c(g, x):
+        return g(x, None) + 1.0
+
+    assert str(apply_c.signature) == "double (double (*)(double, void *), double)"
+    assert apply_c(f, 3.0) == 8.0
+
     # Inside a kernel: a kernel passed where a function pointer is expected.
     @nativecall.jit("float64(float64)")
     def apply_f(x):

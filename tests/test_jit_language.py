@@ -221,6 +221,10 @@ def test_math_int_results_predicates_constants_and_gamma():
     def consts():
         return math.pi + math.e + math.tau
 
+    @nativecall.jit("bool()")
+    def specials():
+        return math.isinf(math.inf) and -math.inf < 0 and math.isnan(math.nan) and math.nan != math.nan
+
     @nativecall.jit("float64(float64)")
     def gammas(x):
         return math.gamma(x) + math.lgamma(x) + math.log(x, 2.0)
@@ -228,6 +232,7 @@ def test_math_int_results_predicates_constants_and_gamma():
     check(rounding, (2.5,), (-2.5,), (3.0,))
     check(odd, (1.0,), (math.nan,), (math.inf,))
     assert consts() == math.pi + math.e + math.tau
+    assert specials() is True
     for x in [0.5, 3.7, 10.0]:
         assert gammas(x) == pytest.approx(gammas.py_func(x), rel=1e-13)
 

@@ -1,7 +1,8 @@
-"""``python -m nativecall``: inspect native exports, and tour what nativecall does.
+"""``python -m nativecall``: inspect native exports, tour what nativecall does, benchmark it.
 
     python -m nativecall inspect scipy.special.cython_special [--json]
     python -m nativecall demo
+    python -m nativecall bench [--json FILE] [--quick]
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def main(argv=None) -> int:
     p.add_argument("module", help="a module name, e.g. scipy.special.cython_special")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub.add_parser("demo", help="a tour of nativecall with timings side by side")
+    sub.add_parser("bench", help="benchmarks side by side with ratios (see --help)", add_help=False)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "bench":
+        from ._bench import run as bench
+
+        return bench(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "inspect":
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import linecache
 import math
 import numbers
 import operator
@@ -111,7 +112,7 @@ class _Frontend:
         self.func = func
         self.filename = func.__code__.co_filename
         try:
-            lines, first = inspect.getsourcelines(func)
+            lines, first = _source_lines(func)
         except (OSError, TypeError) as e:
             raise UnsupportedError(
                 f"nativecall.jit needs the source of {func.__qualname__} ({e}); define it in a file or a notebook cell",
@@ -509,12 +510,66 @@ def _strip_docstring(body):
 
 
 def _assigned_names(body):
+    """Every name a statement list assigns (the kernel's locals)."""
     names = set()
-    for node in body:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                names.add(sub.id)
-            elif isinstance(sub, (ast.FunctionDef, ast.Lambda, ast.ClassDef)):
-                pass
+
+    def targets(t):
+        if isinstance(t, ast.Name):
+            names.add(t.id)
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            for e in t.elts:
+                targets(e)
+
+    def walk(stmts):
+        for s in stmts:
+            if isinstance(s, ast.Assign):
+                for t in s.targets:
+                    targets(t)
+            elif isinstance(s, (ast.AugAssign, ast.AnnAssign)):
+                targets(s.target)
+            elif isinstance(s, ast.For):
+                targets(s.target)
+                walk(s.body)
+                walk(s.orelse)
+            elif isinstance(s, (ast.If, ast.While)):
+                walk(s.body)
+                walk(s.orelse)
+            elif isinstance(s, (ast.With, ast.Try)):
+                walk(s.body)
+
+    walk(body)
     return names
 
+
+def _source_lines(func):
+    """The lines of ``func``'s definition and its first line number.
+
+    Fast path: read the file's lines from linecache and take the indented block that
+    starts at the code object's first line (comment and blank lines do not end it).
+    Anything the fast path could misread fails to parse, and inspect takes over.
+    """
+    code = func.__code__
+    lines = linecache.getlines(code.co_filename, func.__globals__)
+    start = code.co_firstlineno - 1
+    if 0 <= start < len(lines):
+        first = lines[start]
+        base = len(first) - len(first.lstrip())
+        end = start + 1
+        seen_def = first.lstrip().startswith("def ")
+        while end < len(lines):
+            text = lines[end]
+            stripped = text.strip()
+            if stripped and not stripped.startswith("#"):
+                indent = len(text) - len(text.lstrip())
+                if indent <= base:
+                    if seen_def:
+                        break
+                    seen_def = text.lstrip().startswith("def ")  # still among the decorators
+            end += 1
+        block = lines[start:end]
+        try:
+            ast.parse(textwrap.dedent("".join(block)))
+            return block, code.co_firstlineno
+        except SyntaxError:
+            pass
+    return inspect.getsourcelines(func)

@@ -341,13 +341,12 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.b.ins().store(MemFlagsData::new(), v, addr, 0);
             }
             Stmt::If(c, then, orelse, _) => {
-                let cond = self.cond(c)?;
                 let (tb, eb, merge) = (
                     self.b.create_block(),
                     self.b.create_block(),
                     self.b.create_block(),
                 );
-                self.b.ins().brif(cond, tb, &[], eb, &[]);
+                self.branch(c, tb, eb)?;
                 self.b.seal_block(tb);
                 self.b.seal_block(eb);
                 self.b.switch_to_block(tb);
@@ -366,36 +365,41 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.resume_at(merge, !(then_done && else_done));
             }
             Stmt::While(c, body, orelse, _) => {
-                let (head, bodyb, elseb, exit) = (
+                // Rotated: the condition is tested before the first iteration and again at
+                // the bottom of each (`continue` goes there), so an iteration takes one branch.
+                let (bodyb, latch, elseb, exit) = (
                     self.b.create_block(),
                     self.b.create_block(),
                     self.b.create_block(),
                     self.b.create_block(),
                 );
-                self.b.ins().jump(head, &[]);
-                self.b.switch_to_block(head);
                 // `while True:` (or any nonzero literal) never reaches its else clause.
                 let always =
                     matches!(c, Expr::Bool(true, _)) || matches!(c, Expr::Int(n, _) if *n != 0);
                 if always {
                     self.b.ins().jump(bodyb, &[]);
                 } else {
-                    let cond = self.cond(c)?;
-                    self.b.ins().brif(cond, bodyb, &[], elseb, &[]);
+                    self.branch(c, bodyb, elseb)?;
                 }
-                self.b.seal_block(bodyb);
                 self.b.switch_to_block(bodyb);
                 self.loops.push(Loop {
-                    head,
+                    head: latch,
                     exit,
                     broke: false,
                 });
                 self.block(body)?;
                 if !self.terminated {
-                    self.b.ins().jump(head, &[]);
+                    self.b.ins().jump(latch, &[]);
                 }
                 let l = self.loops.pop().expect("loop");
-                self.b.seal_block(head);
+                self.b.seal_block(latch);
+                self.b.switch_to_block(latch);
+                if always {
+                    self.b.ins().jump(bodyb, &[]);
+                } else {
+                    self.branch(c, bodyb, elseb)?;
+                }
+                self.b.seal_block(bodyb);
                 let mut else_done = true;
                 if !always {
                     self.b.seal_block(elseb);
@@ -466,51 +470,46 @@ impl<'a, 'b> Gen<'a, 'b> {
         orelse: &[Stmt],
     ) -> R<()> {
         let (v, vt) = self.vars[var].clone();
+        // A literal step of +1 or -1 (the common case) counts the variable itself: it
+        // cannot overflow, since it stops at `stop`. Other steps run an exact trip count.
+        let unit = match step {
+            Expr::Int(1, _) => Some(1i64),
+            Expr::Int(-1, _) => Some(-1i64),
+            _ => None,
+        };
         let start = self.expr_as(start, &I64)?;
         let stop = self.expr_as(stop, &I64)?;
         let step = self.expr_as(step, &I64)?;
-        // The trip count, computed exactly for every int64 range (no overflow at the ends):
-        // step > 0: start < stop ? (stop - start - 1) / step + 1 : 0, and symmetrically.
         let zero = self.b.ins().iconst(clt::I64, 0);
-        let one = self.b.ins().iconst(clt::I64, 1);
-        let up = self.b.ins().icmp(IntCC::SignedGreaterThan, step, zero);
-        let down = self.b.ins().icmp(IntCC::SignedLessThan, step, zero);
-        let span_up = self.b.ins().isub(stop, start);
-        let span_up = self.b.ins().isub(span_up, one);
-        let span_down = self.b.ins().isub(start, stop);
-        let span_down = self.b.ins().isub(span_down, one);
-        let neg_step = self.b.ins().ineg(step);
-        let dist = self.b.ins().select(up, span_up, span_down);
-        let stride = self.b.ins().select(up, step, neg_step);
-        let safe_stride = self.b.ins().select(up, stride, neg_step);
-        let nonzero = self.b.ins().bor(up, down);
-        let safe_stride = self.b.ins().select(nonzero, safe_stride, one);
-        let q = self.b.ins().udiv(dist, safe_stride);
-        let n = self.b.ins().iadd_imm_s(q, 1);
-        let has_up = self.b.ins().icmp(IntCC::SignedLessThan, start, stop);
-        let has_down = self.b.ins().icmp(IntCC::SignedGreaterThan, start, stop);
-        let has = self.b.ins().select(up, has_up, has_down);
-        let has = self.b.ins().band(has, nonzero);
-        let count = self.b.ins().select(has, n, zero);
-
-        let (head, bodyb, latch, elseb, exit) = (
-            self.b.create_block(),
+        let count = match unit {
+            Some(_) => zero,
+            None => self.trip_count(start, stop, step),
+        };
+        let (bodyb, latch, elseb, exit) = (
             self.b.create_block(),
             self.b.create_block(),
             self.b.create_block(),
             self.b.create_block(),
         );
-        self.b.append_block_param(head, clt::I64);
-        self.b.ins().jump(head, &args(&[zero]));
-        self.b.switch_to_block(head);
-        let k = self.b.block_params(head)[0];
-        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, k, count);
-        self.b.ins().brif(more, bodyb, &[], elseb, &[]);
-        self.b.seal_block(bodyb);
-        self.b.seal_block(elseb);
+        self.b.append_block_param(bodyb, clt::I64);
+        // Rotated like `while`: test before the first iteration and at the bottom.
+        let more = |g: &mut Self, k: Value| match unit {
+            Some(1) => g.b.ins().icmp(IntCC::SignedLessThan, k, stop),
+            Some(_) => g.b.ins().icmp(IntCC::SignedGreaterThan, k, stop),
+            None => g.b.ins().icmp(IntCC::UnsignedLessThan, k, count),
+        };
+        let first = if unit.is_some() { start } else { zero };
+        let go = more(self, first);
+        self.b.ins().brif(go, bodyb, &args(&[first]), elseb, &[]);
         self.b.switch_to_block(bodyb);
-        let offset = self.b.ins().imul(k, step);
-        let value = self.b.ins().iadd(start, offset);
+        let k = self.b.block_params(bodyb)[0];
+        let value = match unit {
+            Some(_) => k,
+            None => {
+                let offset = self.b.ins().imul(k, step);
+                self.b.ins().iadd(start, offset)
+            }
+        };
         let value = self.convert(value, &I64, &vt);
         self.b.def_var(v, value);
         self.loops.push(Loop {
@@ -525,9 +524,11 @@ impl<'a, 'b> Gen<'a, 'b> {
         let l = self.loops.pop().expect("loop");
         self.b.seal_block(latch);
         self.b.switch_to_block(latch);
-        let next = self.b.ins().iadd_imm_s(k, 1);
-        self.b.ins().jump(head, &args(&[next]));
-        self.b.seal_block(head);
+        let next = self.b.ins().iadd_imm_s(k, unit.unwrap_or(1));
+        let go = more(self, next);
+        self.b.ins().brif(go, bodyb, &args(&[next]), elseb, &[]);
+        self.b.seal_block(bodyb);
+        self.b.seal_block(elseb);
         self.terminated = false;
         self.b.switch_to_block(elseb);
         self.block(orelse)?;
@@ -537,6 +538,32 @@ impl<'a, 'b> Gen<'a, 'b> {
         }
         self.resume_at(exit, l.broke || !else_done);
         Ok(())
+    }
+
+    /// The number of iterations of `range(start, stop, step)`, exact for every int64
+    /// range (no overflow at the ends): step > 0: start < stop ? (stop - start - 1) / step + 1
+    /// : 0, and symmetrically; a zero step runs no iterations.
+    fn trip_count(&mut self, start: Value, stop: Value, step: Value) -> Value {
+        let zero = self.b.ins().iconst(clt::I64, 0);
+        let one = self.b.ins().iconst(clt::I64, 1);
+        let up = self.b.ins().icmp(IntCC::SignedGreaterThan, step, zero);
+        let down = self.b.ins().icmp(IntCC::SignedLessThan, step, zero);
+        let span_up = self.b.ins().isub(stop, start);
+        let span_up = self.b.ins().isub(span_up, one);
+        let span_down = self.b.ins().isub(start, stop);
+        let span_down = self.b.ins().isub(span_down, one);
+        let neg_step = self.b.ins().ineg(step);
+        let dist = self.b.ins().select(up, span_up, span_down);
+        let stride = self.b.ins().select(up, step, neg_step);
+        let nonzero = self.b.ins().bor(up, down);
+        let safe_stride = self.b.ins().select(nonzero, stride, one);
+        let q = self.b.ins().udiv(dist, safe_stride);
+        let n = self.b.ins().iadd_imm_s(q, 1);
+        let has_up = self.b.ins().icmp(IntCC::SignedLessThan, start, stop);
+        let has_down = self.b.ins().icmp(IntCC::SignedGreaterThan, start, stop);
+        let has = self.b.ins().select(up, has_up, has_down);
+        let has = self.b.ins().band(has, nonzero);
+        self.b.ins().select(has, n, zero)
     }
 
     // ------------------------------------------------------------------ expressions
@@ -556,9 +583,52 @@ impl<'a, 'b> Gen<'a, 'b> {
         Ok(self.convert(v, &t, to))
     }
 
-    fn cond(&mut self, e: &Expr) -> R<Value> {
-        let (v, t) = self.expr(e)?;
-        Ok(self.truthy(v, &t))
+    /// Branch to `t` if `e` is true, else to `f`. Conditions built from `and`, `or`,
+    /// `not` and comparisons become branches directly (no boolean is materialised),
+    /// which is what lets Cranelift fuse each compare with its branch.
+    fn branch(&mut self, e: &Expr, t: ir::Block, f: ir::Block) -> R<()> {
+        match e {
+            Expr::BoolOp(is_and, values, _) => {
+                for (k, v) in values.iter().enumerate() {
+                    if k + 1 == values.len() {
+                        return self.branch(v, t, f);
+                    }
+                    let next = self.b.create_block();
+                    if *is_and {
+                        self.branch(v, next, f)?;
+                    } else {
+                        self.branch(v, t, next)?;
+                    }
+                    self.b.seal_block(next);
+                    self.b.switch_to_block(next);
+                }
+                Ok(())
+            }
+            Expr::Unary(UnaryOp::Not, x, _) => self.branch(x, f, t),
+            Expr::Compare(first, rest, _) => {
+                let (mut lv, mut lt) = self.expr(first)?;
+                for (k, (op, re)) in rest.iter().enumerate() {
+                    let (rv, rt) = self.expr(re)?;
+                    let c = self.compare(*op, lv, &lt, rv, &rt);
+                    if k + 1 == rest.len() {
+                        self.b.ins().brif(c, t, &[], f, &[]);
+                    } else {
+                        let next = self.b.create_block();
+                        self.b.ins().brif(c, next, &[], f, &[]);
+                        self.b.seal_block(next);
+                        self.b.switch_to_block(next);
+                    }
+                    (lv, lt) = (rv, rt);
+                }
+                Ok(())
+            }
+            _ => {
+                let (v, ty) = self.expr(e)?;
+                let c = self.truthy(v, &ty);
+                self.b.ins().brif(c, t, &[], f, &[]);
+                Ok(())
+            }
+        }
     }
 
     fn truthy(&mut self, v: Value, t: &Type) -> Value {
@@ -734,14 +804,13 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
             Expr::IfExp(c, a, b, _) => {
                 let rt = self.ty(e)?;
-                let cond = self.cond(c)?;
                 let (tb, eb, done) = (
                     self.b.create_block(),
                     self.b.create_block(),
                     self.b.create_block(),
                 );
                 self.b.append_block_param(done, clif(&rt));
-                self.b.ins().brif(cond, tb, &[], eb, &[]);
+                self.branch(c, tb, eb)?;
                 self.b.seal_block(tb);
                 self.b.seal_block(eb);
                 self.b.switch_to_block(tb);
@@ -903,8 +972,42 @@ impl<'a, 'b> Gen<'a, 'b> {
         Ok((v, rt))
     }
 
+    /// The value of `v` if it is an integer constant.
+    fn const_int(&self, v: Value) -> Option<i64> {
+        let ir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(v) else {
+            return None;
+        };
+        match self.b.func.dfg.insts[inst] {
+            ir::InstructionData::UnaryImm {
+                opcode: ir::Opcode::Iconst,
+                imm,
+            } => Some(imm.bits()),
+            _ => None,
+        }
+    }
+
     /// Python's `//` and `%` on integers; by zero both give 0 (as NumPy), never a trap.
     fn int_divmod(&mut self, op: BinOp, x: Value, y: Value, ty: ir::Type, signed: bool) -> Value {
+        // A positive power-of-two constant divisor: Python's floor semantics are exactly
+        // an arithmetic shift and a mask, for either sign of `x`.
+        if let Some(c) = self
+            .const_int(y)
+            .filter(|c| *c > 0 && (*c as u64).is_power_of_two())
+        {
+            if c < (1i64 << (ty.bits() - 1).min(62)) {
+                let k = c.trailing_zeros() as i64;
+                return if op == BinOp::FloorDiv {
+                    if signed {
+                        self.b.ins().sshr_imm_u(x, k)
+                    } else {
+                        self.b.ins().ushr_imm_u(x, k)
+                    }
+                } else {
+                    let m = self.iconst(ty, c - 1);
+                    self.b.ins().band(x, m)
+                };
+            }
+        }
         let zero = self.iconst(ty, 0);
         let one = self.iconst(ty, 1);
         let by_zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);

@@ -1,0 +1,284 @@
+"""``python -m nativecall bench``: side-by-side measurements in one process, with ratios.
+
+    python -m nativecall bench [--json FILE] [--quick]
+
+Sections:
+- compile: a 10-line kernel to a ready scipy LowLevelCallable, against Numba's cfunc;
+- import: ``import nativecall`` over the bare interpreter, against ``import numba``;
+- codegen: scalar loops compiled by nativecall and by ``gcc -O2``, timed alternately.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import nativecall
+
+
+def _fmt(seconds):
+    if seconds is None:
+        return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _table(rows, headers):
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    return "\n".join(out)
+
+
+def _optional(name):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+# ---------------------------------------------------------------------------- compile latency
+
+
+def ten_line_kernel(x, a, b):
+    """The compile-latency subject: branches, a loop and math calls."""
+    s = 0.0
+    t = x * a
+    if t > b:
+        s = math.exp(-t) + b
+    else:
+        s = math.sqrt(t * t + 1.0)
+    for i in range(3):
+        s = s * 0.5 + t
+    return s
+
+
+def bench_compile(repeats):
+    sig = "float64(float64, float64, float64)"
+    nativecall.jit(sig)(ten_line_kernel)  # load the frontend once, as any session does
+    times = []
+    for _ in range(repeats):
+        gc.disable()
+        t0 = time.perf_counter()
+        k = nativecall.jit(sig)(ten_line_kernel)
+        k.lowlevelcallable("double (int, double *)")
+        times.append(time.perf_counter() - t0)
+        gc.enable()
+    result = {"nativecall_median_s": statistics.median(times), "nativecall_min_s": min(times)}
+    numba = None
+    if _optional("numba") is not None:
+        import numba
+
+        t0 = time.perf_counter()
+        numba.cfunc(sig)(_fresh(ten_line_kernel))
+        first = time.perf_counter() - t0
+        later = []
+        for _ in range(max(3, repeats // 50)):
+            t0 = time.perf_counter()
+            numba.cfunc(sig)(_fresh(ten_line_kernel))
+            later.append(time.perf_counter() - t0)
+        numba = {"first_s": first, "later_median_s": statistics.median(later)}
+        result["numba"] = numba
+        result["ratio_numba_later_to_nativecall"] = numba["later_median_s"] / result["nativecall_median_s"]
+    rows = [["nativecall.jit → LowLevelCallable", _fmt(result["nativecall_median_s"]), "1.0×"]]
+    if numba:
+        rows.append(["numba.cfunc (first in process)", _fmt(numba["first_s"]), f"{numba['first_s'] / result['nativecall_median_s']:.0f}×"])
+        rows.append(["numba.cfunc (later)", _fmt(numba["later_median_s"]), f"{result['ratio_numba_later_to_nativecall']:.0f}×"])
+    text = _table(rows, ["compile a 10-line kernel", "median", "vs nativecall"])
+    return result, text
+
+
+def _fresh(func):
+    """A new function object with the same code (so Numba cannot reuse a compiled one)."""
+    import types
+
+    return types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+
+
+# ---------------------------------------------------------------------------- import time
+
+
+def _wall(code, runs):
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_import(runs):
+    bare = _wall("pass", runs)
+    nc = _wall("import nativecall", runs) - bare
+    result = {"bare_s": bare, "nativecall_s": nc}
+    rows = [["import nativecall", _fmt(nc), "1.0×"]]
+    if _optional("numba") is not None:
+        nb = _wall("import numba", max(3, runs // 3)) - bare
+        result["numba_s"] = nb
+        rows.append(["import numba", _fmt(nb), f"{nb / nc:.0f}×"])
+    text = _table(rows, ["import (over a bare interpreter)", "median", "vs nativecall"])
+    return result, text
+
+
+# ---------------------------------------------------------------------------- generated code
+
+C_LOOPS = r"""
+#include <stdint.h>
+double harmonic(int64_t n) { double s = 0.0; for (int64_t i = 0; i < n; i++) s += 1.0 / (double)(i + 1); return s; }
+double horner(int64_t n) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) { double x = (double)i * 1e-6; s += (((3.0 * x - 2.0) * x + 0.5) * x - 1.0) * x + 4.0; }
+    return s;
+}
+int64_t collatz(int64_t n) {
+    int64_t steps = 0;
+    for (int64_t k = 1; k < n; k++) { int64_t m = k; while (m != 1) { if (m % 2 == 0) m = m / 2; else m = 3 * m + 1; steps++; } }
+    return steps;
+}
+int64_t mandel(int64_t n) {
+    int64_t total = 0;
+    for (int64_t i = 0; i < n; i++) for (int64_t j = 0; j < n; j++) {
+        double cr = -2.0 + 2.5 * (double)i / (double)n, ci = -1.25 + 2.5 * (double)j / (double)n;
+        double zr = 0.0, zi = 0.0; int64_t k = 0;
+        while (k < 50 && zr * zr + zi * zi <= 4.0) { double t = zr * zr - zi * zi + cr; zi = 2.0 * zr * zi + ci; zr = t; k++; }
+        total += k;
+    }
+    return total;
+}
+"""
+
+
+def k_harmonic(n):
+    s = 0.0
+    for i in range(n):
+        s += 1.0 / (i + 1)
+    return s
+
+
+def k_horner(n):
+    s = 0.0
+    for i in range(n):
+        x = i * 1e-6
+        s += (((3.0 * x - 2.0) * x + 0.5) * x - 1.0) * x + 4.0
+    return s
+
+
+def k_collatz(n):
+    steps = 0
+    for k in range(1, n):
+        m = k
+        while m != 1:
+            if m % 2 == 0:
+                m = m // 2
+            else:
+                m = 3 * m + 1
+            steps += 1
+    return steps
+
+
+def k_mandel(n):
+    total = 0
+    for i in range(n):
+        for j in range(n):
+            cr = -2.0 + 2.5 * i / n
+            ci = -1.25 + 2.5 * j / n
+            zr = 0.0
+            zi = 0.0
+            k = 0
+            while k < 50 and zr * zr + zi * zi <= 4.0:
+                t = zr * zr - zi * zi + cr
+                zi = 2.0 * zr * zi + ci
+                zr = t
+                k += 1
+            total += k
+    return total
+
+
+LOOPS = [
+    ("harmonic sum (float division chain)", k_harmonic, "float64(int64)", "double", 20_000_000),
+    ("Horner polynomial (float mul/add)", k_horner, "float64(int64)", "double", 20_000_000),
+    ("Collatz steps (int branches, // and %)", k_collatz, "int64(int64)", "int64_t", 300_000),
+    ("Mandelbrot escape counts (nested loops)", k_mandel, "int64(int64)", "int64_t", 400),
+]
+
+
+def bench_codegen(repeats, scale=1.0):
+    import ctypes
+
+    with tempfile.TemporaryDirectory() as d:
+        src, lib = os.path.join(d, "loops.c"), os.path.join(d, "libloops.so")
+        with open(src, "w") as f:
+            f.write(C_LOOPS)
+        try:
+            subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", lib, src], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            return {"error": f"gcc unavailable: {e}"}, "codegen: gcc is not available, so there is nothing to compare with"
+        c = ctypes.CDLL(lib)
+        results, rows = [], []
+        for label, fn, sig, cret, n in LOOPS:
+            n = max(1, int(n * scale))
+            kernel = nativecall.jit(sig)(fn)
+            cfn = getattr(c, fn.__name__[2:])
+            cfn.restype = ctypes.c_double if cret == "double" else ctypes.c_int64
+            cfn.argtypes = [ctypes.c_int64]
+            kfn = kernel.ctypes  # both called through ctypes: the same call overhead
+            want, got = cfn(n), kfn(n)
+            same = math.isclose(want, got, rel_tol=1e-12)
+            kt, ct = [], []
+            for _ in range(repeats):  # alternate, so load on the machine hits both alike
+                t0 = time.perf_counter()
+                kfn(n)
+                kt.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                cfn(n)
+                ct.append(time.perf_counter() - t0)
+            k_med, c_med = statistics.median(kt), statistics.median(ct)
+            results.append({"loop": label, "n": n, "nativecall_s": k_med, "gcc_O2_s": c_med, "ratio": k_med / c_med, "same_result": same})
+            rows.append([label, _fmt(k_med), _fmt(c_med), f"{k_med / c_med:.2f}×", "yes" if same else "NO"])
+        text = _table(rows, ["scalar loop", "nativecall", "gcc -O2", "ratio", "same result"])
+        return {"loops": results}, text
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def run(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m nativecall bench")
+    p.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
+    p.add_argument("--quick", action="store_true", help="fewer repeats and smaller loops (a smoke run)")
+    p.add_argument("--only", choices=["compile", "import", "codegen"], action="append", help="run only these sections")
+    args = p.parse_args(argv)
+    sections = args.only or ["compile", "import", "codegen"]
+    quick = args.quick
+    report = {"python": sys.version.split()[0], "nativecall": nativecall.__version__}
+    print(f"nativecall bench (Python {report['python']}); medians, measured side by side in one process\n")
+    if "compile" in sections:
+        result, text = bench_compile(30 if quick else 300)
+        report["compile"] = result
+        print(text + "\n")
+    if "import" in sections:
+        result, text = bench_import(3 if quick else 15)
+        report["import"] = result
+        print(text + "\n")
+    if "codegen" in sections:
+        result, text = bench_codegen(1 if quick else 7, scale=0.05 if quick else 1.0)
+        report["codegen"] = result
+        print(text + "\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"wrote {args.json}")
+    return 0
