@@ -45,6 +45,15 @@ from ._native import (
 __version__ = "0.1.0"
 
 
+def __getattr__(name):
+    # `nativecall.optimize` needs NumPy and scipy: load it on first use only.
+    if name == "optimize":
+        import importlib
+
+        return importlib.import_module(".optimize", __name__)
+    raise AttributeError(f"module 'nativecall' has no attribute {name!r}")
+
+
 def jit(signature=None, **options):
     """Compile a Python function into a native :class:`Kernel`.
 

@@ -170,8 +170,19 @@ pub fn adapt<'py>(
         return finish(slf, target, &sources, Some(guard), user_data);
     }
 
-    // A trailing `void *user_data` carrying the callable's extra parameters.
+    // A trailing `void *user_data` the callable does not take: ignored.
     let k = tparams.len().saturating_sub(1);
+    if same_ret
+        && !tparams.is_empty()
+        && tparams[k].abi_eq(&vptr)
+        && oparams.len() == k
+        && tparams[..k].iter().zip(&oparams).all(|(a, b)| a.abi_eq(b))
+    {
+        let sources: Vec<ArgSource> = (0..k).map(ArgSource::Param).collect();
+        return finish(slf, target, &sources, None, user_data);
+    }
+
+    // A trailing `void *user_data` carrying the callable's extra parameters.
     let ud = !tparams.is_empty() && tparams[k].abi_eq(&vptr) && oparams.len() > k;
     if same_ret
         && ud
@@ -237,4 +248,33 @@ fn finish<'py>(
     )?;
     nc.code = Some(thunk.code);
     Ok((Bound::new(slf.py(), nc)?, user_data))
+}
+
+/// `f` adapted to take its parameters after the first `leading` from a struct behind a
+/// trailing `void *`, without packing any values: for callers that fill the struct
+/// themselves, element by element (`nativecall.optimize` over arrays). Returns the
+/// adapted callable and each field's C type and byte offset, and the struct size.
+#[pyfunction]
+pub fn _user_data_thunk<'py>(
+    f: &Bound<'py, NativeCallable>,
+    leading: usize,
+) -> PyResult<(Bound<'py, NativeCallable>, Vec<(String, usize)>, usize)> {
+    let me = f.get();
+    let params: Vec<Type> = me.signature.arg_types().cloned().collect();
+    if params.len() < leading {
+        return Err(PyTypeError::new_err(format!(
+            "{} ({}) has fewer than {leading} parameters",
+            me.name, me.signature
+        )));
+    }
+    let extras = params[leading..].to_vec();
+    let (offsets, size) = struct_layout(&extras)?;
+    let mut target_params = params[..leading].to_vec();
+    target_params.push(Type::void_ptr());
+    let target = Arc::new(Signature::new(me.signature.ret.clone(), target_params));
+    let mut sources: Vec<ArgSource> = (0..leading).map(ArgSource::Param).collect();
+    sources.extend(offsets.iter().map(|o| ArgSource::Field { param: leading, offset: *o as i32 }));
+    let (nc, _) = finish(f, target, &sources, None, None)?;
+    let layout = extras.iter().map(|t| t.to_string()).zip(offsets).collect();
+    Ok((nc, layout, size))
 }

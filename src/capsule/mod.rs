@@ -11,6 +11,7 @@ pub mod call;
 pub mod callable;
 pub mod errors;
 pub mod kernel;
+pub mod roots;
 pub mod types;
 
 use pyo3::prelude::*;
@@ -52,6 +53,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<kernel::KernelCompileFailure>(),
     )?;
     m.add_function(wrap_pyfunction!(kernel::_compile_kernel, m)?)?;
+    m.add_function(wrap_pyfunction!(adapt::_user_data_thunk, m)?)?;
+    m.add_function(wrap_pyfunction!(roots::_solve_roots, m)?)?;
     m.add("SignatureError", py.get_type::<errors::SignatureError>())?;
     m.add_function(wrap_pyfunction!(typedef, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;

@@ -1,0 +1,153 @@
+"""Native root finding through scipy's own C solvers.
+
+``brentq``, ``brenth``, ``ridder`` and ``bisect`` take scipy's argument names. ``f`` is
+a kernel (or any native callable) ``f(x, *args) -> double``; the call goes to the C
+functions ``scipy.optimize.cython_optimize`` exports, with ``args`` packed natively.
+When ``a``, ``b`` or any of ``args`` are arrays, every problem is solved in one native
+loop without the GIL, broadcasting like NumPy, and arrays come back.
+
+    >>> @nativecall.jit("float64(float64, float64)")
+    ... def f(x, c):
+    ...     return x * x - c
+    >>> nativecall.optimize.brentq(f, 0.0, 2.0, args=(2.0,))          # √2
+    >>> nativecall.optimize.brentq(f, 0.0, 10.0, args=(np.arange(1.0, 1e5),))  # 99 999 roots
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _native
+from ._interop import from_cython, native
+from ._native import NativeCallable
+
+__all__ = ["brentq", "brenth", "ridder", "bisect", "RootsResult"]
+
+_EPS = float(np.finfo(float).eps)
+_SOLVERS = {}
+_DTYPES = {
+    "double": np.float64,
+    "float": np.float32,
+    "bool": np.bool_,
+}
+
+
+def _solver(method):
+    if method not in _SOLVERS:
+        _SOLVERS[method] = from_cython("scipy.optimize.cython_optimize._zeros", method)
+    return _SOLVERS[method]
+
+
+def _field_dtype(type_text):
+    if type_text in _DTYPES:
+        return _DTYPES[type_text]
+    t = _native.Type(type_text)
+    if t.kind == "int":
+        return np.dtype(f"{'i' if t.signed else 'u'}{t.bits // 8}")
+    raise TypeError(f"an extra argument of type '{type_text}' cannot come from an array")
+
+
+def _callback(f, nargs):
+    """``f`` as ``double (double, void *)`` plus the layout of its extra arguments."""
+    nc = f if isinstance(f, NativeCallable) else native(f)
+    sig = nc.signature
+    if sig == "double (double, void *)" and nargs == 0:
+        return nc, [], 0
+    types = [str(t) for t in sig.argtypes]
+    if str(sig.restype) != "double" or not types or types[0] != "double" or len(types) != 1 + nargs:
+        raise TypeError(
+            f"f must take x and then the {nargs} extra argument(s) in args and return a double; "
+            f"{nc.name} is '{sig}'"
+        )
+    adapted, layout, size = _native._user_data_thunk(nc, 1)
+    return adapted, layout, size
+
+
+class RootsResult:
+    """What ``full_output=True`` returns for arrays (scalars get scipy's ``RootResults``)."""
+
+    def __init__(self, root, iterations, function_calls, flag):
+        self.root = root
+        self.iterations = iterations
+        self.function_calls = function_calls
+        self.converged = flag == 0
+        self.flag = flag
+
+    def __repr__(self):
+        return (
+            f"RootsResult(shape={np.shape(self.root)}, converged={int(np.sum(self.converged))}/"
+            f"{np.size(self.converged)})"
+        )
+
+
+def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
+    if not isinstance(args, tuple):
+        args = (args,)
+    if not xtol > 0:
+        raise ValueError(f"xtol too small ({xtol:g} <= 0)")
+    if rtol < 4 * _EPS:
+        raise ValueError(f"rtol too small ({rtol:g} < {4 * _EPS:g})")
+    maxiter = int(maxiter)
+    if maxiter < 0:
+        raise ValueError("maxiter must be >= 0")
+    callback, layout, size = _callback(f, len(args))
+    values = [np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), *[np.asarray(x) for x in args]]
+    scalar = all(v.ndim == 0 for v in values)
+    arrays = np.broadcast_arrays(*values)
+    shape = arrays[0].shape
+    flat = [np.ascontiguousarray(arrays[0]).ravel(), np.ascontiguousarray(arrays[1]).ravel()]
+    fields = []
+    for arr, (type_text, offset) in zip(arrays[2:], layout):
+        dtype = _field_dtype(type_text)
+        if np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"an argument for a '{type_text}' parameter must be integers, got {arr.dtype}")
+        fields.append((np.ascontiguousarray(arr, dtype=dtype).ravel(), offset, type_text))
+    n = flat[0].size
+    roots = np.empty(n)
+    iterations = np.empty(n, dtype=np.intc)
+    calls = np.empty(n, dtype=np.intc)
+    flags = np.empty(n, dtype=np.intc)
+    _native._solve_roots(
+        _solver(method), callback, flat[0], flat[1], fields, size, float(xtol), float(rtol), maxiter,
+        roots, iterations, calls, flags,
+    )  # fmt: skip
+    bad = np.flatnonzero(flags)
+    if bad.size and (disp or scalar):
+        i = int(bad[0])
+        where = "" if scalar else f" ({bad.size} of {n} problems; first at flat index {i})"
+        if flags[i] == -1:
+            raise ValueError(f"f(a) and f(b) must have different signs{where}")
+        if disp:
+            raise RuntimeError(f"Failed to converge after {iterations[i]} iterations, value is {roots[i]}{where}")
+    if scalar:
+        root = float(roots[0])
+        if not full_output:
+            return root
+        from scipy.optimize import RootResults
+
+        return root, RootResults(root=root, iterations=int(iterations[0]), function_calls=int(calls[0]),
+                                 flag=int(flags[0]), method=method)  # fmt: skip
+    roots = roots.reshape(shape)
+    if not full_output:
+        return roots
+    return roots, RootsResult(roots, iterations.reshape(shape), calls.reshape(shape), flags.reshape(shape))
+
+
+def brentq(f, a, b, args=(), xtol=2e-12, rtol=4 * _EPS, maxiter=100, full_output=False, disp=True):
+    """Brent's method (scipy's C ``brentq``) on ``[a, b]``; see the module docstring."""
+    return _solve("brentq", f, a, b, args, xtol, rtol, maxiter, full_output, disp)
+
+
+def brenth(f, a, b, args=(), xtol=2e-12, rtol=4 * _EPS, maxiter=100, full_output=False, disp=True):
+    """Brent's method with hyperbolic extrapolation (scipy's C ``brenth``)."""
+    return _solve("brenth", f, a, b, args, xtol, rtol, maxiter, full_output, disp)
+
+
+def ridder(f, a, b, args=(), xtol=2e-12, rtol=4 * _EPS, maxiter=100, full_output=False, disp=True):
+    """Ridder's method (scipy's C ``ridder``)."""
+    return _solve("ridder", f, a, b, args, xtol, rtol, maxiter, full_output, disp)
+
+
+def bisect(f, a, b, args=(), xtol=2e-12, rtol=4 * _EPS, maxiter=100, full_output=False, disp=True):
+    """Bisection (scipy's C ``bisect``)."""
+    return _solve("bisect", f, a, b, args, xtol, rtol, maxiter, full_output, disp)

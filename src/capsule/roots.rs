@@ -1,0 +1,181 @@
+//! Many root finds in one native loop: scipy's `cython_optimize` solvers over arrays.
+//!
+//! The Python side (`nativecall.optimize`) broadcasts `a`, `b` and the extra arguments
+//! with NumPy and casts each extra argument to its field's dtype; this loop fills the
+//! callback's user-data struct per element and calls the C solver, without the GIL.
+
+use std::ffi::{c_int, c_void};
+
+use numpy::{PyArrayDescrMethods, PyReadonlyArray1, PyReadwriteArray1, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::abi::{self, Type};
+
+use super::callable::NativeCallable;
+
+/// scipy's `zeros_full_output` (`scipy/optimize/cython_optimize/_zeros.pxd`).
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct ZerosFullOutput {
+    funcalls: c_int,
+    iterations: c_int,
+    error_num: c_int,
+    root: f64,
+}
+
+const _: () = assert!(std::mem::size_of::<ZerosFullOutput>() == 24);
+const _: () = assert!(std::mem::offset_of!(ZerosFullOutput, root) == 16);
+
+type Callback = unsafe extern "C" fn(f64, *mut c_void) -> f64;
+type Solver = unsafe extern "C" fn(Callback, f64, f64, *mut c_void, f64, f64, c_int, *mut ZerosFullOutput) -> f64;
+
+const SOLVER_SIGNATURE: &str =
+    "double (double (*)(double, void *), double, double, void *, double, double, int, struct zeros_full_output *)";
+
+struct Field {
+    data: usize,
+    itemsize: usize,
+    offset: usize,
+}
+
+struct Job {
+    solver: usize,
+    f: usize,
+    a: usize,
+    b: usize,
+    fields: Vec<Field>,
+    struct_size: usize,
+    xtol: f64,
+    rtol: f64,
+    maxiter: c_int,
+    roots: usize,
+    iterations: usize,
+    calls: usize,
+    flags: usize,
+    n: usize,
+}
+
+// SAFETY: the addresses point into arrays the calling Python frame keeps alive (and
+// borrowed) until `run` returns; nothing else writes them meanwhile.
+unsafe impl Send for Job {}
+
+impl Job {
+    fn run(self) {
+        // SAFETY: both signatures were checked against the expected ones before the Job was made.
+        let solver: Solver = unsafe { std::mem::transmute::<usize, Solver>(self.solver) };
+        let f: Callback = unsafe { std::mem::transmute::<usize, Callback>(self.f) };
+        let mut buf = vec![0u64; self.struct_size.div_ceil(8).max(1)];
+        // No extra arguments: the callback gets NULL, as a C caller with no data would pass.
+        let base = if self.struct_size == 0 { std::ptr::null_mut() } else { buf.as_mut_ptr() as *mut u8 };
+        for i in 0..self.n {
+            for fl in &self.fields {
+                // SAFETY: each field array has `n` C-contiguous items of `itemsize` bytes, and
+                // `offset + itemsize` fits in the struct (checked when the Job was made).
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        (fl.data as *const u8).add(i * fl.itemsize),
+                        base.add(fl.offset),
+                        fl.itemsize,
+                    );
+                }
+            }
+            let mut out = ZerosFullOutput::default();
+            // SAFETY: the arrays hold `n` elements of the stated types (checked), and the
+            // solver and callback have the signatures the types say.
+            unsafe {
+                let a = *(self.a as *const f64).add(i);
+                let b = *(self.b as *const f64).add(i);
+                let root = solver(f, a, b, base as *mut c_void, self.xtol, self.rtol, self.maxiter, &mut out);
+                *(self.roots as *mut f64).add(i) = if out.error_num == -1 { f64::NAN } else { root };
+                *(self.iterations as *mut c_int).add(i) = out.iterations;
+                *(self.calls as *mut c_int).add(i) = out.funcalls;
+                *(self.flags as *mut c_int).add(i) = out.error_num;
+            }
+        }
+    }
+}
+
+fn check_signature(nc: &NativeCallable, want: &str, what: &str) -> PyResult<()> {
+    let want = abi::parse_signature(want).expect("a valid signature");
+    if nc.signature.abi_eq(&want) && nc.hidden.is_empty() {
+        Ok(())
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "{what} must have the signature '{want}', got {} with '{}'",
+            nc.name, nc.signature
+        )))
+    }
+}
+
+/// Solve `f(x, *args) = 0` on `[a[i], b[i]]` for every `i` with a `cython_optimize`
+/// solver, writing roots, iteration and call counts and error flags (0, -1 sign
+/// error, -2 no convergence). `fields` are `(array, offset)` for each extra argument,
+/// already broadcast, raveled and cast to the field's type.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn _solve_roots(
+    py: Python<'_>,
+    solver: &Bound<'_, NativeCallable>,
+    f: &Bound<'_, NativeCallable>,
+    a: PyReadonlyArray1<'_, f64>,
+    b: PyReadonlyArray1<'_, f64>,
+    fields: Vec<(Bound<'_, PyUntypedArray>, usize, String)>,
+    struct_size: usize,
+    xtol: f64,
+    rtol: f64,
+    maxiter: c_int,
+    mut roots: PyReadwriteArray1<'_, f64>,
+    mut iterations: PyReadwriteArray1<'_, c_int>,
+    mut calls: PyReadwriteArray1<'_, c_int>,
+    mut flags: PyReadwriteArray1<'_, c_int>,
+) -> PyResult<()> {
+    check_signature(solver.get(), SOLVER_SIGNATURE, "the solver")?;
+    check_signature(f.get(), "double (double, void *)", "the callback")?;
+    let n = a.len();
+    let slices_ok = b.len() == n && roots.len() == n && iterations.len() == n && calls.len() == n && flags.len() == n;
+    if !slices_ok {
+        return Err(PyValueError::new_err("a, b and the outputs must have the same length"));
+    }
+    let contiguous = |x: &Bound<'_, PyUntypedArray>| x.is_c_contiguous();
+    let mut job_fields = Vec::with_capacity(fields.len());
+    for (arr, offset, ty) in &fields {
+        let ty: Type = abi::parse_type_text(ty).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let size = ty.size().unwrap_or(0);
+        let kind = arr.dtype().kind();
+        let kind_ok = match ty {
+            Type::Float(_) => kind == b'f',
+            Type::Int(_) => kind == b'i' || kind == b'u',
+            Type::Bool => kind == b'b',
+            _ => false,
+        };
+        if !kind_ok || arr.dtype().itemsize() != size || arr.len() != n || !contiguous(arr) || offset + size > struct_size {
+            return Err(PyTypeError::new_err(format!(
+                "extra argument field {ty} at offset {offset}: expected a contiguous array of {n} items of {size} bytes"
+            )));
+        }
+        // SAFETY: a live, C-contiguous NumPy array; its data pointer is valid for `n` items.
+        let data = unsafe { (*arr.as_array_ptr()).fields.data } as usize;
+        job_fields.push(Field { data, itemsize: size, offset: *offset });
+    }
+    let a = a.as_slice().map_err(|_| PyValueError::new_err("a must be contiguous"))?;
+    let b = b.as_slice().map_err(|_| PyValueError::new_err("b must be contiguous"))?;
+    let job = Job {
+        solver: solver.get().address,
+        f: f.get().export_address()?,
+        a: a.as_ptr() as usize,
+        b: b.as_ptr() as usize,
+        fields: job_fields,
+        struct_size,
+        xtol,
+        rtol,
+        maxiter,
+        roots: roots.as_slice_mut().map_err(|_| PyValueError::new_err("roots must be contiguous"))?.as_mut_ptr() as usize,
+        iterations: iterations.as_slice_mut().map_err(|_| PyValueError::new_err("contiguous"))?.as_mut_ptr() as usize,
+        calls: calls.as_slice_mut().map_err(|_| PyValueError::new_err("contiguous"))?.as_mut_ptr() as usize,
+        flags: flags.as_slice_mut().map_err(|_| PyValueError::new_err("contiguous"))?.as_mut_ptr() as usize,
+        n,
+    };
+    py.detach(move || job.run());
+    Ok(())
+}
