@@ -490,6 +490,25 @@ impl NativeCallable {
         self.export_address()
     }
 
+    /// The address of code with exactly `signature`, for Numba's wrapper address protocol.
+    fn __wrapper_address__(&self) -> PyResult<usize> {
+        self.export_address()
+    }
+
+    /// The Numba type of this callable (Numba reads `_numba_type_` when it is passed to
+    /// `@numba.njit` code as an argument).
+    #[getter]
+    fn _numba_type_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py().import("nativecall._numba")?.getattr("numba_type")?.call1((slf,))
+    }
+
+    /// This callable through Numba's wrapper address protocol, usable as a global (or an
+    /// argument) inside `@numba.njit` code.
+    #[getter]
+    fn numba<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py().import("nativecall._numba")?.getattr("adapter")?.call1((slf,))
+    }
+
     /// A dict describing the callable (used by `python -m nativecall inspect --json`).
     fn _describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
