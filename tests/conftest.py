@@ -142,9 +142,9 @@ CYTHON_PXD = textwrap.dedent(
 )
 
 
-def build_cython_module(directory: Path, name: str, pyx: str, pxd: str = "") -> None:
+def build_cython_module(directory: Path, name: str, pyx: str, pxd: str = "", include_dirs=()) -> None:
     """Cythonize and compile `pyx` into `directory` as module `name` (importable once
-    `directory` is on sys.path)."""
+    `directory` is on sys.path). `include_dirs` go to both Cython and the C compiler."""
     from Cython.Build import cythonize
 
     (directory / f"{name}.pyx").write_text(pyx)
@@ -153,15 +153,25 @@ def build_cython_module(directory: Path, name: str, pyx: str, pxd: str = "") -> 
     cwd = os.getcwd()
     os.chdir(directory)
     try:
-        cythonize([f"{name}.pyx"], quiet=True, language_level=3)
+        cythonize([f"{name}.pyx"], quiet=True, language_level=3, include_path=list(include_dirs))
     finally:
         os.chdir(cwd)
     include = sysconfig.get_paths()["include"]
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    extra = [f"-I{d}" for d in include_dirs]
     subprocess.run(
-        ["gcc", "-O2", "-shared", "-fPIC", f"-I{include}", "-o", str(directory / f"{name}{suffix}"), str(directory / f"{name}.c")],
+        ["gcc", "-O2", "-shared", "-fPIC", f"-I{include}", *extra, "-o", str(directory / f"{name}{suffix}"),
+         str(directory / f"{name}.c")],
         check=True,
-    )
+    )  # fmt: skip
+
+
+def import_from(directory: Path, name: str):
+    sys.path.insert(0, str(directory))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(directory))
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,14 @@ from ._native import (
 __version__ = "0.1.0"
 
 
+def get_include():
+    """The directory holding ``nativecall.h`` and ``nativecall.pxd``: pass it to a C
+    compiler's ``-I`` and to ``cythonize(..., include_path=[...])``."""
+    import os
+
+    return os.path.dirname(os.path.abspath(__file__))
+
+
 def __getattr__(name):
     # `nativecall.optimize` needs NumPy and scipy: load it on first use only.
     if name == "optimize":
@@ -79,6 +87,7 @@ __all__ = [
     "UnsupportedError",
     "cython_functions",
     "from_cython",
+    "get_include",
     "jit",
     "native",
     "stats",

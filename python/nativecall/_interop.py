@@ -238,6 +238,21 @@ def to_cffi(nc, ffi, address):
     return ffi.gc(ptr, lambda _ptr, _owner=nc: None)
 
 
+# ---------------------------------------------------------------------------- C and Cython
+
+
+def c_function_pointer(obj, signature):
+    """The address nativecall.h's ``nativecall_function_pointer`` hands to C: ``obj``'s
+    code, after checking its signature is ABI-equal to ``signature``."""
+    wanted = signature if isinstance(signature, Signature) else Signature(signature)
+    nc = native(obj)
+    if nc.signature != wanted:
+        raise TypeError(f"expected a function '{wanted}', got {nc.name} with '{nc.signature}'")
+    # No thunk is made for an object that is not already a NativeCallable (native() of it
+    # never hides arguments), so the code is owned by `obj` itself.
+    return nc._export_address()
+
+
 # ---------------------------------------------------------------------------- scipy
 
 
