@@ -43,3 +43,14 @@ def test_readme_python_snippets_run(tmp_path):
         path = tmp_path / f"readme_{k}.py"
         path.write_text(block)
         runpy.run_path(str(path), run_name="__main__")
+
+
+def test_cython_calls_kernel_example_builds_and_runs(tmp_path):
+    import shutil
+
+    pytest.importorskip("Cython")
+    example = tmp_path / "cython_calls_kernel"
+    shutil.copytree(ROOT / "examples" / "cython_calls_kernel", example)
+    out = subprocess.run([sys.executable, str(example / "build.py")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "simpson() over a nativecall kernel: 1.7724538509" in out.stdout
