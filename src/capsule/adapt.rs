@@ -14,10 +14,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::abi::{IntType, Signature, Type};
-use crate::jit::{adapter_thunk, ArgSource, CountGuard};
+use crate::jit::{adapter_thunk, compile_entry, ArgSource, CountGuard, Entry};
 
 use super::call::{convert_arg, ArgContext, Borrows};
 use super::callable::{make_capsule, NativeCallable};
+use super::kernel::Kernel;
 use super::types::PySignature;
 
 /// Extra arguments packed into a C struct, owned by the capsule passed as `user_data`.
@@ -235,6 +236,26 @@ fn finish<'py>(
     user_data: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Bound<'py, NativeCallable>, Option<Bound<'py, PyAny>>)> {
     let me = slf.get();
+    // A kernel is compiled again with the adapted entry, so the consumer's call lands in
+    // the kernel's own code; anything else (or a recursive kernel) gets a thunk in front.
+    if let Ok(kernel) = slf.cast::<Kernel>() {
+        let entry = Entry {
+            outer: (*target).clone(),
+            sources: sources.to_vec(),
+            guard,
+        };
+        let ir = kernel.get().ir().clone();
+        if let Ok(compiled) = slf.py().detach(|| compile_entry(&ir, Some(&entry))) {
+            let mut nc = NativeCallable::new(
+                compiled.address,
+                target,
+                me.name.clone(),
+                slf.clone().into_any().unbind(),
+            )?;
+            nc.code = Some(compiled.code);
+            return Ok((Bound::new(slf.py(), nc)?, user_data));
+        }
+    }
     let inner_address = me.export_address()?;
     let thunk =
         adapter_thunk(inner_address, &me.signature, &target, sources, guard).map_err(|e| {
@@ -250,6 +271,9 @@ fn finish<'py>(
     Ok((Bound::new(slf.py(), nc)?, user_data))
 }
 
+/// An adapted callable, each struct field's C type and offset, and the struct size.
+type UserDataThunk<'py> = (Bound<'py, NativeCallable>, Vec<(String, usize)>, usize);
+
 /// `f` adapted to take its parameters after the first `leading` from a struct behind a
 /// trailing `void *`, without packing any values: for callers that fill the struct
 /// themselves, element by element (`nativecall.optimize` over arrays). Returns the
@@ -258,7 +282,7 @@ fn finish<'py>(
 pub fn _user_data_thunk<'py>(
     f: &Bound<'py, NativeCallable>,
     leading: usize,
-) -> PyResult<(Bound<'py, NativeCallable>, Vec<(String, usize)>, usize)> {
+) -> PyResult<UserDataThunk<'py>> {
     let me = f.get();
     let params: Vec<Type> = me.signature.arg_types().cloned().collect();
     if params.len() < leading {
@@ -273,7 +297,10 @@ pub fn _user_data_thunk<'py>(
     target_params.push(Type::void_ptr());
     let target = Arc::new(Signature::new(me.signature.ret.clone(), target_params));
     let mut sources: Vec<ArgSource> = (0..leading).map(ArgSource::Param).collect();
-    sources.extend(offsets.iter().map(|o| ArgSource::Field { param: leading, offset: *o as i32 }));
+    sources.extend(offsets.iter().map(|o| ArgSource::Field {
+        param: leading,
+        offset: *o as i32,
+    }));
     let (nc, _) = finish(f, target, &sources, None, None)?;
     let layout = extras.iter().map(|t| t.to_string()).zip(offsets).collect();
     Ok((nc, layout, size))

@@ -499,14 +499,20 @@ impl NativeCallable {
     /// `@numba.njit` code as an argument).
     #[getter]
     fn _numba_type_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        slf.py().import("nativecall._numba")?.getattr("numba_type")?.call1((slf,))
+        slf.py()
+            .import("nativecall._numba")?
+            .getattr("numba_type")?
+            .call1((slf,))
     }
 
     /// This callable through Numba's wrapper address protocol, usable as a global (or an
     /// argument) inside `@numba.njit` code.
     #[getter]
     fn numba<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        slf.py().import("nativecall._numba")?.getattr("adapter")?.call1((slf,))
+        slf.py()
+            .import("nativecall._numba")?
+            .getattr("adapter")?
+            .call1((slf,))
     }
 
     /// A dict describing the callable (used by `python -m nativecall inspect --json`).

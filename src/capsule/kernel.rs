@@ -43,6 +43,13 @@ pub struct Kernel {
     compile_seconds: f64,
 }
 
+impl Kernel {
+    /// The kernel's IR (to compile it again with an adapted entry).
+    pub(crate) fn ir(&self) -> &Arc<Function> {
+        &self.ir
+    }
+}
+
 impl Drop for Kernel {
     fn drop(&mut self) {
         LIVE_KERNELS.fetch_sub(1, Ordering::Relaxed);

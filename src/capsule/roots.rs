@@ -6,7 +6,9 @@
 
 use std::ffi::{c_int, c_void};
 
-use numpy::{PyArrayDescrMethods, PyReadonlyArray1, PyReadwriteArray1, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    PyArrayDescrMethods, PyReadonlyArray1, PyReadwriteArray1, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -28,7 +30,16 @@ const _: () = assert!(std::mem::size_of::<ZerosFullOutput>() == 24);
 const _: () = assert!(std::mem::offset_of!(ZerosFullOutput, root) == 16);
 
 type Callback = unsafe extern "C" fn(f64, *mut c_void) -> f64;
-type Solver = unsafe extern "C" fn(Callback, f64, f64, *mut c_void, f64, f64, c_int, *mut ZerosFullOutput) -> f64;
+type Solver = unsafe extern "C" fn(
+    Callback,
+    f64,
+    f64,
+    *mut c_void,
+    f64,
+    f64,
+    c_int,
+    *mut ZerosFullOutput,
+) -> f64;
 
 const SOLVER_SIGNATURE: &str =
     "double (double (*)(double, void *), double, double, void *, double, double, int, struct zeros_full_output *)";
@@ -67,7 +78,11 @@ impl Job {
         let f: Callback = unsafe { std::mem::transmute::<usize, Callback>(self.f) };
         let mut buf = vec![0u64; self.struct_size.div_ceil(8).max(1)];
         // No extra arguments: the callback gets NULL, as a C caller with no data would pass.
-        let base = if self.struct_size == 0 { std::ptr::null_mut() } else { buf.as_mut_ptr() as *mut u8 };
+        let base = if self.struct_size == 0 {
+            std::ptr::null_mut()
+        } else {
+            buf.as_mut_ptr() as *mut u8
+        };
         for i in 0..self.n {
             for fl in &self.fields {
                 // SAFETY: each field array has `n` C-contiguous items of `itemsize` bytes, and
@@ -86,8 +101,18 @@ impl Job {
             unsafe {
                 let a = *(self.a as *const f64).add(i);
                 let b = *(self.b as *const f64).add(i);
-                let root = solver(f, a, b, base as *mut c_void, self.xtol, self.rtol, self.maxiter, &mut out);
-                *(self.roots as *mut f64).add(i) = if out.error_num == -1 { f64::NAN } else { root };
+                let root = solver(
+                    f,
+                    a,
+                    b,
+                    base as *mut c_void,
+                    self.xtol,
+                    self.rtol,
+                    self.maxiter,
+                    &mut out,
+                );
+                *(self.roots as *mut f64).add(i) =
+                    if out.error_num == -1 { f64::NAN } else { root };
                 *(self.iterations as *mut c_int).add(i) = out.iterations;
                 *(self.calls as *mut c_int).add(i) = out.funcalls;
                 *(self.flags as *mut c_int).add(i) = out.error_num;
@@ -133,14 +158,21 @@ pub fn _solve_roots(
     check_signature(solver.get(), SOLVER_SIGNATURE, "the solver")?;
     check_signature(f.get(), "double (double, void *)", "the callback")?;
     let n = a.len();
-    let slices_ok = b.len() == n && roots.len() == n && iterations.len() == n && calls.len() == n && flags.len() == n;
+    let slices_ok = b.len() == n
+        && roots.len() == n
+        && iterations.len() == n
+        && calls.len() == n
+        && flags.len() == n;
     if !slices_ok {
-        return Err(PyValueError::new_err("a, b and the outputs must have the same length"));
+        return Err(PyValueError::new_err(
+            "a, b and the outputs must have the same length",
+        ));
     }
     let contiguous = |x: &Bound<'_, PyUntypedArray>| x.is_c_contiguous();
     let mut job_fields = Vec::with_capacity(fields.len());
     for (arr, offset, ty) in &fields {
-        let ty: Type = abi::parse_type_text(ty).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let ty: Type =
+            abi::parse_type_text(ty).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let size = ty.size().unwrap_or(0);
         let kind = arr.dtype().kind();
         let kind_ok = match ty {
@@ -149,17 +181,30 @@ pub fn _solve_roots(
             Type::Bool => kind == b'b',
             _ => false,
         };
-        if !kind_ok || arr.dtype().itemsize() != size || arr.len() != n || !contiguous(arr) || offset + size > struct_size {
+        if !kind_ok
+            || arr.dtype().itemsize() != size
+            || arr.len() != n
+            || !contiguous(arr)
+            || offset + size > struct_size
+        {
             return Err(PyTypeError::new_err(format!(
                 "extra argument field {ty} at offset {offset}: expected a contiguous array of {n} items of {size} bytes"
             )));
         }
         // SAFETY: a live, C-contiguous NumPy array; its data pointer is valid for `n` items.
         let data = unsafe { (*arr.as_array_ptr()).fields.data } as usize;
-        job_fields.push(Field { data, itemsize: size, offset: *offset });
+        job_fields.push(Field {
+            data,
+            itemsize: size,
+            offset: *offset,
+        });
     }
-    let a = a.as_slice().map_err(|_| PyValueError::new_err("a must be contiguous"))?;
-    let b = b.as_slice().map_err(|_| PyValueError::new_err("b must be contiguous"))?;
+    let a = a
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("a must be contiguous"))?;
+    let b = b
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("b must be contiguous"))?;
     let job = Job {
         solver: solver.get().address,
         f: f.get().export_address()?,
@@ -170,10 +215,22 @@ pub fn _solve_roots(
         xtol,
         rtol,
         maxiter,
-        roots: roots.as_slice_mut().map_err(|_| PyValueError::new_err("roots must be contiguous"))?.as_mut_ptr() as usize,
-        iterations: iterations.as_slice_mut().map_err(|_| PyValueError::new_err("contiguous"))?.as_mut_ptr() as usize,
-        calls: calls.as_slice_mut().map_err(|_| PyValueError::new_err("contiguous"))?.as_mut_ptr() as usize,
-        flags: flags.as_slice_mut().map_err(|_| PyValueError::new_err("contiguous"))?.as_mut_ptr() as usize,
+        roots: roots
+            .as_slice_mut()
+            .map_err(|_| PyValueError::new_err("roots must be contiguous"))?
+            .as_mut_ptr() as usize,
+        iterations: iterations
+            .as_slice_mut()
+            .map_err(|_| PyValueError::new_err("contiguous"))?
+            .as_mut_ptr() as usize,
+        calls: calls
+            .as_slice_mut()
+            .map_err(|_| PyValueError::new_err("contiguous"))?
+            .as_mut_ptr() as usize,
+        flags: flags
+            .as_slice_mut()
+            .map_err(|_| PyValueError::new_err("contiguous"))?
+            .as_mut_ptr() as usize,
         n,
     };
     py.detach(move || job.run());

@@ -16,6 +16,7 @@ use super::code::{new_module, CodeMemory};
 use super::ir::{BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, Span, Stmt, UnaryOp};
 use super::lower::{abi_params, pointer_type};
 use super::runtime;
+use super::thunk::{ArgSource, CountGuard};
 use super::typing::{
     binary_type, is_float, is_int, kernel_type_name, promote, CompileError, Typer, Types, I64,
 };
@@ -91,14 +92,35 @@ fn clif_signature(module: &JITModule, sig: &Signature) -> Result<ir::Signature, 
     Ok(s)
 }
 
+/// A different entry for a kernel: its parameters come from the outer signature's
+/// parameters as `sources` say (the adapters of `thunk.rs`, compiled into the kernel
+/// itself so a consumer's call reaches the kernel's code with no extra hop).
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The signature the consumer calls.
+    pub outer: Signature,
+    /// Where each kernel parameter comes from.
+    pub sources: Vec<ArgSource>,
+    /// An element-count check before anything is read.
+    pub guard: Option<CountGuard>,
+}
+
 fn translate(
     module: &mut JITModule,
     f: &Function,
+    entry: Option<&Entry>,
 ) -> Result<(Context, FuncId, Types, Signature), KernelError> {
     check_value_types(f)?;
     let types = Typer::run(f)?;
     let sig = kernel_signature(f, &types);
-    let csig = clif_signature(module, &sig)?;
+    if let Some(e) = entry {
+        if e.sources.len() != f.params.len() || !e.outer.ret.abi_eq(&sig.ret) {
+            return Err(
+                JitError::Unsupported(format!("an entry '{}' for '{sig}'", e.outer)).into(),
+            );
+        }
+    }
+    let csig = clif_signature(module, entry.map_or(&sig, |e| &e.outer))?;
     let id = module
         .declare_anonymous_function(&csig)
         .map_err(|e| JitError::Codegen(e.to_string()))?;
@@ -108,6 +130,7 @@ fn translate(
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut g = Gen::new(b, f, &types, module, id);
+        g.entry = entry.cloned();
         g.body()?;
         g.b.finalize(module.target_config());
     }
@@ -116,8 +139,14 @@ fn translate(
 
 /// Compile a kernel into fresh code memory.
 pub fn compile(f: &Function) -> Result<Compiled, KernelError> {
+    compile_entry(f, None)
+}
+
+/// Compile a kernel with another entry (see [`Entry`]); the result's `signature` is
+/// the kernel's own, its code takes `entry.outer`.
+pub fn compile_entry(f: &Function, entry: Option<&Entry>) -> Result<Compiled, KernelError> {
     let mut module = new_module()?;
-    let (mut ctx, id, types, signature) = translate(&mut module, f)?;
+    let (mut ctx, id, types, signature) = translate(&mut module, f, entry)?;
     module
         .define_function(id, &mut ctx)
         .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
@@ -141,7 +170,7 @@ pub fn compile(f: &Function) -> Result<Compiled, KernelError> {
 /// The Cranelift IR a kernel lowers to, before optimisation (for `inspect_ir`).
 pub fn clif_text(f: &Function) -> Result<String, KernelError> {
     let mut module = new_module()?;
-    let (ctx, ..) = translate(&mut module, f)?;
+    let (ctx, ..) = translate(&mut module, f, None)?;
     Ok(ctx.func.display().to_string())
 }
 
@@ -160,6 +189,7 @@ struct Gen<'a, 'b> {
     loops: Vec<Loop>,
     terminated: bool,
     self_ref: ir::FuncRef,
+    entry: Option<Entry>,
     ptr: ir::Type,
     call_conv: cranelift_codegen::isa::CallConv,
 }
@@ -200,6 +230,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             loops: Vec::new(),
             terminated: false,
             self_ref,
+            entry: None,
             ptr: pointer_type(),
             call_conv,
         }
@@ -230,7 +261,11 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         self.b.seal_block(entry);
-        let params: Vec<Value> = self.b.block_params(entry).to_vec();
+        let outer: Vec<Value> = self.b.block_params(entry).to_vec();
+        let params = match self.entry.clone() {
+            None => outer,
+            Some(e) => self.entry_params(&e, &outer),
+        };
         // Locals start at zero (documented: Python would raise UnboundLocalError instead).
         let mut names: Vec<(String, Variable, Type)> = self
             .vars
@@ -263,6 +298,66 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
         }
         Ok(())
+    }
+
+    /// The kernel's parameters, read from an adapted entry's parameters.
+    fn entry_params(&mut self, e: &Entry, outer: &[Value]) -> Vec<Value> {
+        if let Some(g) = e.guard {
+            let count = outer[g.count_param];
+            let ty = self.b.func.dfg.value_type(count);
+            let min = self.iconst(ty, g.min);
+            let ok = self
+                .b
+                .ins()
+                .icmp(IntCC::SignedGreaterThanOrEqual, count, min);
+            let (go, bail) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(ok, go, &[], bail, &[]);
+            self.b.seal_block(go);
+            self.b.seal_block(bail);
+            self.b.switch_to_block(bail);
+            let rets: Vec<Value> = match clif(&self.ret) {
+                _ if self.ret == Type::Void => vec![],
+                clt::F64 => vec![self.b.ins().f64const(f64::NAN)],
+                clt::F32 => vec![self.b.ins().f32const(f32::NAN)],
+                ty => vec![self.b.ins().iconst(ty, 0)],
+            };
+            self.b.ins().return_(&rets);
+            self.b.switch_to_block(go);
+        }
+        let mut params = Vec::with_capacity(e.sources.len());
+        for ((_, t), src) in self.f.params.iter().zip(&e.sources) {
+            let ty = clif(t);
+            let v = match *src {
+                ArgSource::Param(k) => outer[k],
+                ArgSource::Const(bits) => match ty {
+                    clt::F64 => self.b.ins().f64const(f64::from_bits(bits)),
+                    clt::F32 => self.b.ins().f32const(f32::from_bits(bits as u32)),
+                    _ => self.iconst(ty, bits as i64),
+                },
+                ArgSource::Field { param, offset } => {
+                    self.b
+                        .ins()
+                        .load(ty, MemFlagsData::trusted(), outer[param], offset)
+                }
+                ArgSource::Element { param, index } => {
+                    let x = self.b.ins().load(
+                        clt::F64,
+                        MemFlagsData::new(),
+                        outer[param],
+                        (index * 8) as i32,
+                    );
+                    if is_float(t) || *t == Type::Bool {
+                        self.convert(x, &Type::F64, t)
+                    } else {
+                        // quad passes doubles; an int parameter truncates (saturating).
+                        let wide = self.b.ins().fcvt_to_sint_sat(clt::I64, x);
+                        self.convert(wide, &I64, t)
+                    }
+                }
+            };
+            params.push(v);
+        }
+        params
     }
 
     fn zero(&mut self, t: &Type) -> Value {
@@ -883,6 +978,29 @@ impl<'a, 'b> Gen<'a, 'b> {
         }
     }
 
+    /// Python's `min(a, b)` / `max(a, b)` on floats: `b if b < a else a` (or `>`), without
+    /// a branch or a trip through integer registers: the compare and the blend run on
+    /// one-lane vectors (`cmpltsd` + `blendvpd` on x86-64), which is what `minsd` does.
+    fn float_pick(&mut self, op: CmpOp, a: Value, b: Value, t: &Type) -> Value {
+        let vty = if clif(t) == clt::F32 {
+            clt::F32X4
+        } else {
+            clt::F64X2
+        };
+        let va = self.b.ins().splat(vty, a);
+        let vb = self.b.ins().splat(vty, b);
+        // Both as `<` (max(a, b) is `b if a < b else a`): the forms Cranelift turns into
+        // minpd/maxpd, whose semantics these are exactly.
+        let mask = if op == CmpOp::Lt {
+            self.b.ins().fcmp(FloatCC::LessThan, vb, va)
+        } else {
+            self.b.ins().fcmp(FloatCC::LessThan, va, vb)
+        };
+        let mask = self.b.ins().bitcast(vty, MemFlagsData::new(), mask);
+        let picked = self.b.ins().bitselect(mask, vb, va);
+        self.b.ins().extractlane(picked, 0)
+    }
+
     fn call_helper(
         &mut self,
         address: usize,
@@ -1126,6 +1244,13 @@ impl<'a, 'b> Gen<'a, 'b> {
                 ))
             }
             Callee::SelfCall => {
+                if self.entry.is_some() {
+                    // The function's own entry is the adapted one; recursion needs a thunk.
+                    return Err(JitError::Unsupported(
+                        "an adapted entry for a recursive kernel".into(),
+                    )
+                    .into());
+                }
                 let params: Vec<Type> = self.f.params.iter().map(|(_, t)| t.clone()).collect();
                 let mut vals = Vec::with_capacity(cargs.len());
                 for (a, p) in cargs.iter().zip(&params) {
@@ -1199,8 +1324,12 @@ impl<'a, 'b> Gen<'a, 'b> {
                     } else {
                         CmpOp::Gt
                     };
-                    let better = self.compare(op, v, &rt, acc, &at);
-                    acc = self.b.ins().select(better, v, acc);
+                    acc = if is_float(&rt) {
+                        self.float_pick(op, acc, v, &rt)
+                    } else {
+                        let better = self.compare(op, v, &rt, acc, &at);
+                        self.b.ins().select(better, v, acc)
+                    };
                 }
                 (acc, rt)
             }

@@ -13,7 +13,9 @@ mod thunk;
 pub mod typing;
 
 pub use code::{code_stats, CodeMemory};
-pub use codegen::{clif_text, compile, kernel_signature, Compiled, KernelError};
+pub use codegen::{
+    clif_text, compile, compile_entry, kernel_signature, Compiled, Entry, KernelError,
+};
 pub use thunk::{adapter_thunk, constant_args_thunk, ArgSource, CountGuard, Thunk};
 
 use std::fmt;

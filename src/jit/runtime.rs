@@ -1,17 +1,41 @@
 //! Functions generated code calls for operations Cranelift has no instruction for.
 //!
 //! Each is `extern "C"`, takes and returns plain numbers, and cannot panic, so
-//! nothing can unwind out of generated code.
-
-use std::ffi::c_double;
+//! nothing can unwind out of generated code. Math functions are the C library's own.
 
 use super::ir::MathFn;
 
-unsafe extern "C" {
-    fn erf(x: c_double) -> c_double;
-    fn erfc(x: c_double) -> c_double;
-    fn tgamma(x: c_double) -> c_double;
-    fn lgamma(x: c_double) -> c_double;
+/// The C library's math functions, called directly by generated code (CPython's `math`
+/// module calls the same ones, so results agree bit for bit; `gamma`/`lgamma` are the
+/// exception, CPython has its own).
+mod libm {
+    use std::ffi::c_double;
+
+    unsafe extern "C" {
+        pub fn pow(x: c_double, y: c_double) -> c_double;
+        pub fn exp(x: c_double) -> c_double;
+        pub fn expm1(x: c_double) -> c_double;
+        pub fn log(x: c_double) -> c_double;
+        pub fn log1p(x: c_double) -> c_double;
+        pub fn log2(x: c_double) -> c_double;
+        pub fn log10(x: c_double) -> c_double;
+        pub fn sin(x: c_double) -> c_double;
+        pub fn cos(x: c_double) -> c_double;
+        pub fn tan(x: c_double) -> c_double;
+        pub fn asin(x: c_double) -> c_double;
+        pub fn acos(x: c_double) -> c_double;
+        pub fn atan(x: c_double) -> c_double;
+        pub fn atan2(y: c_double, x: c_double) -> c_double;
+        pub fn sinh(x: c_double) -> c_double;
+        pub fn cosh(x: c_double) -> c_double;
+        pub fn tanh(x: c_double) -> c_double;
+        pub fn hypot(x: c_double, y: c_double) -> c_double;
+        pub fn fmod(x: c_double, y: c_double) -> c_double;
+        pub fn erf(x: c_double) -> c_double;
+        pub fn erfc(x: c_double) -> c_double;
+        pub fn tgamma(x: c_double) -> c_double;
+        pub fn lgamma(x: c_double) -> c_double;
+    }
 }
 
 /// Python's float `%`: the result has the sign of the divisor. By zero: NaN (as NumPy).
@@ -78,110 +102,38 @@ pub extern "C" fn ipow(base: i64, exp: i64) -> i64 {
     result
 }
 
-extern "C" fn pow(a: f64, b: f64) -> f64 {
-    a.powf(b)
-}
-extern "C" fn exp(a: f64) -> f64 {
-    a.exp()
-}
-extern "C" fn expm1(a: f64) -> f64 {
-    a.exp_m1()
-}
-extern "C" fn log(a: f64) -> f64 {
-    a.ln()
-}
-extern "C" fn log1p(a: f64) -> f64 {
-    a.ln_1p()
-}
-extern "C" fn log2(a: f64) -> f64 {
-    a.log2()
-}
-extern "C" fn log10(a: f64) -> f64 {
-    a.log10()
-}
-extern "C" fn sin(a: f64) -> f64 {
-    a.sin()
-}
-extern "C" fn cos(a: f64) -> f64 {
-    a.cos()
-}
-extern "C" fn tan(a: f64) -> f64 {
-    a.tan()
-}
-extern "C" fn asin(a: f64) -> f64 {
-    a.asin()
-}
-extern "C" fn acos(a: f64) -> f64 {
-    a.acos()
-}
-extern "C" fn atan(a: f64) -> f64 {
-    a.atan()
-}
-extern "C" fn atan2(a: f64, b: f64) -> f64 {
-    a.atan2(b)
-}
-extern "C" fn sinh(a: f64) -> f64 {
-    a.sinh()
-}
-extern "C" fn cosh(a: f64) -> f64 {
-    a.cosh()
-}
-extern "C" fn tanh(a: f64) -> f64 {
-    a.tanh()
-}
-extern "C" fn hypot(a: f64, b: f64) -> f64 {
-    a.hypot(b)
-}
-extern "C" fn fmod(a: f64, b: f64) -> f64 {
-    a % b
-}
-extern "C" fn nc_erf(a: f64) -> f64 {
-    // SAFETY: libm's erf is a pure function of a double.
-    unsafe { erf(a) }
-}
-extern "C" fn nc_erfc(a: f64) -> f64 {
-    // SAFETY: libm's erfc is a pure function of a double.
-    unsafe { erfc(a) }
-}
-extern "C" fn nc_gamma(a: f64) -> f64 {
-    // SAFETY: libm's tgamma is a pure function of a double.
-    unsafe { tgamma(a) }
-}
-extern "C" fn nc_lgamma(a: f64) -> f64 {
-    // SAFETY: libm's lgamma is pure apart from writing the global `signgam`, which nothing reads.
-    unsafe { lgamma(a) }
-}
-
 /// The address of the helper for a `math` function that has no Cranelift instruction,
 /// with its arity (all take and return `double`).
 pub fn math_helper(m: MathFn) -> Option<(usize, usize)> {
     use MathFn::*;
-    let one = |f: extern "C" fn(f64) -> f64| Some((f as *const () as usize, 1));
-    let two = |f: extern "C" fn(f64, f64) -> f64| Some((f as *const () as usize, 2));
+    type F1 = unsafe extern "C" fn(f64) -> f64;
+    type F2 = unsafe extern "C" fn(f64, f64) -> f64;
+    let one = |f: F1| Some((f as usize, 1));
+    let two = |f: F2| Some((f as usize, 2));
     match m {
-        Exp => one(exp),
-        Expm1 => one(expm1),
-        Log => one(log),
-        Log1p => one(log1p),
-        Log2 => one(log2),
-        Log10 => one(log10),
-        Sin => one(sin),
-        Cos => one(cos),
-        Tan => one(tan),
-        Asin => one(asin),
-        Acos => one(acos),
-        Atan => one(atan),
-        Sinh => one(sinh),
-        Cosh => one(cosh),
-        Tanh => one(tanh),
-        Erf => one(nc_erf),
-        Erfc => one(nc_erfc),
-        Gamma => one(nc_gamma),
-        Lgamma => one(nc_lgamma),
-        Pow => two(pow),
-        Atan2 => two(atan2),
-        Hypot => two(hypot),
-        Fmod => two(fmod),
+        Exp => one(libm::exp),
+        Expm1 => one(libm::expm1),
+        Log => one(libm::log),
+        Log1p => one(libm::log1p),
+        Log2 => one(libm::log2),
+        Log10 => one(libm::log10),
+        Sin => one(libm::sin),
+        Cos => one(libm::cos),
+        Tan => one(libm::tan),
+        Asin => one(libm::asin),
+        Acos => one(libm::acos),
+        Atan => one(libm::atan),
+        Sinh => one(libm::sinh),
+        Cosh => one(libm::cosh),
+        Tanh => one(libm::tanh),
+        Erf => one(libm::erf),
+        Erfc => one(libm::erfc),
+        Gamma => one(libm::tgamma),
+        Lgamma => one(libm::lgamma),
+        Pow => two(libm::pow),
+        Atan2 => two(libm::atan2),
+        Hypot => two(libm::hypot),
+        Fmod => two(libm::fmod),
         Sqrt | Floor | Ceil | Trunc | Fabs | Copysign | Isnan | Isinf | Isfinite => None,
     }
 }
@@ -201,7 +153,7 @@ pub fn ipow_address() -> usize {
     ipow as *const () as usize
 }
 
-/// See `pow`.
+/// The C library's `pow`.
 pub fn pow_address() -> usize {
-    pow as *const () as usize
+    libm::pow as unsafe extern "C" fn(f64, f64) -> f64 as usize
 }
