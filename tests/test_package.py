@@ -54,3 +54,32 @@ def test_cython_calls_kernel_example_builds_and_runs(tmp_path):
     out = subprocess.run([sys.executable, str(example / "build.py")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "simpson() over a nativecall kernel: 1.7724538509" in out.stdout
+
+
+def test_the_demo_prints_the_table(capsys):
+    from nativecall import _demo
+
+    assert _demo.run(repeats=1, min_time=0.0) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("scenario"))
+    for column in ["Python way", "nativecall", "speed-up", "compile", "C/Cython", "Numba", "same answer"]:
+        assert column in header
+    for scenario in ["quad", "generic_filter", "brentq", "Cython loop", "njit loop"]:
+        assert scenario in out
+    assert " NO" not in out
+
+
+def test_bench_runs_and_writes_json(tmp_path):
+    report = tmp_path / "bench.json"
+    out = subprocess.run(
+        [sys.executable, "-m", "nativecall", "bench", "--quick", "--only", "compile", "--only", "codegen",
+         "--json", str(report)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    import json
+
+    data = json.loads(report.read_text())
+    assert data["compile"]["nativecall_median_s"] > 0
+    assert all(loop["same_result"] for loop in data["codegen"]["loops"])
+    assert "ratio" in out.stdout

@@ -5,7 +5,9 @@
 Sections:
 - compile: a 10-line kernel to a ready scipy LowLevelCallable, against Numba's cfunc;
 - import: ``import nativecall`` over the bare interpreter, against ``import numba``;
-- codegen: scalar loops compiled by nativecall and by ``gcc -O2``, timed alternately.
+- codegen: scalar loops compiled by nativecall and by ``gcc -O2``, timed alternately;
+- scenarios: the demo's scenarios (quad, generic_filter, 100 000 roots, Cython and Numba
+  loops), every way interleaved, with the ratios the targets are stated in.
 """
 
 from __future__ import annotations
@@ -250,6 +252,53 @@ def bench_codegen(repeats, scale=1.0):
         return {"loops": results}, text
 
 
+# ---------------------------------------------------------------------------- scenarios
+
+# (scenario class name, what nativecall is compared with, the target ratio, and a
+# second target against the Python way where the issue sets one)
+TARGETS = {
+    "Quad": ("c", 1.05, None),
+    "Filter": ("c", 1.10, None),
+    "Roots": ("cython", 1.10, 50.0),
+    "CythonLoop": ("cython", 1.10, None),
+}
+
+
+def bench_scenarios(repeats, min_time):
+    from . import _scenarios
+
+    build = _scenarios.Build()
+    rows, results = [], []
+    for cls in _scenarios.SCENARIOS:
+        sc = cls(build)
+        ok = sc.check()
+        t = _scenarios.measure(sc, repeats, min_time)
+        ref_way, limit, python_min = TARGETS.get(cls.__name__, (None, None, None))
+        ref = t.get(ref_way) if ref_way else None
+        ratio = t["nativecall"] / ref if ref and "nativecall" in t else None
+        speedup = t["python"] / t["nativecall"] if "nativecall" in t else None
+        verdicts = []
+        if ratio is not None and limit is not None:
+            verdicts.append(f"{'met' if ratio <= limit else 'MISSED'} (≤ {limit:.2f}× {ref_way})")
+        if python_min is not None and speedup is not None:
+            verdicts.append(f"{'met' if speedup >= python_min else 'MISSED'} (≥ {python_min:.0f}× Python)")
+        results.append({
+            "scenario": sc.name, "unit": sc.unit, "seconds": t, "compile_seconds": sc.compile,
+            "same_answer": ok, "ratio_to_native": ratio, "native_reference": ref_way, "speedup_vs_python": speedup,
+            "targets": verdicts,
+        })  # fmt: skip
+        rows.append([
+            sc.name, _fmt(t.get("python")), _fmt(t.get("nativecall")), _fmt(t.get("c", t.get("cython"))),
+            _fmt(t.get("numba")), f"{ratio:.3f}×" if ratio else "—", f"{speedup:.0f}×" if speedup else "—",
+            "; ".join(verdicts) or "—", "yes" if ok else "NO",
+        ])  # fmt: skip
+    text = _table(
+        rows,
+        ["scenario", "Python", "nativecall", "C/Cython", "Numba", "÷ C/Cython", "× Python", "target", "same"],
+    )
+    return {"scenarios": results}, text
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -259,9 +308,10 @@ def run(argv=None):
     p = argparse.ArgumentParser(prog="python -m nativecall bench")
     p.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     p.add_argument("--quick", action="store_true", help="fewer repeats and smaller loops (a smoke run)")
-    p.add_argument("--only", choices=["compile", "import", "codegen"], action="append", help="run only these sections")
+    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios"], action="append",
+                   help="run only these sections")  # fmt: skip
     args = p.parse_args(argv)
-    sections = args.only or ["compile", "import", "codegen"]
+    sections = args.only or ["compile", "import", "codegen", "scenarios"]
     quick = args.quick
     report = {"python": sys.version.split()[0], "nativecall": nativecall.__version__}
     print(f"nativecall bench (Python {report['python']}); medians, measured side by side in one process\n")
@@ -276,6 +326,10 @@ def run(argv=None):
     if "codegen" in sections:
         result, text = bench_codegen(1 if quick else 7, scale=0.05 if quick else 1.0)
         report["codegen"] = result
+        print(text + "\n")
+    if "scenarios" in sections:
+        result, text = bench_scenarios(2 if quick else 9, 0.01 if quick else 0.05)
+        report["scenarios"] = result
         print(text + "\n")
     if args.json:
         with open(args.json, "w") as f:

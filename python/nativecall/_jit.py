@@ -112,7 +112,7 @@ class _Frontend:
         self.func = func
         self.filename = func.__code__.co_filename
         try:
-            lines, first = _source_lines(func)
+            lines, first, tree = _source_lines(func)
         except (OSError, TypeError) as e:
             raise UnsupportedError(
                 f"nativecall.jit needs the source of {func.__qualname__} ({e}); define it in a file or a notebook cell",
@@ -124,7 +124,8 @@ class _Frontend:
         self.indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
         self.first_line = first
         self.lines = source.splitlines()
-        tree = ast.parse(dedented)
+        if tree is None:
+            tree = ast.parse(dedented)
         fdefs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
         if not fdefs:
             raise UnsupportedError("nativecall.jit compiles 'def' functions (not lambdas)", self.filename, first)
@@ -542,7 +543,7 @@ def _assigned_names(body):
 
 
 def _source_lines(func):
-    """The lines of ``func``'s definition and its first line number.
+    """The lines of ``func``'s definition, its first line number, and its parsed tree.
 
     Fast path: read the file's lines from linecache and take the indented block that
     starts at the code object's first line (comment and blank lines do not end it).
@@ -568,8 +569,8 @@ def _source_lines(func):
             end += 1
         block = lines[start:end]
         try:
-            ast.parse(textwrap.dedent("".join(block)))
-            return block, code.co_firstlineno
+            return block, code.co_firstlineno, ast.parse(textwrap.dedent("".join(block)))
         except SyntaxError:
             pass
-    return inspect.getsourcelines(func)
+    lines, first = inspect.getsourcelines(func)
+    return lines, first, None

@@ -88,11 +88,15 @@ impl Job {
                 // SAFETY: each field array has `n` C-contiguous items of `itemsize` bytes, and
                 // `offset + itemsize` fits in the struct (checked when the Job was made).
                 unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        (fl.data as *const u8).add(i * fl.itemsize),
-                        base.add(fl.offset),
-                        fl.itemsize,
-                    );
+                    let src = (fl.data as *const u8).add(i * fl.itemsize);
+                    let dst = base.add(fl.offset);
+                    // Fixed-size copies: a variable-length copy would call memcpy per element.
+                    match fl.itemsize {
+                        8 => (dst as *mut u64).write_unaligned((src as *const u64).read_unaligned()),
+                        4 => (dst as *mut u32).write_unaligned((src as *const u32).read_unaligned()),
+                        2 => (dst as *mut u16).write_unaligned((src as *const u16).read_unaligned()),
+                        n => std::ptr::copy_nonoverlapping(src, dst, n),
+                    }
                 }
             }
             let mut out = ZerosFullOutput::default();
