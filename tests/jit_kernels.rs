@@ -33,6 +33,7 @@ fn func(params: &[(&str, Type)], ret_ty: Option<Type>, body: Vec<Stmt>) -> Funct
         ret: ret_ty,
         body,
         natives: vec![],
+        boundscheck: false,
     }
 }
 

@@ -45,7 +45,7 @@ _BINOPS = {
 }
 _CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _UNARY = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not", ast.Invert: "~"}
-_BUILTINS = {"abs": abs, "min": min, "max": max, "int": int, "float": float, "bool": bool}
+_BUILTINS = {"abs": abs, "min": min, "max": max, "int": int, "float": float, "bool": bool, "len": len}
 _MATH_FUNCTIONS = {
     "sqrt", "exp", "expm1", "log", "log1p", "log2", "log10", "pow", "sin", "cos", "tan", "asin", "acos",
     "atan", "atan2", "sinh", "cosh", "tanh", "floor", "ceil", "trunc", "fabs", "hypot", "copysign", "fmod",
@@ -74,7 +74,7 @@ def _annotation_type(ann, func, what):
     raise TypeError(f"{what}: annotation {ann!r} is not a nativecall type (use nativecall.float64, float, int, bool, ...)")
 
 
-def jit(signature=None, **options):
+def jit(signature=None, *, boundscheck=False, **options):
     """Compile a Python function into a native :class:`nativecall.Kernel`.
 
     ``@nativecall.jit("float64(float64, intp)")`` (Numba or C spelling), or plain
@@ -85,18 +85,19 @@ def jit(signature=None, **options):
     if options:
         raise TypeError(f"jit() got unexpected options: {', '.join(sorted(options))}")
     if callable(signature) and not isinstance(signature, (str, Signature)):
-        return compile_kernel(signature, None)
+        return compile_kernel(signature, None, boundscheck)
 
     def decorate(func):
-        return compile_kernel(func, signature)
+        return compile_kernel(func, signature, boundscheck)
 
     return decorate
 
 
-def compile_kernel(func, signature):
+def compile_kernel(func, signature, boundscheck=False):
     if not isinstance(func, types.FunctionType):
         raise TypeError(f"nativecall.jit compiles Python functions, got {type(func).__name__}")
     frontend = _Frontend(func, signature)
+    frontend.boundscheck = bool(boundscheck)
     ir = frontend.lower()
     try:
         return _native._compile_kernel(ir, func, tuple(frontend.keep))
@@ -169,7 +170,8 @@ class _Frontend:
         params, ret = self.param_types(names)
         self.locals = set(names) | _assigned_names(f.body)
         body = self.block(_strip_docstring(f.body))
-        return ("function", f.name, list(zip(names, params)), ret, body, [(n, list(t)) for n, t in self.natives])
+        natives = [(n, list(t)) for n, t in self.natives]
+        return ("function", f.name, list(zip(names, params)), ret, body, natives, self.boundscheck)
 
     def param_types(self, names):
         func = self.func
@@ -375,9 +377,12 @@ class _Frontend:
             raise self.fail(node, f"the operator {type(op).__name__} is not supported in kernels") from None
 
     def subscript(self, node):
-        if isinstance(node.slice, (ast.Slice, ast.Tuple)):
-            raise self.fail(node.slice, "kernels index pointers with one integer: p[i]")
-        return self.expr(node.value), self.expr(node.slice)
+        """The base and the list of indices of ``p[i]`` or ``a[i, j]``."""
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        for p in parts:
+            if isinstance(p, ast.Slice):
+                raise self.fail(p, "kernels index with integers (a[i], a[i, j]); slices are not supported")
+        return self.expr(node.value), [self.expr(p) for p in parts]
 
     def expr(self, e):
         line, col = self.pos(e)
@@ -395,6 +400,10 @@ class _Frontend:
             if value is _UNSET:
                 raise self.fail(e, f"name '{e.id}' is not defined", UndefinedNameError)
             return self.value(value, e, e.id)
+        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id in self.locals:
+            if e.attr == "ndim":
+                return ("ndim", self.expr(e.value), line, col)
+            raise self.fail(e, f"'.{e.attr}' is not supported in kernels (arrays have .shape[k] and .ndim)")
         if isinstance(e, ast.Attribute):
             value = self.static_value(e)
             if value is _UNSET:
@@ -419,6 +428,12 @@ class _Frontend:
         if isinstance(e, ast.IfExp):
             return ("ifexp", self.expr(e.test), self.expr(e.body), self.expr(e.orelse), line, col)
         if isinstance(e, ast.Subscript):
+            v = e.value
+            if isinstance(v, ast.Attribute) and v.attr == "shape" and isinstance(v.value, ast.Name) and v.value.id in self.locals:
+                k = e.slice
+                if not (isinstance(k, ast.Constant) and type(k.value) is int and k.value >= 0):
+                    raise self.fail(k, "a.shape takes a constant, non-negative index in kernels")
+                return ("shape", self.expr(v.value), k.value, line, col)
             p, i = self.subscript(e)
             return ("index", p, i, line, col)
         if isinstance(e, ast.Call):

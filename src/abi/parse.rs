@@ -253,6 +253,7 @@ enum Decl {
     Name(Option<String>),
     Pointer(bool, Box<Decl>),
     Function(Vec<Param>, usize, Box<Decl>),
+    Array(u32, usize, Box<Decl>),
 }
 
 struct Parser<'a> {
@@ -561,6 +562,25 @@ impl<'a> Parser<'a> {
             if self.eat_punct('(') {
                 direct = Decl::Function(self.params()?, at, Box::new(direct));
             } else if self.eat_punct('[') {
+                if *self.peek() == Tok::Punct(':') {
+                    // Numba's array spelling: `float64[:]`, `int32[:, ::1]`.
+                    let mut ndim = 0u32;
+                    loop {
+                        self.expect(':')?;
+                        if self.eat_punct(':') {
+                            if let Tok::Number(_) = self.peek() {
+                                self.bump();
+                            }
+                        }
+                        ndim += 1;
+                        if self.eat_punct(']') {
+                            break;
+                        }
+                        self.expect(',')?;
+                    }
+                    direct = Decl::Array(ndim, at, Box::new(direct));
+                    continue;
+                }
                 // `double x[]` in a parameter list is `double *x`.
                 if let Tok::Number(_) = self.peek() {
                     self.bump();
@@ -598,6 +618,16 @@ impl<'a> Parser<'a> {
             Decl::Function(params, fn_at, inner) => {
                 let f = self.function(ty, params, fn_at)?;
                 self.apply(f, false, *inner, name)
+            }
+            Decl::Array(ndim, at, inner) => {
+                if !matches!(ty, Type::Bool | Type::Int(_) | Type::Float(_)) {
+                    return Err(err(
+                        self.text,
+                        at,
+                        &format!("array elements must be numbers, not '{ty}'"),
+                    ));
+                }
+                self.apply(Type::array(ty, ndim), false, *inner, name)
             }
         }
     }

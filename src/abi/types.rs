@@ -193,6 +193,14 @@ pub enum Type {
     DLTensor,
     /// A function type; as a value it is always behind a pointer.
     Function(Box<Signature>),
+    /// An array of `ndim` dimensions of `dtype` elements with any strides. At the C ABI
+    /// it is a borrowed `DLTensor *` (and prints as one); kernels index it.
+    Array {
+        /// The element type (a number).
+        dtype: Box<Type>,
+        /// The number of dimensions.
+        ndim: u32,
+    },
 }
 
 impl Type {
@@ -227,6 +235,14 @@ impl Type {
         }
     }
 
+    /// An array type (`float64[:, :]` is `Type::array(Type::F64, 2)`).
+    pub fn array(dtype: Type, ndim: u32) -> Type {
+        Type::Array {
+            dtype: Box::new(dtype),
+            ndim,
+        }
+    }
+
     /// The signature, if this is a pointer to a function.
     pub fn function_signature(&self) -> Option<&Signature> {
         match self.pointee() {
@@ -251,7 +267,7 @@ impl Type {
             Type::Int(i) => i.bits() as usize / 8,
             Type::Float(f) => float_size(*f),
             Type::Complex(f) => 2 * float_size(*f),
-            Type::Pointer { .. } => size_of::<usize>(),
+            Type::Pointer { .. } | Type::Array { .. } => size_of::<usize>(),
             Type::DLTensor => size_of::<super::dlpack::DLTensor>(),
         })
     }
@@ -261,7 +277,7 @@ impl Type {
         Some(match self {
             Type::Void | Type::Struct(_) | Type::Function(_) => return None,
             Type::Complex(f) | Type::Float(f) => float_align(*f),
-            Type::Pointer { .. } => align_of::<usize>(),
+            Type::Pointer { .. } | Type::Array { .. } => align_of::<usize>(),
             Type::DLTensor => align_of::<super::dlpack::DLTensor>(),
             other => other.size().unwrap_or(1),
         })
@@ -306,6 +322,8 @@ impl Type {
             }
             Type::DLTensor => out.push_str("DLTensor"),
             Type::Function(sig) => sig.write_abi_key(out),
+            // An array travels as a `DLTensor *`.
+            Type::Array { .. } => out.push_str("p(DLTensor)"),
         }
     }
 
@@ -351,6 +369,7 @@ impl Type {
             Type::Complex(f) => base(&format!("{} _Complex", f.c_name())),
             Type::Struct(name) => base(&format!("struct {name}")),
             Type::DLTensor => base("DLTensor"),
+            Type::Array { .. } => Type::pointer(Type::DLTensor).c_declaration(declarator, is_const),
             Type::Pointer {
                 pointee,
                 is_const: pointee_const,

@@ -102,6 +102,7 @@ fn pack<'py>(
         let ctx = ArgContext {
             function: name,
             index: k,
+            writes: true,
         };
         let slot = convert_arg(v, t, &ctx, &mut borrows)?;
         let n = t.size().expect("sized");

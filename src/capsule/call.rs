@@ -16,6 +16,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyComplex, PyFloat, PyInt, PyTuple};
 
+use dlpark::python::ImportedDlpack;
+
 use crate::abi::{FloatType, IntType, Signature, Type};
 
 use super::callable::NativeCallable;
@@ -76,7 +78,7 @@ fn ffi_type(ty: &Type) -> Result<FfiType, String> {
                 "'{ty}' values cannot be passed to or from Python without losing precision, so calls with them are refused"
             ))
         }
-        Type::Pointer { .. } => FfiType::pointer(),
+        Type::Pointer { .. } | Type::Array { .. } => FfiType::pointer(),
         Type::Struct(_) | Type::DLTensor | Type::Function(_) => {
             return Err(format!("'{ty}' cannot be passed by value"))
         }
@@ -107,6 +109,8 @@ pub struct Borrows {
     // Boxed so a view never moves between PyObject_GetBuffer and PyBuffer_Release.
     #[allow(clippy::vec_box)]
     buffers: Vec<Box<ffi::Py_buffer>>,
+    /// DLPack tensors imported for the call; dropping them runs each deleter once.
+    tensors: Vec<ImportedDlpack>,
     /// Objects that own memory or code an argument points into (a thunk's callable);
     /// held, never read, until the call returns.
     #[allow(dead_code)]
@@ -129,11 +133,18 @@ pub struct ArgContext<'a> {
     pub function: &'a str,
     /// The zero-based position among the arguments the caller passes.
     pub index: usize,
+    /// Whether the callee may write through this argument (arrays from read-only
+    /// producers are refused then).
+    pub writes: bool,
 }
 
 impl ArgContext<'_> {
     fn what(&self, ty: &Type) -> String {
-        format!("argument {} of {} ({ty})", self.index + 1, self.function)
+        let shown = match ty {
+            Type::Array { .. } => crate::jit::typing::kernel_type_name(ty),
+            _ => ty.to_string(),
+        };
+        format!("argument {} of {} ({shown})", self.index + 1, self.function)
     }
 }
 
@@ -197,6 +208,12 @@ pub fn convert_arg(
                 s.0[8..].copy_from_slice(&im.to_ne_bytes());
             }
             Ok(s)
+        }
+        Type::Array { dtype, ndim } => array_arg(obj, Some((dtype, *ndim)), ty, ctx, borrows),
+        Type::Pointer { pointee, .. }
+            if **pointee == Type::DLTensor && !obj.is_none() && !obj.is_instance_of::<PyInt>() =>
+        {
+            array_arg(obj, None, ty, ctx, borrows)
         }
         Type::Pointer { pointee, is_const } => {
             let addr = pointer_value(obj, pointee, *is_const, ty, ctx, borrows)?;
@@ -434,6 +451,83 @@ fn pointer_value(
     Ok(address)
 }
 
+fn dlpack_code(t: &Type) -> Option<(u8, u8)> {
+    // DLPack's type codes: kDLInt 0, kDLUInt 1, kDLFloat 2, kDLBool 6.
+    Some(match t {
+        Type::Bool => (6, 8),
+        Type::Int(i) => (if i.signed() { 0 } else { 1 }, i.bits() as u8),
+        Type::Float(FloatType::F32) => (2, 32),
+        Type::Float(FloatType::F64) => (2, 64),
+        _ => return None,
+    })
+}
+
+/// A DLPack producer (any object with `__dlpack__`, or a DLPack capsule) imported
+/// zero-copy through dlpark, checked against the parameter, and kept for the call.
+fn array_arg(
+    obj: &Bound<'_, PyAny>,
+    want: Option<(&Type, u32)>,
+    ty: &Type,
+    ctx: &ArgContext<'_>,
+    borrows: &mut Borrows,
+) -> PyResult<Slot> {
+    let imported = dlpark::python::from_dlpack(obj.as_borrowed(), None, None).map_err(|e| {
+        PyTypeError::new_err(format!(
+            "{} needs a DLPack array (an object with __dlpack__, or a DLPack capsule), got {}: {}",
+            ctx.what(ty),
+            type_name(obj),
+            e
+        ))
+    })?;
+    let tensor = imported.validate().map_err(|e| {
+        PyValueError::new_err(format!("{}: an invalid DLPack tensor: {e}", ctx.what(ty)))
+    })?;
+    let device = tensor.device();
+    if device.device_type.0 != 1 {
+        return Err(PyValueError::new_err(format!(
+            "{} must be in CPU memory, got a tensor on device type {} (id {}); copy it to the CPU first",
+            ctx.what(ty),
+            device.device_type.0,
+            device.device_id
+        )));
+    }
+    if let Some((dtype, ndim)) = want {
+        let dt = tensor.dtype();
+        let (code, bits) = dlpack_code(dtype).expect("array elements are numbers");
+        if dt.code.0 != code || dt.bits != bits || dt.lanes != 1 {
+            return Err(PyTypeError::new_err(format!(
+                "{} needs {dtype} elements, got DLPack dtype (code {}, {} bits, {} lanes)",
+                ctx.what(ty),
+                dt.code.0,
+                dt.bits,
+                dt.lanes
+            )));
+        }
+        if tensor.ndim() != ndim as usize {
+            return Err(PyTypeError::new_err(format!(
+                "{} needs a {ndim}-dimensional array, got {} dimensions",
+                ctx.what(ty),
+                tensor.ndim()
+            )));
+        }
+    }
+    if ctx.writes && imported.flags().contains(dlpark::DlpackFlags::READ_ONLY) {
+        return Err(PyValueError::new_err(format!(
+            "{} is read-only, and the kernel writes to it",
+            ctx.what(ty)
+        )));
+    }
+    drop(tensor);
+    let address = match &imported {
+        // SAFETY: validated above; the managed tensor outlives the call (kept in `borrows`).
+        ImportedDlpack::Versioned(m) => unsafe { m.tensor() as *const _ as usize },
+        // SAFETY: as above.
+        ImportedDlpack::Legacy(m) => unsafe { m.tensor() as *const _ as usize },
+    };
+    borrows.tensors.push(imported);
+    Ok(Slot::from_bytes(&address.to_ne_bytes()))
+}
+
 /// Turn a native result into a Python object.
 pub fn convert_result<'py>(py: Python<'py>, ty: &Type, slot: &Slot) -> PyResult<Bound<'py, PyAny>> {
     let b = &slot.0;
@@ -539,6 +633,10 @@ pub fn call_native<'py>(
         let ctx = ArgContext {
             function: name,
             index: next,
+            writes: callee
+                .writes
+                .as_ref()
+                .is_none_or(|w| w.get(next).copied().unwrap_or(true)),
         };
         let arg = args.get_item(next)?;
         // The visible spelling decides conversions (it may add `const`); it is
@@ -556,7 +654,23 @@ pub fn call_native<'py>(
         code: callee.address,
         slots,
     };
+    if callee.bounds_checked {
+        crate::jit::runtime::take_index_error();
+    }
     let ret = py.detach(move || call.run());
+    if callee.bounds_checked {
+        if let Some((axis, index, size)) = crate::jit::runtime::take_index_error() {
+            return Err(if axis < 0 {
+                pyo3::exceptions::PyValueError::new_err(format!(
+                    "{name}: an array argument has {index} dimensions where {size} were declared"
+                ))
+            } else {
+                pyo3::exceptions::PyIndexError::new_err(format!(
+                    "{name}: index {index} is out of bounds for axis {axis} with size {size}"
+                ))
+            });
+        }
+    }
     drop(borrows);
     convert_result(py, &raw.ret, &ret)
 }

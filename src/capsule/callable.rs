@@ -38,6 +38,11 @@ pub struct NativeCallable {
     pub user_data: Option<Py<PyAny>>,
     /// Generated code this callable runs (a kernel's, or an adapter's), freed with the last owner.
     pub code: Option<Arc<CodeMemory>>,
+    /// For each visible parameter, whether the code may write through it (`None`: unknown,
+    /// so any array argument must be writable).
+    pub writes: Option<Vec<bool>>,
+    /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
+    pub bounds_checked: bool,
     plan: OnceLock<Arc<CallPlan>>,
     thunk: OnceLock<Thunk>,
 }
@@ -64,6 +69,8 @@ impl NativeCallable {
             owner,
             user_data: None,
             code: None,
+            writes: None,
+            bounds_checked: false,
             plan: OnceLock::new(),
             thunk: OnceLock::new(),
         })

@@ -126,6 +126,13 @@ pub fn _compile_kernel(
         keep,
     )?;
     nc.code = Some(compiled.code.clone());
+    nc.writes = Some(
+        f.params
+            .iter()
+            .map(|(n, _)| compiled.types.written.contains(n))
+            .collect(),
+    );
+    nc.bounds_checked = f.boundscheck;
     LIVE_KERNELS.fetch_add(1, Ordering::Relaxed);
     let kernel = Kernel {
         py_func,
@@ -188,12 +195,14 @@ fn function_from(obj: &Bound<'_, PyAny>) -> PyResult<Function> {
     };
     let body = list(&t.get_item(4)?, stmt_from)?;
     let natives = list(&t.get_item(5)?, overloads_from)?;
+    let boundscheck: bool = t.get_item(6)?.extract()?;
     Ok(Function {
         name,
         params,
         ret,
         body,
         natives,
+        boundscheck,
     })
 }
 
@@ -233,13 +242,13 @@ fn stmt_from(obj: &Bound<'_, PyAny>) -> PyResult<Stmt> {
         ),
         "store" => Stmt::Store(
             expr_from(&g(1)?)?,
-            expr_from(&g(2)?)?,
+            list(&g(2)?, expr_from)?,
             expr_from(&g(3)?)?,
             span_at(t)?,
         ),
         "augstore" => Stmt::AugStore(
             expr_from(&g(1)?)?,
-            expr_from(&g(2)?)?,
+            list(&g(2)?, expr_from)?,
             binop(&g(3)?)?,
             expr_from(&g(4)?)?,
             span_at(t)?,
@@ -364,7 +373,9 @@ fn expr_from(obj: &Bound<'_, PyAny>) -> PyResult<Expr> {
         }
         "boolop" => Expr::BoolOp(g(1)?.extract()?, list(&g(2)?, expr_from)?, span),
         "ifexp" => Expr::IfExp(bx(1)?, bx(2)?, bx(3)?, span),
-        "index" => Expr::Index(bx(1)?, bx(2)?, span),
+        "index" => Expr::Index(bx(1)?, list(&g(2)?, expr_from)?, span),
+        "shape" => Expr::Shape(bx(1)?, g(2)?.extract()?, span),
+        "ndim" => Expr::Ndim(bx(1)?, span),
         "call" => {
             let c = tuple(&g(1)?)?.clone();
             let callee = match tag(&c)?.as_str() {
@@ -375,6 +386,7 @@ fn expr_from(obj: &Bound<'_, PyAny>) -> PyResult<Expr> {
                     "int" => Builtin::Int,
                     "float" => Builtin::Float,
                     "bool" => Builtin::Bool,
+                    "len" => Builtin::Len,
                     other => {
                         return Err(PyTypeError::new_err(format!(
                             "kernel IR: unknown builtin '{other}'"

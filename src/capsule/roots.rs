@@ -92,9 +92,15 @@ impl Job {
                     let dst = base.add(fl.offset);
                     // Fixed-size copies: a variable-length copy would call memcpy per element.
                     match fl.itemsize {
-                        8 => (dst as *mut u64).write_unaligned((src as *const u64).read_unaligned()),
-                        4 => (dst as *mut u32).write_unaligned((src as *const u32).read_unaligned()),
-                        2 => (dst as *mut u16).write_unaligned((src as *const u16).read_unaligned()),
+                        8 => {
+                            (dst as *mut u64).write_unaligned((src as *const u64).read_unaligned())
+                        }
+                        4 => {
+                            (dst as *mut u32).write_unaligned((src as *const u32).read_unaligned())
+                        }
+                        2 => {
+                            (dst as *mut u16).write_unaligned((src as *const u16).read_unaligned())
+                        }
                         n => std::ptr::copy_nonoverlapping(src, dst, n),
                     }
                 }

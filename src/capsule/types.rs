@@ -101,6 +101,25 @@ impl PyNativeType {
             Type::Struct(_) => "struct",
             Type::DLTensor => "dltensor",
             Type::Function(_) => "function",
+            Type::Array { .. } => "array",
+        }
+    }
+
+    /// The element type of an array type.
+    #[getter]
+    fn dtype(&self) -> Option<PyNativeType> {
+        match &self.ty {
+            Type::Array { dtype, .. } => Some(PyNativeType::new((**dtype).clone())),
+            _ => None,
+        }
+    }
+
+    /// The number of dimensions of an array type.
+    #[getter]
+    fn ndim(&self) -> Option<u32> {
+        match &self.ty {
+            Type::Array { ndim, .. } => Some(*ndim),
+            _ => None,
         }
     }
 
@@ -166,6 +185,38 @@ impl PyNativeType {
     #[getter]
     fn numba(&self) -> Option<String> {
         self.ty.numba_name()
+    }
+
+    /// `nativecall.float64[:, :]`: a 2-dimensional array of this type.
+    fn __getitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<PyNativeType> {
+        let is_full_slice = |k: &Bound<'_, PyAny>| -> PyResult<bool> {
+            Ok(k.is_instance_of::<pyo3::types::PySlice>()
+                && k.getattr("start")?.is_none()
+                && k.getattr("stop")?.is_none())
+        };
+        let ndim = if let Ok(t) = key.cast::<PyTuple>() {
+            for k in t.iter() {
+                if !is_full_slice(&k)? {
+                    return Err(PyTypeError::new_err(
+                        "array types are written float64[:] or float64[:, :]",
+                    ));
+                }
+            }
+            t.len() as u32
+        } else if is_full_slice(key)? {
+            1
+        } else {
+            return Err(PyTypeError::new_err(
+                "array types are written float64[:] or float64[:, :]",
+            ));
+        };
+        if !matches!(self.ty, Type::Bool | Type::Int(_) | Type::Float(_)) || ndim == 0 {
+            return Err(PyTypeError::new_err(format!(
+                "cannot make an array of '{}'",
+                self.ty
+            )));
+        }
+        Ok(PyNativeType::new(Type::array(self.ty.clone(), ndim)))
     }
 
     /// A pointer to this type (`nativecall.float64.pointer()` is `double *`).

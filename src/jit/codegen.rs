@@ -72,7 +72,9 @@ pub fn kernel_signature(f: &Function, types: &Types) -> Signature {
 
 fn check_value_types(f: &Function) -> Result<(), CompileError> {
     for (name, t) in &f.params {
-        let ok = matches!(t, Type::Bool | Type::Pointer { .. }) || is_int(t) || is_float(t);
+        let ok = matches!(t, Type::Bool | Type::Pointer { .. } | Type::Array { .. })
+            || is_int(t)
+            || is_float(t);
         if !ok {
             return Err(CompileError::unsupported(
                 Span::default(),
@@ -174,6 +176,15 @@ pub fn clif_text(f: &Function) -> Result<String, KernelError> {
     Ok(ctx.func.display().to_string())
 }
 
+/// An array parameter's descriptor, read once at entry.
+#[derive(Clone)]
+struct ArrayView {
+    base: Value,
+    shape: Vec<Value>,
+    strides: Vec<Value>,
+    dtype: Type,
+}
+
 struct Loop {
     head: ir::Block,
     exit: ir::Block,
@@ -190,6 +201,7 @@ struct Gen<'a, 'b> {
     terminated: bool,
     self_ref: ir::FuncRef,
     entry: Option<Entry>,
+    arrays: HashMap<String, ArrayView>,
     ptr: ir::Type,
     call_conv: cranelift_codegen::isa::CallConv,
 }
@@ -231,6 +243,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             terminated: false,
             self_ref,
             entry: None,
+            arrays: HashMap::new(),
             ptr: pointer_type(),
             call_conv,
         }
@@ -266,6 +279,12 @@ impl<'a, 'b> Gen<'a, 'b> {
             None => outer,
             Some(e) => self.entry_params(&e, &outer),
         };
+        for (k, (name, t)) in self.f.params.iter().enumerate() {
+            if let Type::Array { dtype, ndim } = t {
+                let view = self.array_view(params[k], dtype, *ndim);
+                self.arrays.insert(name.clone(), view);
+            }
+        }
         // Locals start at zero (documented: Python would raise UnboundLocalError instead).
         let mut names: Vec<(String, Variable, Type)> = self
             .vars
@@ -422,13 +441,13 @@ impl<'a, 'b> Gen<'a, 'b> {
                 let v = self.convert(v, &vt, &t);
                 self.b.def_var(var, v);
             }
-            Stmt::Store(p, i, e, _) => {
-                let (addr, elem) = self.element_address(p, i)?;
+            Stmt::Store(p, idx, e, _) => {
+                let (addr, elem) = self.element_address(p, idx)?;
                 let v = self.expr_as(e, &elem)?;
                 self.b.ins().store(MemFlagsData::new(), v, addr, 0);
             }
-            Stmt::AugStore(p, i, op, e, span) => {
-                let (addr, elem) = self.element_address(p, i)?;
+            Stmt::AugStore(p, idx, op, e, span) => {
+                let (addr, elem) = self.element_address(p, idx)?;
                 let cur = self.b.ins().load(clif(&elem), MemFlagsData::new(), addr, 0);
                 let (rv, rt) = self.expr(e)?;
                 let (v, vt) = self.binary(*op, cur, &elem, rv, &rt, *span)?;
@@ -918,25 +937,165 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.b.switch_to_block(done);
                 (self.b.block_params(done)[0], rt)
             }
-            Expr::Index(p, i, _) => {
-                let (addr, elem) = self.element_address(p, i)?;
+            Expr::Index(p, idx, _) => {
+                let (addr, elem) = self.element_address(p, idx)?;
                 (
                     self.b.ins().load(clif(&elem), MemFlagsData::new(), addr, 0),
                     elem,
                 )
             }
             Expr::Call(callee, cargs, span) => self.call(e, callee, cargs, *span)?,
+            Expr::Shape(a, k, _) => (self.shape_of(a, *k as usize), I64),
+            Expr::Ndim(a, _) => {
+                let nd = match self.ty(a)? {
+                    Type::Array { ndim, .. } => ndim,
+                    _ => unreachable!("typed: an array"),
+                };
+                (self.b.ins().iconst(clt::I64, nd as i64), I64)
+            }
         })
     }
 
-    fn element_address(&mut self, p: &Expr, i: &Expr) -> R<(Value, Type)> {
+    fn element_address(&mut self, p: &Expr, idx: &[Expr]) -> R<(Value, Type)> {
+        if let Expr::Name(name, _) = p {
+            if let Some(view) = self.arrays.get(name).cloned() {
+                return self.array_element(&view, idx);
+            }
+        }
         let (pv, pt) = self.expr(p)?;
         let elem = pt.pointee().cloned().expect("typed: a pointer");
-        let (iv, it) = self.expr(i)?;
-        let idx = self.convert(iv, &it, &I64);
+        let (iv, it) = self.expr(&idx[0])?;
+        let i = self.convert(iv, &it, &I64);
         let size = elem.size().expect("typed: a sized element") as i64;
-        let off = self.b.ins().imul_imm_s(idx, size);
+        let off = self.b.ins().imul_imm_s(i, size);
         Ok((self.b.ins().iadd(pv, off), elem))
+    }
+
+    /// `a[i, j, ...]`: negative indices count from the end (as NumPy's); with
+    /// `boundscheck` an index outside the array returns early instead of reading.
+    fn array_element(&mut self, view: &ArrayView, idx: &[Expr]) -> R<(Value, Type)> {
+        let mut offset = None;
+        for (axis, e) in idx.iter().enumerate() {
+            let (v, t) = self.expr(e)?;
+            let i = self.convert(v, &t, &I64);
+            let n = view.shape[axis];
+            let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+            let wrapped = self.b.ins().iadd(i, n);
+            let k = self.b.ins().select(negative, wrapped, i);
+            if self.f.boundscheck {
+                let outside = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, k, n);
+                let axis = self.b.ins().iconst(clt::I64, axis as i64);
+                self.fail_if(outside, &[axis, i, n]);
+            }
+            let term = self.b.ins().imul(k, view.strides[axis]);
+            offset = Some(match offset {
+                None => term,
+                Some(o) => self.b.ins().iadd(o, term),
+            });
+        }
+        let size = view.dtype.size().expect("a number") as i64;
+        let bytes = self
+            .b
+            .ins()
+            .imul_imm_s(offset.expect("at least one index"), size);
+        Ok((self.b.ins().iadd(view.base, bytes), view.dtype.clone()))
+    }
+
+    /// If `cond`, record an index error and return a default value from the kernel.
+    fn fail_if(&mut self, cond: Value, info: &[Value]) {
+        let (bad, good) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(bad);
+        self.b.ins().brif(cond, bad, &[], good, &[]);
+        self.b.seal_block(bad);
+        self.b.seal_block(good);
+        self.b.switch_to_block(bad);
+        self.call_void_helper(runtime::index_error_address(), info);
+        let rets: Vec<Value> = match clif(&self.ret) {
+            _ if self.ret == Type::Void => vec![],
+            clt::F64 => vec![self.b.ins().f64const(f64::NAN)],
+            clt::F32 => vec![self.b.ins().f32const(f32::NAN)],
+            ty => vec![self.b.ins().iconst(ty, 0)],
+        };
+        self.b.ins().return_(&rets);
+        self.b.switch_to_block(good);
+    }
+
+    fn call_void_helper(&mut self, address: usize, vals: &[Value]) {
+        let mut sig = ir::Signature::new(self.call_conv);
+        sig.params
+            .extend(vals.iter().map(|_| ir::AbiParam::new(clt::I64)));
+        let sref = self.b.import_signature(sig);
+        let callee = self.iconst(self.ptr, address as i64);
+        self.b.ins().call_indirect(sref, callee, vals);
+    }
+
+    /// Read an array parameter's descriptor once, at entry: data (with byte_offset),
+    /// shape, and strides in elements (compact row-major when the producer gave none).
+    fn array_view(&mut self, tensor: Value, dtype: &Type, ndim: u32) -> ArrayView {
+        let flags = MemFlagsData::trusted();
+        if self.f.boundscheck {
+            let got = self.b.ins().load(clt::I32, flags, tensor, 16);
+            let got = self.b.ins().sextend(clt::I64, got);
+            let want = self.b.ins().iconst(clt::I64, ndim as i64);
+            let wrong = self.b.ins().icmp(IntCC::NotEqual, got, want);
+            let minus = self.b.ins().iconst(clt::I64, -1);
+            self.fail_if(wrong, &[minus, got, want]);
+        }
+        let data = self.b.ins().load(self.ptr, flags, tensor, 0);
+        let byte_offset = self.b.ins().load(clt::I64, flags, tensor, 40);
+        let base = self.b.ins().iadd(data, byte_offset);
+        let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, 24);
+        let strides_ptr = self.b.ins().load(self.ptr, flags, tensor, 32);
+        let shape: Vec<Value> = (0..ndim)
+            .map(|k| {
+                self.b
+                    .ins()
+                    .load(clt::I64, flags, shape_ptr, (8 * k) as i32)
+            })
+            .collect();
+        let (given, compact, merge) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        for _ in 0..ndim {
+            self.b.append_block_param(merge, clt::I64);
+        }
+        let none = self.b.ins().icmp_imm_s(IntCC::Equal, strides_ptr, 0);
+        self.b.ins().brif(none, compact, &[], given, &[]);
+        self.b.seal_block(given);
+        self.b.seal_block(compact);
+        self.b.switch_to_block(given);
+        let loaded: Vec<Value> = (0..ndim)
+            .map(|k| {
+                self.b
+                    .ins()
+                    .load(clt::I64, flags, strides_ptr, (8 * k) as i32)
+            })
+            .collect();
+        self.b.ins().jump(merge, &args(&loaded));
+        self.b.switch_to_block(compact);
+        let mut strides = vec![self.b.ins().iconst(clt::I64, 1); ndim as usize];
+        for k in (0..ndim as usize).rev().skip(1) {
+            strides[k] = self.b.ins().imul(strides[k + 1], shape[k + 1]);
+        }
+        self.b.ins().jump(merge, &args(&strides));
+        self.b.seal_block(merge);
+        self.b.switch_to_block(merge);
+        let strides = self.b.block_params(merge).to_vec();
+        ArrayView {
+            base,
+            shape,
+            strides,
+            dtype: dtype.clone(),
+        }
+    }
+
+    fn shape_of(&mut self, a: &Expr, k: usize) -> Value {
+        match a {
+            Expr::Name(n, _) => self.arrays[n].shape[k],
+            _ => unreachable!("typed: arrays are parameters"),
+        }
     }
 
     fn compare(&mut self, op: CmpOp, a: Value, ta: &Type, b: Value, tb: &Type) -> Value {
@@ -1333,6 +1492,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 }
                 (acc, rt)
             }
+            Builtin::Len => (self.shape_of(&cargs[0], 0), I64),
             Builtin::Int | Builtin::Float | Builtin::Bool => {
                 let (v, t) = &vals[0];
                 (self.convert(*v, t, &rt), rt)

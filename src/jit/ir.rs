@@ -109,6 +109,8 @@ pub enum Builtin {
     Float,
     /// `bool(x)`
     Bool,
+    /// `len(a)` of an array (its first dimension).
+    Len,
     /// A `math` function taking and returning floats (by name: `sqrt`, `exp`, ...).
     Math(MathFn),
 }
@@ -266,8 +268,12 @@ pub enum Expr {
     IfExp(Box<Expr>, Box<Expr>, Box<Expr>, Span),
     /// A call.
     Call(Callee, Vec<Expr>, Span),
-    /// `p[i]` on a pointer.
-    Index(Box<Expr>, Box<Expr>, Span),
+    /// `p[i]` on a pointer, `a[i, j]` on an array.
+    Index(Box<Expr>, Vec<Expr>, Span),
+    /// `a.shape[k]` (`len(a)` is `a.shape[0]`).
+    Shape(Box<Expr>, u32, Span),
+    /// `a.ndim`.
+    Ndim(Box<Expr>, Span),
 }
 
 impl Expr {
@@ -286,7 +292,9 @@ impl Expr {
             | Expr::BoolOp(_, _, s)
             | Expr::IfExp(_, _, _, s)
             | Expr::Call(_, _, s)
-            | Expr::Index(_, _, s) => *s,
+            | Expr::Index(_, _, s)
+            | Expr::Shape(_, _, s)
+            | Expr::Ndim(_, s) => *s,
         }
     }
 }
@@ -298,10 +306,10 @@ pub enum Stmt {
     Assign(Vec<String>, Vec<Expr>, Span),
     /// `a op= e`.
     AugAssign(String, BinOp, Expr, Span),
-    /// `p[i] = e`.
-    Store(Expr, Expr, Expr, Span),
-    /// `p[i] op= e` (the pointer and index are evaluated once).
-    AugStore(Expr, Expr, BinOp, Expr, Span),
+    /// `p[i] = e` / `a[i, j] = e`.
+    Store(Expr, Vec<Expr>, Expr, Span),
+    /// `p[i] op= e` (the pointer and indices are evaluated once).
+    AugStore(Expr, Vec<Expr>, BinOp, Expr, Span),
     /// `if test: body else: orelse`.
     If(Expr, Vec<Stmt>, Vec<Stmt>, Span),
     /// `while test: body else: orelse`.
@@ -349,4 +357,7 @@ pub struct Function {
     pub body: Vec<Stmt>,
     /// Native callees referenced by [`Callee::Native`] and [`Expr::FuncRef`].
     pub natives: Vec<Overloads>,
+    /// Check every array index (and each array's ndim) and return early, recording an
+    /// index error, instead of touching memory outside an array.
+    pub boundscheck: bool,
 }

@@ -57,7 +57,7 @@ pub fn abi_params(ty: &Type) -> Result<Vec<AbiParam>, JitError> {
         Type::Complex(FloatType::F32) if cfg!(target_arch = "aarch64") => {
             vec![AbiParam::new(types::F32), AbiParam::new(types::F32)]
         }
-        Type::Pointer { .. } => vec![AbiParam::new(pointer_type())],
+        Type::Pointer { .. } | Type::Array { .. } => vec![AbiParam::new(pointer_type())],
         other => {
             return Err(JitError::Unsupported(format!(
                 "'{other}' values in generated code"

@@ -157,3 +157,24 @@ pub fn ipow_address() -> usize {
 pub fn pow_address() -> usize {
     libm::pow as unsafe extern "C" fn(f64, f64) -> f64 as usize
 }
+
+thread_local! {
+    static INDEX_ERROR: std::cell::Cell<Option<(i64, i64, i64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Called by bounds-checked kernels before they return early: `axis` (or -1 for a
+/// wrong number of dimensions), the index as written (or the tensor's ndim) and the size
+/// (or the declared ndim). Recorded for the calling thread.
+pub extern "C" fn index_error(axis: i64, index: i64, size: i64) {
+    INDEX_ERROR.with(|e| e.set(Some((axis, index, size))));
+}
+
+/// The address of [`index_error`].
+pub fn index_error_address() -> usize {
+    index_error as *const () as usize
+}
+
+/// Take (and clear) the index error this thread's last bounds-checked call recorded.
+pub fn take_index_error() -> Option<(i64, i64, i64)> {
+    INDEX_ERROR.with(|e| e.take())
+}

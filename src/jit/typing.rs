@@ -96,6 +96,13 @@ pub fn kernel_type_name(t: &Type) -> String {
         Type::Pointer { pointee, .. } if is_numeric(pointee) => {
             format!("{}*", kernel_type_name(pointee))
         }
+        Type::Array { dtype, ndim } => {
+            format!(
+                "{}[{}]",
+                kernel_type_name(dtype),
+                vec![":"; *ndim as usize].join(", ")
+            )
+        }
         other => other.to_string(),
     }
 }
@@ -144,6 +151,12 @@ pub fn unify(a: &Type, b: &Type) -> Option<Type> {
 /// Numbers convert freely except float to int (use `int()`); pointers must match
 /// (any data pointer converts to `void *`).
 pub fn convertible(from: &Type, to: &Type) -> bool {
+    if let (Type::Array { dtype: a, ndim: n }, Type::Array { dtype: b, ndim: m }) = (from, to) {
+        return a.abi_eq(b) && n == m;
+    }
+    if matches!(to, Type::Array { .. }) {
+        return false;
+    }
     if from.abi_eq(to) {
         return true;
     }
@@ -168,6 +181,8 @@ pub struct Types {
     pub ret: Type,
     /// Local names in order of first assignment (for display).
     pub order: Vec<String>,
+    /// The parameters whose memory the kernel writes (arrays stored into).
+    pub written: HashSet<String>,
 }
 
 /// Infers and checks the types of one kernel.
@@ -211,10 +226,13 @@ impl<'f> Typer<'f> {
                 ),
             ));
         }
+        let mut written = HashSet::new();
+        stored_names(&f.body, &mut written);
         Ok(Types {
             vars: t.vars,
             ret,
             order: t.order,
+            written,
         })
     }
 
@@ -263,6 +281,12 @@ impl<'f> Typer<'f> {
             return Err(CompileError::typing(
                 span,
                 format!("cannot assign a void result to '{name}'"),
+            ));
+        }
+        if matches!(t, Type::Array { .. }) && !self.params.contains(name) {
+            return Err(CompileError::unsupported(
+                span,
+                format!("arrays are parameters only; '{name}' cannot hold one (index the parameter directly)"),
             ));
         }
         if self.params.contains(name) {
@@ -522,16 +546,34 @@ impl<'f> Typer<'f> {
         Ok(())
     }
 
-    fn index_type(&self, p: &Expr, i: &Expr, span: Span) -> R<Type> {
+    fn index_type(&self, p: &Expr, idx: &[Expr], span: Span) -> R<Type> {
         let pt = self.known(p)?;
-        let it = self.known(i)?;
-        if !is_int(&it) {
-            return Err(CompileError::typing(
-                i.span(),
-                format!("an index must be an integer, got {}", kernel_type_name(&it)),
-            ));
+        for i in idx {
+            let it = self.known(i)?;
+            if !is_int(&it) {
+                return Err(CompileError::typing(
+                    i.span(),
+                    format!("an index must be an integer, got {}", kernel_type_name(&it)),
+                ));
+            }
         }
         match pt {
+            Type::Array { dtype, ndim } => {
+                if idx.len() != ndim as usize {
+                    return Err(CompileError::typing(
+                        span,
+                        format!(
+                            "a {ndim}-dimensional array takes {ndim} indices, got {} (slices are not supported)",
+                            idx.len()
+                        ),
+                    ));
+                }
+                Ok(*dtype)
+            }
+            _ if idx.len() != 1 => Err(CompileError::typing(
+                span,
+                "a pointer takes one index: p[i]",
+            )),
             Type::Pointer { pointee, .. }
                 if is_numeric(&pointee) || matches!(*pointee, Type::Pointer { .. }) =>
             {
@@ -546,6 +588,16 @@ impl<'f> Typer<'f> {
             other => Err(CompileError::typing(
                 p.span(),
                 format!("a {} cannot be indexed", kernel_type_name(&other)),
+            )),
+        }
+    }
+
+    fn array_of(&self, a: &Expr, what: &str) -> R<(Type, u32)> {
+        match self.known(a)? {
+            Type::Array { dtype, ndim } => Ok((*dtype, ndim)),
+            other => Err(CompileError::typing(
+                a.span(),
+                format!("{what} needs an array, got {}", kernel_type_name(&other)),
             )),
         }
     }
@@ -668,10 +720,28 @@ impl<'f> Typer<'f> {
                     )
                 })?
             }
-            Expr::Index(p, i, span) => {
+            Expr::Index(p, idx, span) => {
                 t!(p);
-                t!(i);
-                self.index_type(p, i, *span)?
+                for i in idx {
+                    t!(i);
+                }
+                self.index_type(p, idx, *span)?
+            }
+            Expr::Shape(a, k, span) => {
+                t!(a);
+                let (_, ndim) = self.array_of(a, "'.shape'")?;
+                if *k >= ndim {
+                    return Err(CompileError::typing(
+                        *span,
+                        format!("shape[{k}] of a {ndim}-dimensional array"),
+                    ));
+                }
+                I64
+            }
+            Expr::Ndim(a, _) => {
+                t!(a);
+                self.array_of(a, "'.ndim'")?;
+                I64
             }
             Expr::Call(callee, args, span) => {
                 let mut types = Vec::with_capacity(args.len());
@@ -783,6 +853,26 @@ impl<'f> Typer<'f> {
     }
 }
 
+/// Names used as the base of `x[...] = ...` and `x[...] op= ...` anywhere in `body`.
+fn stored_names(body: &[Stmt], out: &mut HashSet<String>) {
+    for s in body {
+        match s {
+            Stmt::Store(Expr::Name(n, _), ..) | Stmt::AugStore(Expr::Name(n, _), ..) => {
+                out.insert(n.clone());
+            }
+            Stmt::If(_, a, b, _) | Stmt::While(_, a, b, _) => {
+                stored_names(a, out);
+                stored_names(b, out);
+            }
+            Stmt::For { body, orelse, .. } => {
+                stored_names(body, out);
+                stored_names(orelse, out);
+            }
+            _ => {}
+        }
+    }
+}
+
 fn first_bare_return(body: &[Stmt]) -> Option<Span> {
     body.iter().find_map(|s| match s {
         Stmt::Return(None, span) => Some(*span),
@@ -886,6 +976,7 @@ fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
         Builtin::Int => "int",
         Builtin::Float => "float",
         Builtin::Bool => "bool",
+        Builtin::Len => "len",
         Builtin::Math(_) => "math function",
     };
     let arity = |n: usize| -> R<()> {
@@ -932,6 +1023,19 @@ fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
                 acc = unify(&acc, t).expect("numbers unify");
             }
             acc
+        }
+        Builtin::Len => {
+            arity(1)?;
+            if !matches!(args[0], Type::Array { .. }) {
+                return Err(CompileError::typing(
+                    span,
+                    format!(
+                        "len() of a {} (kernels take len() of arrays)",
+                        kernel_type_name(&args[0])
+                    ),
+                ));
+            }
+            I64
         }
         Builtin::Int => {
             arity(1)?;
