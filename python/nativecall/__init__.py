@@ -14,6 +14,7 @@ LowLevelCallable, a ctypes or a cffi pointer.
 from ._interop import cython_functions, from_cython, native
 from ._errors import CompileError, TypingError, UndefinedNameError, UnsupportedError
 from ._native import (
+    Array,
     Kernel,
     NativeCallable,
     Signature,
@@ -22,8 +23,10 @@ from ._native import (
     bool,
     complex64,
     complex128,
+    empty,
     float32,
     float64,
+    from_dlpack,
     int8,
     int16,
     int32,
@@ -40,6 +43,7 @@ from ._native import (
     uintp,
     void,
     voidptr,
+    zeros,
 )
 
 __version__ = "0.1.0"
@@ -76,6 +80,7 @@ def jit(signature=None, **options):
     return _jit(signature, **options)
 
 __all__ = [
+    "Array",
     "CompileError",
     "Kernel",
     "NativeCallable",
@@ -86,12 +91,15 @@ __all__ = [
     "UndefinedNameError",
     "UnsupportedError",
     "cython_functions",
+    "empty",
+    "from_dlpack",
     "from_cython",
     "get_include",
     "jit",
     "native",
     "stats",
     "typedef",
+    "zeros",
     # types
     "void",
     "bool",

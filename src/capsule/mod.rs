@@ -7,6 +7,7 @@
 //! address, a signature and an owner.
 
 pub mod adapt;
+pub mod array;
 pub mod call;
 pub mod callable;
 pub mod errors;
@@ -48,6 +49,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<callable::NativeCallable>()?;
     m.add_class::<kernel::Kernel>()?;
     m.add_class::<adapt::PackedArgs>()?;
+    m.add_class::<array::Array>()?;
+    m.add_function(wrap_pyfunction!(array::from_dlpack, m)?)?;
+    m.add_function(wrap_pyfunction!(array::zeros, m)?)?;
+    m.add_function(wrap_pyfunction!(array::empty, m)?)?;
     m.add(
         "KernelCompileFailure",
         py.get_type::<kernel::KernelCompileFailure>(),
