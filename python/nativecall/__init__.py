@@ -66,6 +66,16 @@ def __getattr__(name):
     raise AttributeError(f"module 'nativecall' has no attribute {name!r}")
 
 
+def vectorize(signatures, *, identity=None):
+    """Make a real ``numpy.ufunc`` whose loops are compiled kernels, one per signature:
+    ``@nativecall.vectorize(["float64(float64)", "float32(float32)"])``. NumPy provides
+    broadcasting, ``out=``, ``where=``, dtype dispatch and (with ``identity=0`` or ``1``
+    on two-argument ufuncs) ``reduce``/``accumulate``."""
+    from ._jit import vectorize as _vectorize
+
+    return _vectorize(signatures, identity=identity)
+
+
 def jit(signature=None, **options):
     """Compile a Python function into a native :class:`Kernel`.
 
@@ -99,6 +109,7 @@ __all__ = [
     "native",
     "stats",
     "typedef",
+    "vectorize",
     "zeros",
     # types
     "void",

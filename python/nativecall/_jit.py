@@ -589,3 +589,40 @@ def _source_lines(func):
             pass
     lines, first = inspect.getsourcelines(func)
     return lines, first, None
+
+
+# ---------------------------------------------------------------------------- vectorize
+
+
+def _loop_order(kernel):
+    """Sort key putting narrower loops first, as NumPy's own ufuncs list them (NumPy takes
+    the first loop the inputs cast to safely, so float64 first would swallow float32)."""
+    rank = {"bool": 0, "int": 1, "float": 2}
+    return [(rank.get(t.kind, 3), t.bits or 0, not (t.signed or False)) for t in kernel.signature.argtypes]
+
+
+def vectorize(signatures, *, identity=None):
+    """Make a real ``numpy.ufunc`` from a scalar Python function, one loop per signature.
+
+    ``@nativecall.vectorize(["float64(float64)", "float32(float32)"])``. Each loop is the
+    kernel body compiled by Cranelift inside the element loop; NumPy does broadcasting,
+    ``out=``, ``where=``, dtype dispatch and, for two-argument ufuncs with an
+    ``identity`` (0 or 1), ``reduce`` and ``accumulate``.
+    """
+    if isinstance(signatures, (str, Signature)):
+        signatures = [signatures]
+    signatures = list(signatures)
+    if not signatures:
+        raise TypeError("vectorize needs at least one signature, e.g. ['float64(float64)']")
+
+    def decorate(func):
+        kernels = sorted((compile_kernel(func, sig) for sig in signatures), key=_loop_order)
+        ufunc = _native._make_ufunc(func.__name__, func.__doc__ or "", kernels, identity)
+        _UFUNC_RECIPES[ufunc] = (func, [str(k.signature) for k in kernels], identity)
+        return ufunc
+
+    return decorate
+
+
+# Ufuncs made here and how to remake them (for pickling); keyed by the ufunc itself.
+_UFUNC_RECIPES = {}

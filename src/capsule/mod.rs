@@ -14,6 +14,7 @@ pub mod errors;
 pub mod kernel;
 pub mod roots;
 pub mod types;
+pub mod ufunc;
 
 use pyo3::prelude::*;
 
@@ -50,6 +51,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<kernel::Kernel>()?;
     m.add_class::<adapt::PackedArgs>()?;
     m.add_class::<array::Array>()?;
+    m.add_class::<ufunc::UfuncLoops>()?;
+    m.add_function(wrap_pyfunction!(ufunc::_make_ufunc, m)?)?;
     m.add_function(wrap_pyfunction!(array::from_dlpack, m)?)?;
     m.add_function(wrap_pyfunction!(array::zeros, m)?)?;
     m.add_function(wrap_pyfunction!(array::empty, m)?)?;

@@ -112,6 +112,15 @@ fn translate(
     f: &Function,
     entry: Option<&Entry>,
 ) -> Result<(Context, FuncId, Types, Signature), KernelError> {
+    translate_as(module, f, entry, false)
+}
+
+fn translate_as(
+    module: &mut JITModule,
+    f: &Function,
+    entry: Option<&Entry>,
+    ufunc: bool,
+) -> Result<(Context, FuncId, Types, Signature), KernelError> {
     check_value_types(f)?;
     let types = Typer::run(f)?;
     let sig = kernel_signature(f, &types);
@@ -122,7 +131,19 @@ fn translate(
             );
         }
     }
-    let csig = clif_signature(module, entry.map_or(&sig, |e| &e.outer))?;
+    let csig = if ufunc {
+        if f.params.iter().any(|(_, t)| !(is_int(t) || is_float(t) || *t == Type::Bool))
+            || !(is_int(&types.ret) || is_float(&types.ret) || types.ret == Type::Bool)
+        {
+            return Err(JitError::Unsupported(format!("a ufunc loop for '{sig}' (ufuncs take and return numbers)")).into());
+        }
+        let ptr = pointer_type();
+        let mut s = module.make_signature();
+        s.params.extend([ir::AbiParam::new(ptr); 4]);
+        s
+    } else {
+        clif_signature(module, entry.map_or(&sig, |e| &e.outer))?
+    };
     let id = module
         .declare_anonymous_function(&csig)
         .map_err(|e| JitError::Codegen(e.to_string()))?;
@@ -133,7 +154,11 @@ fn translate(
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut g = Gen::new(b, f, &types, module, id);
         g.entry = entry.cloned();
-        g.body()?;
+        if ufunc {
+            g.ufunc_body()?;
+        } else {
+            g.body()?;
+        }
         g.b.finalize(module.target_config());
     }
     Ok((ctx, id, types, sig))
@@ -169,11 +194,35 @@ pub fn compile_entry(f: &Function, entry: Option<&Entry>) -> Result<Compiled, Ke
     })
 }
 
+/// Compile a kernel's body as a NumPy ufunc inner loop
+/// (`void (char **args, npy_intp const *dimensions, npy_intp const *steps, void *data)`).
+pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
+    let mut module = new_module()?;
+    let (mut ctx, id, types, signature) = translate_as(&mut module, f, None, true)?;
+    module
+        .define_function(id, &mut ctx)
+        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
+    let bytes = ctx.compiled_code().map(|c| c.code_buffer().len()).unwrap_or(0);
+    module.clear_context(&mut ctx);
+    module.finalize_definitions().map_err(|e| JitError::Codegen(e.to_string()))?;
+    let address = module.get_finalized_function(id) as usize;
+    Ok(Compiled { address, code: Arc::new(CodeMemory::new(module, bytes)), types, signature })
+}
+
 /// The Cranelift IR a kernel lowers to, before optimisation (for `inspect_ir`).
 pub fn clif_text(f: &Function) -> Result<String, KernelError> {
     let mut module = new_module()?;
     let (ctx, ..) = translate(&mut module, f, None)?;
     Ok(ctx.func.display().to_string())
+}
+
+/// Where a ufunc loop's `return` stores and continues.
+#[derive(Clone, Copy)]
+struct UfuncLoop {
+    latch: ir::Block,
+    out_ptr: Value,
+    out_step: Value,
+    index: Variable,
 }
 
 /// An array parameter's descriptor, read once at entry.
@@ -202,6 +251,7 @@ struct Gen<'a, 'b> {
     self_ref: ir::FuncRef,
     entry: Option<Entry>,
     arrays: HashMap<String, ArrayView>,
+    ufunc: Option<UfuncLoop>,
     ptr: ir::Type,
     call_conv: cranelift_codegen::isa::CallConv,
 }
@@ -244,6 +294,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             self_ref,
             entry: None,
             arrays: HashMap::new(),
+            ufunc: None,
             ptr: pointer_type(),
             call_conv,
         }
@@ -316,6 +367,76 @@ impl<'a, 'b> Gen<'a, 'b> {
                 .into());
             }
         }
+        Ok(())
+    }
+
+    /// The body as a NumPy ufunc inner loop, `void (char **args, npy_intp const *dimensions,
+    /// npy_intp const *steps, void *data)`: for each of `dimensions[0]` elements, the
+    /// parameters are loaded from `args[k] + i * steps[k]`, the kernel body runs, and each
+    /// `return v` stores `v` at the output and moves on to the next element.
+    fn ufunc_body(&mut self) -> R<()> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        self.b.seal_block(entry);
+        let outer: Vec<Value> = self.b.block_params(entry).to_vec();
+        let (args_ptr, dims, steps) = (outer[0], outer[1], outer[2]);
+        let flags = MemFlagsData::trusted();
+        let n = self.b.ins().load(clt::I64, flags, dims, 0);
+        let nin = self.f.params.len();
+        let mut ins = Vec::with_capacity(nin);
+        for k in 0..=nin {
+            let p = self.b.ins().load(self.ptr, flags, args_ptr, (8 * k) as i32);
+            let s = self.b.ins().load(clt::I64, flags, steps, (8 * k) as i32);
+            ins.push((p, s));
+        }
+        let (out_ptr, out_step) = ins[nin];
+        let index = self.b.declare_var(clt::I64);
+        let zero = self.b.ins().iconst(clt::I64, 0);
+        self.b.def_var(index, zero);
+        let (bodyb, latch, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        let any = self.b.ins().icmp(IntCC::SignedGreaterThan, n, zero);
+        self.b.ins().brif(any, bodyb, &[], exit, &[]);
+        self.b.switch_to_block(bodyb);
+        let i = self.b.use_var(index);
+        let mut names: Vec<(String, Variable, Type)> = self
+            .vars
+            .iter()
+            .map(|(n, (v, t))| (n.clone(), *v, t.clone()))
+            .collect();
+        names.sort_by_key(|(_, v, _)| v.as_u32());
+        for (name, var, t) in names {
+            let v = match self.f.params.iter().position(|(p, _)| *p == name) {
+                Some(k) => {
+                    let (p, s) = ins[k];
+                    let off = self.b.ins().imul(i, s);
+                    let addr = self.b.ins().iadd(p, off);
+                    self.b.ins().load(clif(&t), MemFlagsData::new(), addr, 0)
+                }
+                None => self.zero(&t),
+            };
+            self.b.def_var(var, v);
+        }
+        self.ufunc = Some(UfuncLoop { latch, out_ptr, out_step, index });
+        self.block(&self.f.body)?;
+        if !self.terminated {
+            return Err(CompileError::typing(
+                last_span(&self.f.body),
+                format!("'{}' can reach its end without returning a value", self.f.name),
+            )
+            .into());
+        }
+        self.b.seal_block(latch);
+        self.b.switch_to_block(latch);
+        let i = self.b.use_var(index);
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        self.b.def_var(index, next);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, next, n);
+        self.b.ins().brif(more, bodyb, &[], exit, &[]);
+        self.b.seal_block(bodyb);
+        self.b.seal_block(exit);
+        self.b.switch_to_block(exit);
+        self.b.ins().return_(&[]);
         Ok(())
     }
 
@@ -550,6 +671,17 @@ impl<'a, 'b> Gen<'a, 'b> {
                     .expect("typed: continue inside a loop")
                     .head;
                 self.b.ins().jump(head, &[]);
+                self.terminated = true;
+            }
+            Stmt::Return(Some(e), _) if self.ufunc.is_some() => {
+                let u = self.ufunc.expect("checked");
+                let ret = self.ret.clone();
+                let v = self.expr_as(e, &ret)?;
+                let i = self.b.use_var(u.index);
+                let off = self.b.ins().imul(i, u.out_step);
+                let addr = self.b.ins().iadd(u.out_ptr, off);
+                self.b.ins().store(MemFlagsData::new(), v, addr, 0);
+                self.b.ins().jump(u.latch, &[]);
                 self.terminated = true;
             }
             Stmt::Return(value, _) => {
@@ -1403,7 +1535,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 ))
             }
             Callee::SelfCall => {
-                if self.entry.is_some() {
+                if self.entry.is_some() || self.ufunc.is_some() {
                     // The function's own entry is the adapted one; recursion needs a thunk.
                     return Err(JitError::Unsupported(
                         "an adapted entry for a recursive kernel".into(),

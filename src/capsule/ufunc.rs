@@ -1,0 +1,159 @@
+//! `@nativecall.vectorize`: real NumPy ufuncs whose inner loops Cranelift generates.
+//!
+//! Each listed signature's kernel is compiled again as a ufunc inner loop (the kernel
+//! body inside the element loop, no call per element) and handed to NumPy's own
+//! `PyUFunc_FromFuncAndData`; broadcasting, `out=`, `where=`, dtype dispatch and
+//! `reduce`/`accumulate` are NumPy's.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::Arc;
+
+use numpy::npyffi::{PyUFuncGenericFunction, PyUFuncObject, NPY_TYPES, PY_UFUNC_API};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::abi::{FloatType, Type};
+use crate::jit::{compile_ufunc_loop, CodeMemory, KernelError};
+
+use super::kernel::Kernel;
+
+/// What a nativecall ufunc's loops need while the ufunc lives (NumPy keeps pointers to
+/// these arrays); the ufunc holds this object in its `obj` slot.
+#[pyclass(module = "nativecall", name = "UfuncLoops", frozen)]
+pub struct UfuncLoops {
+    funcs: Box<[PyUFuncGenericFunction]>,
+    data: Box<[usize]>,
+    types: Box<[c_char]>,
+    name: CString,
+    doc: CString,
+    _code: Vec<Arc<CodeMemory>>,
+    kernels: Vec<Py<Kernel>>,
+}
+
+// SAFETY: the boxed arrays are written once before the ufunc exists and only read after.
+unsafe impl Send for UfuncLoops {}
+// SAFETY: as above.
+unsafe impl Sync for UfuncLoops {}
+
+#[pymethods]
+impl UfuncLoops {
+    /// The kernels, one per loop, in NumPy's dispatch order.
+    #[getter]
+    fn kernels(&self, py: Python<'_>) -> Vec<Py<Kernel>> {
+        self.kernels.iter().map(|k| k.clone_ref(py)).collect()
+    }
+}
+
+fn npy_type(t: &Type) -> Option<c_char> {
+    let long_is_64 = std::mem::size_of::<std::ffi::c_long>() == 8;
+    let n = match t {
+        Type::Bool => NPY_TYPES::NPY_BOOL,
+        Type::Int(i) => match (i.bits(), i.signed()) {
+            (8, true) => NPY_TYPES::NPY_BYTE,
+            (8, false) => NPY_TYPES::NPY_UBYTE,
+            (16, true) => NPY_TYPES::NPY_SHORT,
+            (16, false) => NPY_TYPES::NPY_USHORT,
+            (32, true) => NPY_TYPES::NPY_INT,
+            (32, false) => NPY_TYPES::NPY_UINT,
+            (64, true) if long_is_64 => NPY_TYPES::NPY_LONG,
+            (64, false) if long_is_64 => NPY_TYPES::NPY_ULONG,
+            (64, true) => NPY_TYPES::NPY_LONGLONG,
+            _ => NPY_TYPES::NPY_ULONGLONG,
+        },
+        Type::Float(FloatType::F32) => NPY_TYPES::NPY_FLOAT,
+        Type::Float(FloatType::F64) => NPY_TYPES::NPY_DOUBLE,
+        _ => return None,
+    };
+    Some(n as c_char)
+}
+
+/// A `numpy.ufunc` named `name` with one loop per kernel (all of the same arity).
+/// `identity` is `None`, 0 or 1 (what `reduce` starts from).
+#[pyfunction]
+#[pyo3(signature = (name, doc, kernels, identity=None))]
+pub fn _make_ufunc<'py>(
+    py: Python<'py>,
+    name: &str,
+    doc: &str,
+    kernels: Vec<Bound<'py, Kernel>>,
+    identity: Option<i64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let Some(first) = kernels.first() else {
+        return Err(PyValueError::new_err("vectorize needs at least one signature"));
+    };
+    let nin = first.as_super().get().signature.params.len();
+    if nin == 0 {
+        return Err(PyTypeError::new_err("a ufunc takes at least one argument"));
+    }
+    let identity = match identity {
+        None => -1,        // PyUFunc_None
+        Some(0) => 0,      // PyUFunc_Zero
+        Some(1) => 1,      // PyUFunc_One
+        Some(other) => return Err(PyValueError::new_err(format!("identity must be None, 0 or 1, got {other}"))),
+    };
+    let mut funcs = Vec::new();
+    let mut types = Vec::new();
+    let mut code = Vec::new();
+    for k in &kernels {
+        let sig = k.as_super().get().signature.clone();
+        if sig.params.len() != nin {
+            return Err(PyTypeError::new_err(format!(
+                "every signature of a ufunc takes {nin} arguments; '{sig}' does not"
+            )));
+        }
+        for t in sig.arg_types().chain([&sig.ret]) {
+            types.push(npy_type(t).ok_or_else(|| {
+                PyTypeError::new_err(format!("ufunc loops take and return numbers; '{sig}' has '{t}'"))
+            })?);
+        }
+        let ir = k.get().ir().clone();
+        let compiled = py.detach(|| compile_ufunc_loop(&ir)).map_err(|e| match e {
+            KernelError::Compile(c) => PyTypeError::new_err(c.to_string()),
+            KernelError::Jit(j) => PyTypeError::new_err(j.to_string()),
+        })?;
+        // SAFETY: the loop has exactly the ufunc inner-loop signature (compile_ufunc_loop).
+        let f = unsafe {
+            std::mem::transmute::<usize, unsafe extern "C" fn(*mut *mut c_char, *mut isize, *mut isize, *mut c_void)>(
+                compiled.address,
+            )
+        };
+        funcs.push(Some(f));
+        code.push(compiled.code);
+    }
+    let loops = Bound::new(
+        py,
+        UfuncLoops {
+            data: vec![0usize; funcs.len()].into_boxed_slice(),
+            funcs: funcs.into_boxed_slice(),
+            types: types.into_boxed_slice(),
+            name: CString::new(name).map_err(|_| PyValueError::new_err("a NUL in the name"))?,
+            doc: CString::new(doc).unwrap_or_default(),
+            _code: code,
+            kernels: kernels.iter().map(|k| k.clone().unbind()).collect(),
+        },
+    )?;
+    let l = loops.get();
+    // SAFETY: the arrays live in `loops`, which the ufunc keeps alive through its `obj`
+    // slot; NumPy only reads them.
+    unsafe {
+        let ufunc = PY_UFUNC_API.PyUFunc_FromFuncAndData(
+            py,
+            l.funcs.as_ptr() as *mut PyUFuncGenericFunction,
+            l.data.as_ptr() as *mut *mut c_void,
+            l.types.as_ptr() as *mut c_char,
+            l.funcs.len() as c_int,
+            nin as c_int,
+            1,
+            identity,
+            l.name.as_ptr(),
+            l.doc.as_ptr(),
+            0,
+        );
+        if ufunc.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let u = ufunc as *mut PyUFuncObject;
+        (*u).fields.obj = loops.clone().into_ptr();
+        Ok(Bound::from_owned_ptr(py, ufunc))
+    }
+}
