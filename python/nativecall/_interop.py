@@ -348,7 +348,9 @@ def cython_functions(module):
         raise TypeError(f"module {mod.__name__} exports no C functions (it has no __pyx_capi__)")
     out = {}
     for key, capsule in capi.items():
-        out[key] = NativeCallable._from_capsule(capsule, name=f"{mod.__name__}.{plain_name(key)}", cython=True)
+        out[key] = NativeCallable._from_capsule(
+            capsule, name=f"{mod.__name__}.{plain_name(key)}", cython=True, origin=(mod.__name__, key)
+        )
     return out
 
 

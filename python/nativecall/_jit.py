@@ -100,7 +100,11 @@ def compile_kernel(func, signature, boundscheck=False):
     frontend.boundscheck = bool(boundscheck)
     ir = frontend.lower()
     try:
-        return _native._compile_kernel(ir, func, tuple(frontend.keep))
+        recipe = [frontend.source, frontend.fdef.name, frontend.signature_text, bool(boundscheck), frontend.captured]
+        kernel = _native._compile_kernel(ir, func, tuple(frontend.keep), recipe)
+        if recipe[2] is None:  # an inferred return type: the recipe records the one found
+            recipe[2] = _signature_text(frontend.param_list, kernel.signature.restype)
+        return kernel
     except _native.KernelCompileFailure as failure:
         kind, message, line, col = failure.args
         if kind == "codegen":
@@ -143,6 +147,8 @@ class _Frontend:
                 except ValueError:
                     pass
         self.locals = set()
+        self.captured = {}
+        self.source = dedented
 
     # ------------------------------------------------------------------ errors
 
@@ -168,6 +174,7 @@ class _Frontend:
             raise self.fail(f, "kernel parameters are plain positional names (no defaults, *args, **kwargs or keyword-only)")
         names = [arg.arg for arg in a.args]
         params, ret = self.param_types(names)
+        self.param_list = params
         self.locals = set(names) | _assigned_names(f.body)
         body = self.block(_strip_docstring(f.body))
         natives = [(n, list(t)) for n, t in self.natives]
@@ -183,7 +190,9 @@ class _Frontend:
                     f"the signature '{sig}' has {len(sig)} parameters but {func.__name__} takes {len(names)}",
                     TypingError,
                 )
-            return list(sig.argtypes), sig.restype
+            params, ret = list(sig.argtypes), sig.restype
+            self.signature_text = _signature_text(params, ret)
+            return params, ret
         hints = inspect.signature(func)
         params = []
         for n in names:
@@ -196,16 +205,21 @@ class _Frontend:
                     TypingError,
                 )
             params.append(t)
-        return params, _annotation_type(hints.return_annotation, func, "the return annotation")
+        ret = _annotation_type(hints.return_annotation, func, "the return annotation")
+        self.signature_text = None if ret is None else _signature_text(params, ret)
+        return params, ret
 
     # ------------------------------------------------------------------ names
 
     def lookup(self, name):
-        """The Python object a non-local name refers to, or _UNSET."""
+        """The Python object a non-local name refers to, or _UNSET. Every closure or
+        global found is recorded: a pickled kernel carries them."""
         if name in self.closure:
+            self.captured[name] = self.closure[name]
             return self.closure[name]
         g = self.func.__globals__
         if name in g:
+            self.captured[name] = g[name]
             return g[name]
         b = g.get("__builtins__", builtins)
         b = b if isinstance(b, dict) else vars(b)
@@ -519,6 +533,17 @@ def _pyx_plain_names(module):
     return {plain_name(k) for k in module.__pyx_capi__}
 
 
+def _type_text(t):
+    """A type as text that parses back to it (arrays in their Numba spelling)."""
+    if t.kind == "array":
+        return f"{_type_text(t.dtype)}[{', '.join([':'] * t.ndim)}]"
+    return str(t)
+
+
+def _signature_text(params, ret):
+    return f"{_type_text(ret)}({', '.join(_type_text(t) for t in params)})"
+
+
 def _strip_docstring(body):
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
         return body[1:]
@@ -618,7 +643,8 @@ def vectorize(signatures, *, identity=None):
     def decorate(func):
         kernels = sorted((compile_kernel(func, sig) for sig in signatures), key=_loop_order)
         ufunc = _native._make_ufunc(func.__name__, func.__doc__ or "", kernels, identity)
-        _UFUNC_RECIPES[ufunc] = (func, [str(k.signature) for k in kernels], identity)
+        _UFUNC_RECIPES[ufunc] = (kernels[0]._recipe, [k._recipe[2] for k in kernels], identity)
+        _register_ufunc_pickling()
         return ufunc
 
     return decorate
@@ -626,3 +652,17 @@ def vectorize(signatures, *, identity=None):
 
 # Ufuncs made here and how to remake them (for pickling); keyed by the ufunc itself.
 _UFUNC_RECIPES = {}
+
+
+def _register_ufunc_pickling():
+    """Pickle nativecall ufuncs by recipe; NumPy's own ufuncs keep pickling by name."""
+    import copyreg
+
+    import numpy as np
+
+    from . import _pickle
+
+    current = copyreg.dispatch_table.get(np.ufunc)
+    if current is not _pickle.reduce_ufunc:
+        _pickle.NUMPY_UFUNC_REDUCE = current  # NumPy registers its own (by name)
+        copyreg.pickle(np.ufunc, _pickle.reduce_ufunc)

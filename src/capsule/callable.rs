@@ -43,6 +43,8 @@ pub struct NativeCallable {
     pub writes: Option<Vec<bool>>,
     /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
     pub bounds_checked: bool,
+    /// `(module, capsule key)` for a Cython function, so it can be pickled by name.
+    pub origin: Option<Py<PyAny>>,
     plan: OnceLock<Arc<CallPlan>>,
     thunk: OnceLock<Thunk>,
 }
@@ -71,6 +73,7 @@ impl NativeCallable {
             code: None,
             writes: None,
             bounds_checked: false,
+            origin: None,
             plan: OnceLock::new(),
             thunk: OnceLock::new(),
         })
@@ -293,13 +296,14 @@ impl NativeCallable {
     /// A callable from a PyCapsule: the signature is the capsule's name, or `signature`.
     /// With `cython=True` Cython's hidden parameters are hidden and filled.
     #[staticmethod]
-    #[pyo3(signature = (capsule, signature=None, name=None, cython=false, user_data=None))]
+    #[pyo3(signature = (capsule, signature=None, name=None, cython=false, user_data=None, origin=None))]
     fn _from_capsule(
         capsule: &Bound<'_, PyAny>,
         signature: Option<&Bound<'_, PyAny>>,
         name: Option<String>,
         cython: bool,
         user_data: Option<Py<PyAny>>,
+        origin: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let py = capsule.py();
         let (capsule_name, address) = read_capsule(capsule)?;
@@ -335,6 +339,7 @@ impl NativeCallable {
             nc = nc.hide_cython_parameters();
         }
         nc.user_data = user_data.filter(|u| !u.is_none(py));
+        nc.origin = origin;
         Ok(nc)
     }
 
@@ -354,6 +359,7 @@ impl NativeCallable {
         nc.hidden = me.hidden.clone();
         nc.signature = sig;
         nc.user_data = me.user_data.as_ref().map(|u| u.clone_ref(slf.py()));
+        nc.origin = me.origin.as_ref().map(|o| o.clone_ref(slf.py()));
         Ok(nc)
     }
 
@@ -495,6 +501,20 @@ impl NativeCallable {
     /// The address of code with exactly `signature` (a thunk when arguments are hidden).
     fn _export_address(&self) -> PyResult<usize> {
         self.export_address()
+    }
+
+    /// `(module, capsule key)` of a Cython function, else `None`.
+    #[getter]
+    fn _origin(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.origin.as_ref().map(|o| o.clone_ref(py))
+    }
+
+    /// Cython functions pickle by module and name; raw addresses refuse (see `nativecall._pickle`).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("nativecall._pickle")?
+            .getattr("reduce_native_callable")?
+            .call1((slf,))
     }
 
     /// The address of code with exactly `signature`, for Numba's wrapper address protocol.

@@ -41,6 +41,7 @@ pub struct Kernel {
     ir: Arc<Function>,
     types: jit::typing::Types,
     compile_seconds: f64,
+    recipe: Py<PyAny>,
 }
 
 impl Kernel {
@@ -62,6 +63,20 @@ impl Kernel {
     #[getter]
     fn py_func(&self, py: Python<'_>) -> Py<PyAny> {
         self.py_func.clone_ref(py)
+    }
+
+    /// What the kernel was compiled from: `[source, name, signature, boundscheck, captured]`.
+    #[getter]
+    fn _recipe(&self, py: Python<'_>) -> Py<PyAny> {
+        self.recipe.clone_ref(py)
+    }
+
+    /// Pickle by recipe: compiled again where it is unpickled.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("nativecall._pickle")?
+            .getattr("reduce_kernel")?
+            .call1((slf,))
     }
 
     /// Seconds spent typing and generating code.
@@ -102,6 +117,7 @@ pub fn _compile_kernel(
     ir: &Bound<'_, PyAny>,
     py_func: Py<PyAny>,
     keep: Py<PyAny>,
+    recipe: Py<PyAny>,
 ) -> PyResult<Py<Kernel>> {
     let f = function_from(ir)?;
     let started = Instant::now();
@@ -139,6 +155,7 @@ pub fn _compile_kernel(
         ir: Arc::new(f),
         types: compiled.types,
         compile_seconds,
+        recipe,
     };
     Py::new(py, PyClassInitializer::from(nc).add_subclass(kernel))
 }

@@ -79,17 +79,23 @@ pub fn _make_ufunc<'py>(
     identity: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let Some(first) = kernels.first() else {
-        return Err(PyValueError::new_err("vectorize needs at least one signature"));
+        return Err(PyValueError::new_err(
+            "vectorize needs at least one signature",
+        ));
     };
     let nin = first.as_super().get().signature.params.len();
     if nin == 0 {
         return Err(PyTypeError::new_err("a ufunc takes at least one argument"));
     }
     let identity = match identity {
-        None => -1,        // PyUFunc_None
-        Some(0) => 0,      // PyUFunc_Zero
-        Some(1) => 1,      // PyUFunc_One
-        Some(other) => return Err(PyValueError::new_err(format!("identity must be None, 0 or 1, got {other}"))),
+        None => -1,   // PyUFunc_None
+        Some(0) => 0, // PyUFunc_Zero
+        Some(1) => 1, // PyUFunc_One
+        Some(other) => {
+            return Err(PyValueError::new_err(format!(
+                "identity must be None, 0 or 1, got {other}"
+            )))
+        }
     };
     let mut funcs = Vec::new();
     let mut types = Vec::new();
@@ -103,7 +109,9 @@ pub fn _make_ufunc<'py>(
         }
         for t in sig.arg_types().chain([&sig.ret]) {
             types.push(npy_type(t).ok_or_else(|| {
-                PyTypeError::new_err(format!("ufunc loops take and return numbers; '{sig}' has '{t}'"))
+                PyTypeError::new_err(format!(
+                    "ufunc loops take and return numbers; '{sig}' has '{t}'"
+                ))
             })?);
         }
         let ir = k.get().ir().clone();
@@ -113,9 +121,10 @@ pub fn _make_ufunc<'py>(
         })?;
         // SAFETY: the loop has exactly the ufunc inner-loop signature (compile_ufunc_loop).
         let f = unsafe {
-            std::mem::transmute::<usize, unsafe extern "C" fn(*mut *mut c_char, *mut isize, *mut isize, *mut c_void)>(
-                compiled.address,
-            )
+            std::mem::transmute::<
+                usize,
+                unsafe extern "C" fn(*mut *mut c_char, *mut isize, *mut isize, *mut c_void),
+            >(compiled.address)
         };
         funcs.push(Some(f));
         code.push(compiled.code);

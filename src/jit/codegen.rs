@@ -132,10 +132,15 @@ fn translate_as(
         }
     }
     let csig = if ufunc {
-        if f.params.iter().any(|(_, t)| !(is_int(t) || is_float(t) || *t == Type::Bool))
+        if f.params
+            .iter()
+            .any(|(_, t)| !(is_int(t) || is_float(t) || *t == Type::Bool))
             || !(is_int(&types.ret) || is_float(&types.ret) || types.ret == Type::Bool)
         {
-            return Err(JitError::Unsupported(format!("a ufunc loop for '{sig}' (ufuncs take and return numbers)")).into());
+            return Err(JitError::Unsupported(format!(
+                "a ufunc loop for '{sig}' (ufuncs take and return numbers)"
+            ))
+            .into());
         }
         let ptr = pointer_type();
         let mut s = module.make_signature();
@@ -202,11 +207,21 @@ pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
     module
         .define_function(id, &mut ctx)
         .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
-    let bytes = ctx.compiled_code().map(|c| c.code_buffer().len()).unwrap_or(0);
+    let bytes = ctx
+        .compiled_code()
+        .map(|c| c.code_buffer().len())
+        .unwrap_or(0);
     module.clear_context(&mut ctx);
-    module.finalize_definitions().map_err(|e| JitError::Codegen(e.to_string()))?;
+    module
+        .finalize_definitions()
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
     let address = module.get_finalized_function(id) as usize;
-    Ok(Compiled { address, code: Arc::new(CodeMemory::new(module, bytes)), types, signature })
+    Ok(Compiled {
+        address,
+        code: Arc::new(CodeMemory::new(module, bytes)),
+        types,
+        signature,
+    })
 }
 
 /// The Cranelift IR a kernel lowers to, before optimisation (for `inspect_ir`).
@@ -394,7 +409,11 @@ impl<'a, 'b> Gen<'a, 'b> {
         let index = self.b.declare_var(clt::I64);
         let zero = self.b.ins().iconst(clt::I64, 0);
         self.b.def_var(index, zero);
-        let (bodyb, latch, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        let (bodyb, latch, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
         let any = self.b.ins().icmp(IntCC::SignedGreaterThan, n, zero);
         self.b.ins().brif(any, bodyb, &[], exit, &[]);
         self.b.switch_to_block(bodyb);
@@ -417,12 +436,20 @@ impl<'a, 'b> Gen<'a, 'b> {
             };
             self.b.def_var(var, v);
         }
-        self.ufunc = Some(UfuncLoop { latch, out_ptr, out_step, index });
+        self.ufunc = Some(UfuncLoop {
+            latch,
+            out_ptr,
+            out_step,
+            index,
+        });
         self.block(&self.f.body)?;
         if !self.terminated {
             return Err(CompileError::typing(
                 last_span(&self.f.body),
-                format!("'{}' can reach its end without returning a value", self.f.name),
+                format!(
+                    "'{}' can reach its end without returning a value",
+                    self.f.name
+                ),
             )
             .into());
         }
