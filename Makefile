@@ -4,14 +4,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP_PACKAGES := maturin numpy scipy cython cffi numba pytest
+PIP_PACKAGES := maturin numpy scipy cython cffi numba pytest "dask[array]" distributed
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PYO3_PYTHON := $(abspath $(PY))
 
 .PHONY: demo test build build-release rust-test py-test lint stubs-check clean
 
-$(VENV)/.installed:
+$(VENV)/.installed: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(PIP_PACKAGES)

@@ -111,6 +111,9 @@ pub struct Borrows {
     buffers: Vec<Box<ffi::Py_buffer>>,
     /// DLPack tensors imported for the call; dropping them runs each deleter once.
     tensors: Vec<ImportedDlpack>,
+    /// Descriptors built directly over NumPy arrays (with their shape and strides).
+    #[allow(clippy::vec_box)]
+    numpy_views: Vec<Box<(dlpark::ffi::DLTensor, Vec<i64>, Vec<i64>)>>,
     /// Objects that own memory or code an argument points into (a thunk's callable);
     /// held, never read, until the call returns.
     #[allow(dead_code)]
@@ -462,6 +465,87 @@ fn dlpack_code(t: &Type) -> Option<(u8, u8)> {
     })
 }
 
+/// A NumPy array's own descriptor as a `DLTensor`, without a capsule round trip (what
+/// NumPy's `__dlpack__` would describe, read through rust-numpy; ~100 ns instead of
+/// ~1.3 µs). `None` where DLPack could not describe the array either (byte strides that
+/// are not whole elements, unsupported dtypes): the DLPack path then reports why.
+fn numpy_view(
+    obj: &Bound<'_, PyAny>,
+    want: Option<(&Type, u32)>,
+    ty: &Type,
+    ctx: &ArgContext<'_>,
+    borrows: &mut Borrows,
+) -> PyResult<Option<Slot>> {
+    use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+    let Ok(arr) = obj.cast::<PyUntypedArray>() else { return Ok(None) };
+    let descr = arr.dtype();
+    let itemsize = descr.itemsize();
+    if descr.is_native_byteorder() == Some(false) || itemsize == 0 {
+        return Ok(None);
+    }
+    let (code, bits) = match (descr.kind(), itemsize) {
+        (b'b', 1) => (6u8, 8u8),
+        (b'i', n) => (0, (n * 8) as u8),
+        (b'u', n) => (1, (n * 8) as u8),
+        (b'f', 4 | 8) => (2, (itemsize * 8) as u8),
+        _ => return Ok(None),
+    };
+    let mut strides = Vec::with_capacity(arr.ndim());
+    for &s in arr.strides() {
+        if s % itemsize as isize != 0 {
+            return Ok(None);
+        }
+        strides.push((s / itemsize as isize) as i64);
+    }
+    if let Some((dtype, ndim)) = want {
+        let (wc, wb) = dlpack_code(dtype).expect("array elements are numbers");
+        if wc != code || wb != bits {
+            return Err(PyTypeError::new_err(format!(
+                "{} needs {dtype} elements, got a NumPy array of {}",
+                ctx.what(ty),
+                descr.str()?
+            )));
+        }
+        if arr.ndim() != ndim as usize {
+            return Err(PyTypeError::new_err(format!(
+                "{} needs a {ndim}-dimensional array, got {} dimensions",
+                ctx.what(ty),
+                arr.ndim()
+            )));
+        }
+    }
+    // SAFETY: a live ndarray; reading its flags field.
+    let writeable = unsafe { (*arr.as_array_ptr()).fields.flags } & numpy::npyffi::NPY_ARRAY_WRITEABLE != 0;
+    if ctx.writes && !writeable {
+        return Err(PyValueError::new_err(format!(
+            "{} is read-only, and the kernel writes to it",
+            ctx.what(ty)
+        )));
+    }
+    let shape: Vec<i64> = arr.shape().iter().map(|&d| d as i64).collect();
+    // SAFETY: a live ndarray; its data pointer is valid while `obj` is (kept below).
+    let data = unsafe { (*arr.as_array_ptr()).fields.data } as *mut std::ffi::c_void;
+    let mut view = Box::new((
+        dlpark::ffi::DLTensor {
+            data,
+            device: dlpark::ffi::DLDevice::CPU,
+            ndim: shape.len() as i32,
+            dtype: dlpark::ffi::DLDataType { code: dlpark::ffi::DLDataTypeCode(code), bits, lanes: 1 },
+            shape: std::ptr::null_mut(),
+            strides: std::ptr::null_mut(),
+            byte_offset: 0,
+        },
+        shape,
+        strides,
+    ));
+    view.0.shape = view.1.as_mut_ptr();
+    view.0.strides = view.2.as_mut_ptr();
+    let address = &view.0 as *const _ as usize;
+    borrows.numpy_views.push(view);
+    borrows.objects.push(obj.clone().unbind());
+    Ok(Some(Slot::from_bytes(&address.to_ne_bytes())))
+}
+
 /// A DLPack producer (any object with `__dlpack__`, or a DLPack capsule) imported
 /// zero-copy through dlpark, checked against the parameter, and kept for the call.
 fn array_arg(
@@ -471,6 +555,9 @@ fn array_arg(
     ctx: &ArgContext<'_>,
     borrows: &mut Borrows,
 ) -> PyResult<Slot> {
+    if let Some(slot) = numpy_view(obj, want, ty, ctx, borrows)? {
+        return Ok(slot);
+    }
     let imported = dlpark::python::from_dlpack(obj.as_borrowed(), None, None).map_err(|e| {
         PyTypeError::new_err(format!(
             "{} needs a DLPack array (an object with __dlpack__, or a DLPack capsule), got {}: {}",
