@@ -285,3 +285,14 @@ fn user_typedefs_extend_the_parser() {
     assert!(add_typedef("double", Type::F32).is_err());
     assert!(add_typedef("not a name", Type::F32).is_err());
 }
+
+#[test]
+fn numba_array_spellings_are_dltensor_pointers_at_the_abi() {
+    let s = sig("float64(float64[:], int32[:, ::1], uint8[:, :, :, :])");
+    assert_eq!(s.to_string(), "double (DLTensor *, DLTensor *, DLTensor *)");
+    assert_eq!(s.params[1].ty, Type::array(Type::Int(IntType::Int), 2));
+    assert!(s.abi_eq(&sig("double (DLTensor *, DLTensor *, struct DLTensor *)")));
+    let e = parse_signature("float64(void[:])").unwrap_err();
+    assert!(e.message.contains("array elements must be numbers"), "{e}");
+    assert!(parse_signature("float64(float64[:,])").is_err());
+}

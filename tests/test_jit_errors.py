@@ -96,7 +96,7 @@ def unsupported_iter(x):
         (unsupported_try, "float64(float64)", "'Try' statements"),
         (unsupported_kwargs, "float64(float64)", "keyword arguments"),
         (unsupported_is, "bool(float64)", "IsNot|Is"),
-        (unsupported_slice, "float64(float64*)", "one integer"),
+        (unsupported_slice, "float64(float64*)", "slices are not supported"),
         (unsupported_lambda, "float64(float64)", "'Lambda' expressions"),
         (unsupported_with, "float64(float64)", "'With' statements"),
         (unsupported_complex, "float64(float64)", "complex constants"),

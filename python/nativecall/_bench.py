@@ -7,7 +7,9 @@ Sections:
 - import: ``import nativecall`` over the bare interpreter, against ``import numba``;
 - codegen: scalar loops compiled by nativecall and by ``gcc -O2``, timed alternately;
 - scenarios: the demo's scenarios (quad, generic_filter, 100 000 roots, Cython and Numba
-  loops), every way interleaved, with the ratios the targets are stated in.
+  loops), every way interleaved, with the ratios the targets are stated in;
+- arrays: the per-call cost of an array argument;
+- ufunc: a ``@nativecall.vectorize`` ufunc against ``numba.vectorize`` and NumPy.
 """
 
 from __future__ import annotations
@@ -299,6 +301,82 @@ def bench_scenarios(repeats, min_time):
     return {"scenarios": results}, text
 
 
+# ---------------------------------------------------------------------------- arrays and ufuncs
+
+
+def first_element(v):
+    return v[0]
+
+
+def identity(x):
+    return x
+
+
+def damped_scalar(x):
+    return math.exp(-x * x) * math.cos(x)
+
+
+def bench_arrays(repeats):
+    import timeit
+
+    import numpy as np
+
+    kernel = nativecall.jit("float64(float64[:])")(first_element)
+    scalar = nativecall.jit("float64(float64)")(identity)
+    v = np.arange(10.0)
+    view = nativecall.from_dlpack(v)
+    n = 20_000
+    rows, result = [], {}
+    for label, fn, arg in [
+        ("one float64 argument (reference)", scalar, 1.0),
+        ("one NumPy array argument", kernel, v),
+        ("one nativecall.Array argument", kernel, view),
+        ("one DLPack capsule argument (made per call)", kernel, None),
+    ]:
+        if arg is None:
+            t = min(timeit.repeat(lambda: fn(v.__dlpack__(max_version=(1, 0))), number=n, repeat=repeats)) / n
+        else:
+            t = min(timeit.repeat(lambda: fn(arg), number=n, repeat=repeats)) / n
+        result[label] = t
+        if "reference" in label or "capsule" in label:
+            target = "—"  # the target is stated for array arguments; a capsule includes its making
+        else:
+            target = "met (≤ 1 µs)" if t <= 1e-6 else "MISSED (≤ 1 µs)"
+        rows.append([label, _fmt(t), target])
+    return result, _table(rows, ["kernel call from Python", "per call", "target"])
+
+
+def bench_ufunc(repeats):
+    import numpy as np
+
+    x = np.linspace(-3.0, 3.0, 10_000_000)
+    uf = nativecall.vectorize(["float64(float64)"])(damped_scalar)
+    ways = {"nativecall.vectorize": lambda: uf(x), "NumPy expression": lambda: np.exp(-x * x) * np.cos(x)}
+    if _optional("numba") is not None:
+        import numba
+
+        nb = numba.vectorize(["float64(float64)"])(damped_scalar)
+        ways["numba.vectorize"] = lambda: nb(x)
+    results = {k: [] for k in ways}
+    for f in ways.values():
+        f()
+    for _ in range(repeats):
+        for k, f in ways.items():
+            t0 = time.perf_counter()
+            f()
+            results[k].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    ok = np.allclose(uf(x), np.exp(-x * x) * np.cos(x), rtol=1e-15, atol=0)
+    ours = med["nativecall.vectorize"]
+    rows = []
+    for k, t in med.items():
+        ratio = ours / t
+        target = "—" if k == "nativecall.vectorize" else ("met" if ratio <= 1.1 else "MISSED") + " (≤ 1.1×)"
+        rows.append([k, _fmt(t), f"{ratio:.2f}×" if k != "nativecall.vectorize" else "1.00×", target])
+    text = _table(rows, ["exp(-x*x)*cos(x), 10^7 float64", "median", "nativecall ÷ this", "target"])
+    return {"seconds": med, "same_result": bool(ok)}, text + f"\nsame result as NumPy: {'yes' if ok else 'NO'}"
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -308,10 +386,10 @@ def run(argv=None):
     p = argparse.ArgumentParser(prog="python -m nativecall bench")
     p.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     p.add_argument("--quick", action="store_true", help="fewer repeats and smaller loops (a smoke run)")
-    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios"], action="append",
+    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios", "arrays", "ufunc"], action="append",
                    help="run only these sections")  # fmt: skip
     args = p.parse_args(argv)
-    sections = args.only or ["compile", "import", "codegen", "scenarios"]
+    sections = args.only or ["compile", "import", "codegen", "scenarios", "arrays", "ufunc"]
     quick = args.quick
     report = {"python": sys.version.split()[0], "nativecall": nativecall.__version__}
     print(f"nativecall bench (Python {report['python']}); medians, measured side by side in one process\n")
@@ -330,6 +408,14 @@ def run(argv=None):
     if "scenarios" in sections:
         result, text = bench_scenarios(2 if quick else 9, 0.01 if quick else 0.05)
         report["scenarios"] = result
+        print(text + "\n")
+    if "arrays" in sections:
+        result, text = bench_arrays(2 if quick else 7)
+        report["arrays"] = result
+        print(text + "\n")
+    if "ufunc" in sections:
+        result, text = bench_ufunc(1 if quick else 7)
+        report["ufunc"] = result
         print(text + "\n")
     if args.json:
         with open(args.json, "w") as f:

@@ -360,10 +360,11 @@ impl<'a> Parser<'a> {
                     if named.is_some() || has_keyword_type {
                         return Err(err(self.text, kw_pos, "two types in one declaration"));
                     }
-                    named = Some(if word == "enum" {
-                        Type::Int(IntType::Int)
-                    } else {
-                        Type::Struct(tag)
+                    named = Some(match (word.as_str(), tag.as_str()) {
+                        ("enum", _) => Type::Int(IntType::Int),
+                        // cffi and C headers spell it `struct DLTensor`.
+                        (_, "DLTensor") => Type::DLTensor,
+                        _ => Type::Struct(tag),
                     });
                 }
                 "CPointer" => {

@@ -17,15 +17,16 @@ use crate::abi::{FloatType, IntType, Type};
 
 use super::types::{type_from_object, PyNativeType};
 
-/// What keeps an array's memory alive.
+/// What keeps an array's memory alive (held, never read: dropping it frees the memory).
+#[allow(dead_code)]
 enum Storage {
     /// Memory nativecall allocated (8-byte aligned, zero-initialised).
-    Owned(#[allow(dead_code)] Box<[u64]>),
+    Owned(Box<[u64]>),
     /// A tensor imported from another producer; dropping it runs its deleter once.
-    Imported(#[allow(dead_code)] ImportedDlpack),
+    Imported(ImportedDlpack),
 }
 
-struct Shared(Storage);
+struct Shared(#[allow(dead_code)] Storage);
 
 // SAFETY: the storage is only read for its address after construction and dropped
 // once; DLPack deleters may run on any thread (NumPy's takes the GIL itself).
@@ -96,6 +97,19 @@ fn compact(shape: &[i64]) -> Vec<i64> {
 }
 
 impl Array {
+    /// A descriptor of this array (pointing into its own shape and strides) for a call,
+    /// with whether it is read-only; the caller keeps the Array alive meanwhile.
+    pub(crate) fn descriptor(&self) -> (DLDataType, &[i64], &[i64], usize, DLDevice, bool) {
+        (
+            self.dtype,
+            &self.shape,
+            &self.strides,
+            self.data,
+            self.device,
+            self.readonly,
+        )
+    }
+
     fn allocate(shape: Vec<i64>, dtype: DLDataType) -> PyResult<Array> {
         if shape.iter().any(|&d| d < 0) {
             return Err(PyValueError::new_err(format!(

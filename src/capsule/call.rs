@@ -103,6 +103,9 @@ pub fn plan_for(sig: &Signature) -> Result<Arc<CallPlan>, String> {
     Ok(plan)
 }
 
+/// A `DLTensor` built for one call, with the shape and strides it points into.
+type DescriptorView = (dlpark::ffi::DLTensor, Vec<i64>, Vec<i64>);
+
 /// Buffers borrowed for the duration of one call, released under the GIL.
 #[derive(Default)]
 pub struct Borrows {
@@ -113,7 +116,7 @@ pub struct Borrows {
     tensors: Vec<ImportedDlpack>,
     /// Descriptors built directly over NumPy arrays (with their shape and strides).
     #[allow(clippy::vec_box)]
-    numpy_views: Vec<Box<(dlpark::ffi::DLTensor, Vec<i64>, Vec<i64>)>>,
+    numpy_views: Vec<Box<DescriptorView>>,
     /// Objects that own memory or code an argument points into (a thunk's callable);
     /// held, never read, until the call returns.
     #[allow(dead_code)]
@@ -477,7 +480,12 @@ fn numpy_view(
     borrows: &mut Borrows,
 ) -> PyResult<Option<Slot>> {
     use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-    let Ok(arr) = obj.cast::<PyUntypedArray>() else { return Ok(None) };
+    if let Ok(a) = obj.cast::<super::array::Array>() {
+        return own_array_view(obj, a.get(), want, ty, ctx, borrows).map(Some);
+    }
+    let Ok(arr) = obj.cast::<PyUntypedArray>() else {
+        return Ok(None);
+    };
     let descr = arr.dtype();
     let itemsize = descr.itemsize();
     if descr.is_native_byteorder() == Some(false) || itemsize == 0 {
@@ -515,7 +523,8 @@ fn numpy_view(
         }
     }
     // SAFETY: a live ndarray; reading its flags field.
-    let writeable = unsafe { (*arr.as_array_ptr()).fields.flags } & numpy::npyffi::NPY_ARRAY_WRITEABLE != 0;
+    let writeable =
+        unsafe { (*arr.as_array_ptr()).fields.flags } & numpy::npyffi::NPY_ARRAY_WRITEABLE != 0;
     if ctx.writes && !writeable {
         return Err(PyValueError::new_err(format!(
             "{} is read-only, and the kernel writes to it",
@@ -530,7 +539,11 @@ fn numpy_view(
             data,
             device: dlpark::ffi::DLDevice::CPU,
             ndim: shape.len() as i32,
-            dtype: dlpark::ffi::DLDataType { code: dlpark::ffi::DLDataTypeCode(code), bits, lanes: 1 },
+            dtype: dlpark::ffi::DLDataType {
+                code: dlpark::ffi::DLDataTypeCode(code),
+                bits,
+                lanes: 1,
+            },
             shape: std::ptr::null_mut(),
             strides: std::ptr::null_mut(),
             byte_offset: 0,
@@ -544,6 +557,67 @@ fn numpy_view(
     borrows.numpy_views.push(view);
     borrows.objects.push(obj.clone().unbind());
     Ok(Some(Slot::from_bytes(&address.to_ne_bytes())))
+}
+
+/// A `nativecall.Array`'s descriptor, checked like any DLPack argument.
+fn own_array_view(
+    obj: &Bound<'_, PyAny>,
+    a: &super::array::Array,
+    want: Option<(&Type, u32)>,
+    ty: &Type,
+    ctx: &ArgContext<'_>,
+    borrows: &mut Borrows,
+) -> PyResult<Slot> {
+    let (dtype, shape, strides, data, device, readonly) = a.descriptor();
+    if device.device_type.0 != 1 {
+        return Err(PyValueError::new_err(format!(
+            "{} must be in CPU memory",
+            ctx.what(ty)
+        )));
+    }
+    if let Some((t, ndim)) = want {
+        let (code, bits) = dlpack_code(t).expect("array elements are numbers");
+        if dtype.code.0 != code || dtype.bits != bits || dtype.lanes != 1 {
+            return Err(PyTypeError::new_err(format!(
+                "{} needs {t} elements, got an Array of DLPack dtype (code {}, {} bits)",
+                ctx.what(ty),
+                dtype.code.0,
+                dtype.bits
+            )));
+        }
+        if shape.len() != ndim as usize {
+            return Err(PyTypeError::new_err(format!(
+                "{} needs a {ndim}-dimensional array, got {} dimensions",
+                ctx.what(ty),
+                shape.len()
+            )));
+        }
+    }
+    if ctx.writes && readonly {
+        return Err(PyValueError::new_err(format!(
+            "{} is read-only, and the kernel writes to it",
+            ctx.what(ty)
+        )));
+    }
+    let mut view = Box::new((
+        dlpark::ffi::DLTensor {
+            data: data as *mut std::ffi::c_void,
+            device,
+            ndim: shape.len() as i32,
+            dtype,
+            shape: std::ptr::null_mut(),
+            strides: std::ptr::null_mut(),
+            byte_offset: 0,
+        },
+        shape.to_vec(),
+        strides.to_vec(),
+    ));
+    view.0.shape = view.1.as_mut_ptr();
+    view.0.strides = view.2.as_mut_ptr();
+    let address = &view.0 as *const _ as usize;
+    borrows.numpy_views.push(view);
+    borrows.objects.push(obj.clone().unbind());
+    Ok(Slot::from_bytes(&address.to_ne_bytes()))
 }
 
 /// A DLPack producer (any object with `__dlpack__`, or a DLPack capsule) imported
@@ -604,7 +678,6 @@ fn array_arg(
             ctx.what(ty)
         )));
     }
-    drop(tensor);
     let address = match &imported {
         // SAFETY: validated above; the managed tensor outlives the call (kept in `borrows`).
         ImportedDlpack::Versioned(m) => unsafe { m.tensor() as *const _ as usize },
