@@ -1,5 +1,6 @@
 """Arrays across the ABI: DLPack arguments to kernels, nativecall.Array, from_dlpack, zeros."""
 
+import ctypes
 import gc
 import math
 import resource
@@ -121,19 +122,60 @@ def test_dlpack_capsules_are_consumed_once():
     assert total(legacy) == 6.0
 
 
-class FakeCudaTensor:
-    """A producer that says its memory is on a CUDA device."""
-
-    def __dlpack_device__(self):
-        return (2, 0)
-
-    def __dlpack__(self, **kwargs):
-        raise BufferError("no CUDA here")
+class DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
 
 
-def test_non_cpu_producers_are_refused():
-    with pytest.raises((TypeError, ValueError, BufferError), match="CUDA|device|no CUDA"):
-        total(FakeCudaTensor())
+class DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class DLTensor(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.c_void_p), ("device", DLDevice), ("ndim", ctypes.c_int32), ("dtype", DLDataType),
+        ("shape", ctypes.POINTER(ctypes.c_int64)), ("strides", ctypes.POINTER(ctypes.c_int64)),
+        ("byte_offset", ctypes.c_uint64),
+    ]  # fmt: skip
+
+
+class DLManagedTensor(ctypes.Structure):
+    pass
+
+
+DELETER = ctypes.CFUNCTYPE(None, ctypes.POINTER(DLManagedTensor))
+DLManagedTensor._fields_ = [("dl_tensor", DLTensor), ("manager_ctx", ctypes.c_void_p), ("deleter", DELETER)]
+
+
+def legacy_capsule(device_type, values, deleted):
+    """A hand-made legacy DLPack capsule over `values` (a float64 NumPy array) that says
+    its memory is on `device_type`, counting deleter calls in `deleted`."""
+    shape = (ctypes.c_int64 * 1)(len(values))
+    managed = DLManagedTensor()
+    managed.dl_tensor = DLTensor(values.ctypes.data, DLDevice(device_type, 0), 1, DLDataType(2, 64, 1), shape, None, 0)
+    managed.deleter = DELETER(lambda _: deleted.append(1))
+    make = ctypes.pythonapi.PyCapsule_New
+    make.restype, make.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    capsule = make(ctypes.addressof(managed), b"dltensor", None)
+    return capsule, (managed, shape, values)  # the caller keeps the second part alive
+
+
+def test_a_hand_made_capsule_runs_its_deleter_exactly_once():
+    deleted = []
+    values = np.arange(4.0)
+    capsule, keep = legacy_capsule(1, values, deleted)
+    assert total(capsule) == 6.0
+    assert deleted == [1]
+    with pytest.raises(TypeError):
+        total(capsule)  # consumed
+    assert deleted == [1]
+
+
+def test_non_cpu_tensors_are_refused_before_the_call():
+    deleted = []
+    capsule, keep = legacy_capsule(2, np.arange(4.0), deleted)  # kDLCUDA
+    with pytest.raises(ValueError, match="must be in CPU memory, got a tensor on device type 2"):
+        total(capsule)
+    assert deleted == [1]  # refused, and still released exactly once
 
 
 def test_nativecall_array_round_trips_through_numpy_without_copying():
