@@ -60,6 +60,29 @@ pub fn new_module() -> Result<JITModule, JitError> {
     )))
 }
 
+/// Compile the function `ctx` holds as `id`, finalize the module, and hand the code to
+/// a [`CodeMemory`]: the entry address and its owner.
+pub fn finish(
+    mut module: JITModule,
+    id: cranelift_module::FuncId,
+    ctx: &mut cranelift_codegen::Context,
+) -> Result<(usize, std::sync::Arc<CodeMemory>), JitError> {
+    use cranelift_module::Module;
+    module
+        .define_function(id, ctx)
+        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
+    let bytes = ctx
+        .compiled_code()
+        .map(|c| c.code_buffer().len())
+        .unwrap_or(0);
+    module.clear_context(ctx);
+    module
+        .finalize_definitions()
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
+    let address = module.get_finalized_function(id) as usize;
+    Ok((address, std::sync::Arc::new(CodeMemory::new(module, bytes))))
+}
+
 /// Finalized JIT code; the memory is freed when this is dropped.
 ///
 /// Share it with `Arc`: every function pointer taken from it is valid exactly as

@@ -12,7 +12,7 @@ use cranelift_module::{FuncId, Module};
 
 use crate::abi::{FloatType, Signature, Type};
 
-use super::code::{new_module, CodeMemory};
+use super::code::{finish, new_module, CodeMemory};
 use super::ir::{BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, Span, Stmt, UnaryOp};
 use super::lower::{abi_params, pointer_type};
 use super::runtime;
@@ -179,21 +179,10 @@ pub fn compile(f: &Function) -> Result<Compiled, KernelError> {
 pub fn compile_entry(f: &Function, entry: Option<&Entry>) -> Result<Compiled, KernelError> {
     let mut module = new_module()?;
     let (mut ctx, id, types, signature) = translate(&mut module, f, entry)?;
-    module
-        .define_function(id, &mut ctx)
-        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
-    let bytes = ctx
-        .compiled_code()
-        .map(|c| c.code_buffer().len())
-        .unwrap_or(0);
-    module.clear_context(&mut ctx);
-    module
-        .finalize_definitions()
-        .map_err(|e| JitError::Codegen(e.to_string()))?;
-    let address = module.get_finalized_function(id) as usize;
+    let (address, code) = finish(module, id, &mut ctx)?;
     Ok(Compiled {
         address,
-        code: Arc::new(CodeMemory::new(module, bytes)),
+        code,
         types,
         signature,
     })
@@ -204,21 +193,10 @@ pub fn compile_entry(f: &Function, entry: Option<&Entry>) -> Result<Compiled, Ke
 pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
     let mut module = new_module()?;
     let (mut ctx, id, types, signature) = translate_as(&mut module, f, None, true)?;
-    module
-        .define_function(id, &mut ctx)
-        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
-    let bytes = ctx
-        .compiled_code()
-        .map(|c| c.code_buffer().len())
-        .unwrap_or(0);
-    module.clear_context(&mut ctx);
-    module
-        .finalize_definitions()
-        .map_err(|e| JitError::Codegen(e.to_string()))?;
-    let address = module.get_finalized_function(id) as usize;
+    let (address, code) = finish(module, id, &mut ctx)?;
     Ok(Compiled {
         address,
-        code: Arc::new(CodeMemory::new(module, bytes)),
+        code,
         types,
         signature,
     })

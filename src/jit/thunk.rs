@@ -9,7 +9,7 @@ use cranelift_module::Module;
 
 use crate::abi::{Signature, Type};
 
-use super::code::{new_module, CodeMemory};
+use super::code::{finish, new_module, CodeMemory};
 use super::lower::{abi_params, float_registers_suffice, pointer_type};
 use super::JitError;
 
@@ -223,22 +223,8 @@ pub fn adapter_thunk(
     let id = module
         .declare_anonymous_function(&outer_sig)
         .map_err(|e| JitError::Codegen(e.to_string()))?;
-    module
-        .define_function(id, &mut ctx)
-        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
-    let bytes = ctx
-        .compiled_code()
-        .map(|c| c.code_buffer().len())
-        .unwrap_or(0);
-    module.clear_context(&mut ctx);
-    module
-        .finalize_definitions()
-        .map_err(|e| JitError::Codegen(e.to_string()))?;
-    let address = module.get_finalized_function(id) as usize;
-    Ok(Thunk {
-        address,
-        code: Arc::new(CodeMemory::new(module, bytes)),
-    })
+    let (address, code) = finish(module, id, &mut ctx)?;
+    Ok(Thunk { address, code })
 }
 
 /// A double converted to a parameter's type (quad passes every argument as a double).
