@@ -622,36 +622,20 @@ impl<'a, 'b> Gen<'a, 'b> {
                     self.branch(c, bodyb, elseb)?;
                 }
                 self.b.switch_to_block(bodyb);
-                self.loops.push(Loop {
-                    head: latch,
-                    exit,
-                    broke: false,
-                });
-                self.block(body)?;
-                if !self.terminated {
-                    self.b.ins().jump(latch, &[]);
-                }
-                let l = self.loops.pop().expect("loop");
-                self.b.seal_block(latch);
-                self.b.switch_to_block(latch);
+                let l = self.loop_body(body, latch, exit)?;
                 if always {
                     self.b.ins().jump(bodyb, &[]);
                 } else {
                     self.branch(c, bodyb, elseb)?;
                 }
                 self.b.seal_block(bodyb);
-                let mut else_done = true;
-                if !always {
+                if always {
+                    // Only `break` reaches the exit of `while True`.
+                    self.resume_at(exit, l.broke);
+                } else {
                     self.b.seal_block(elseb);
-                    self.b.switch_to_block(elseb);
-                    self.terminated = false;
-                    self.block(orelse)?;
-                    else_done = self.terminated;
-                    if !else_done {
-                        self.b.ins().jump(exit, &[]);
-                    }
+                    self.loop_else(elseb, orelse, exit, l.broke)?;
                 }
-                self.resume_at(exit, l.broke || !else_done);
             }
             Stmt::For {
                 var,
@@ -763,6 +747,18 @@ impl<'a, 'b> Gen<'a, 'b> {
         };
         let value = self.convert(value, &I64, &vt);
         self.b.def_var(v, value);
+        let l = self.loop_body(body, latch, exit)?;
+        let next = self.b.ins().iadd_imm_s(k, unit.unwrap_or(1));
+        let go = more(self, next);
+        self.b.ins().brif(go, bodyb, &args(&[next]), elseb, &[]);
+        self.b.seal_block(bodyb);
+        self.b.seal_block(elseb);
+        self.loop_else(elseb, orelse, exit, l.broke)
+    }
+
+    /// A loop body whose `continue` goes to `latch` and `break` to `exit`; returns with
+    /// `latch` sealed and current.
+    fn loop_body(&mut self, body: &[Stmt], latch: ir::Block, exit: ir::Block) -> R<Loop> {
         self.loops.push(Loop {
             head: latch,
             exit,
@@ -775,11 +771,18 @@ impl<'a, 'b> Gen<'a, 'b> {
         let l = self.loops.pop().expect("loop");
         self.b.seal_block(latch);
         self.b.switch_to_block(latch);
-        let next = self.b.ins().iadd_imm_s(k, unit.unwrap_or(1));
-        let go = more(self, next);
-        self.b.ins().brif(go, bodyb, &args(&[next]), elseb, &[]);
-        self.b.seal_block(bodyb);
-        self.b.seal_block(elseb);
+        Ok(l)
+    }
+
+    /// A loop's `else` clause in `elseb` (sealed by the caller), then on to `exit`, which
+    /// is reached if the loop was broken out of or the clause falls through.
+    fn loop_else(
+        &mut self,
+        elseb: ir::Block,
+        orelse: &[Stmt],
+        exit: ir::Block,
+        broke: bool,
+    ) -> R<()> {
         self.terminated = false;
         self.b.switch_to_block(elseb);
         self.block(orelse)?;
@@ -787,7 +790,7 @@ impl<'a, 'b> Gen<'a, 'b> {
         if !else_done {
             self.b.ins().jump(exit, &[]);
         }
-        self.resume_at(exit, l.broke || !else_done);
+        self.resume_at(exit, broke || !else_done);
         Ok(())
     }
 
