@@ -346,12 +346,22 @@ def cython_functions(module):
     capi = getattr(mod, "__pyx_capi__", None)
     if capi is None:
         raise TypeError(f"module {mod.__name__} exports no C functions (it has no __pyx_capi__)")
+    cached = _CYTHON_CACHE.get(mod.__name__)
+    if cached is not None and cached[0] is capi:
+        return dict(cached[1])
     out = {}
     for key, capsule in capi.items():
         out[key] = NativeCallable._from_capsule(
             capsule, name=f"{mod.__name__}.{plain_name(key)}", cython=True, origin=(mod.__name__, key)
         )
-    return out
+    _CYTHON_CACHE[mod.__name__] = (capi, out)
+    return dict(out)
+
+
+# Parsed exports per module (NativeCallables are immutable; a module's capsules live as
+# long as the module), so kernels naming cython_special functions do not re-parse 396
+# signatures each.
+_CYTHON_CACHE = {}
 
 
 def plain_name(key):
