@@ -15,9 +15,13 @@ def rss_mib():
 
 
 def test_thunk_code_is_freed_with_the_last_export():
+    from scipy.special import cython_special
+
     gc.collect()
     before = nativecall.stats()
-    gamma = nativecall.from_cython("scipy.special.cython_special", "gamma", "double (double)")
+    # A callable of its own (from_cython's are cached per module, with their thunks).
+    gamma = nativecall.NativeCallable._from_capsule(cython_special.__pyx_capi__["__pyx_fuse_1gamma"], cython=True)
+    assert str(gamma.signature) == "double (double)"
     capsule = gamma.capsule()  # generates the thunk
     during = nativecall.stats()
     assert during["code_modules"] == before["code_modules"] + 1
