@@ -329,20 +329,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 self.arrays.insert(name.clone(), view);
             }
         }
-        // Locals start at zero (documented: Python would raise UnboundLocalError instead).
-        let mut names: Vec<(String, Variable, Type)> = self
-            .vars
-            .iter()
-            .map(|(n, (v, t))| (n.clone(), *v, t.clone()))
-            .collect();
-        names.sort_by_key(|(_, v, _)| v.as_u32());
-        for (name, var, t) in names {
-            let v = match self.f.params.iter().position(|(p, _)| *p == name) {
-                Some(k) => params[k],
-                None => self.zero(&t),
-            };
-            self.b.def_var(var, v);
-        }
+        self.define_variables(&params);
         self.block(&self.f.body)?;
         if !self.terminated {
             if self.ret == Type::Void {
@@ -396,24 +383,14 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.ins().brif(any, bodyb, &[], exit, &[]);
         self.b.switch_to_block(bodyb);
         let i = self.b.use_var(index);
-        let mut names: Vec<(String, Variable, Type)> = self
-            .vars
-            .iter()
-            .map(|(n, (v, t))| (n.clone(), *v, t.clone()))
-            .collect();
-        names.sort_by_key(|(_, v, _)| v.as_u32());
-        for (name, var, t) in names {
-            let v = match self.f.params.iter().position(|(p, _)| *p == name) {
-                Some(k) => {
-                    let (p, s) = ins[k];
-                    let off = self.b.ins().imul(i, s);
-                    let addr = self.b.ins().iadd(p, off);
-                    self.b.ins().load(clif(&t), MemFlagsData::new(), addr, 0)
-                }
-                None => self.zero(&t),
-            };
-            self.b.def_var(var, v);
+        let mut params = Vec::with_capacity(nin);
+        for (k, (_, t)) in self.f.params.iter().enumerate() {
+            let (p, s) = ins[k];
+            let off = self.b.ins().imul(i, s);
+            let addr = self.b.ins().iadd(p, off);
+            params.push(self.b.ins().load(clif(t), MemFlagsData::new(), addr, 0));
         }
+        self.define_variables(&params);
         self.ufunc = Some(UfuncLoop {
             latch,
             out_ptr,
@@ -443,6 +420,24 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.switch_to_block(exit);
         self.b.ins().return_(&[]);
         Ok(())
+    }
+
+    /// Give every parameter its value and every local zero (documented: Python would
+    /// raise UnboundLocalError where a local is read before it is assigned).
+    fn define_variables(&mut self, params: &[Value]) {
+        let mut names: Vec<(String, Variable, Type)> = self
+            .vars
+            .iter()
+            .map(|(n, (v, t))| (n.clone(), *v, t.clone()))
+            .collect();
+        names.sort_by_key(|(_, v, _)| v.as_u32());
+        for (name, var, t) in names {
+            let v = match self.f.params.iter().position(|(p, _)| *p == name) {
+                Some(k) => params[k],
+                None => self.zero(&t),
+            };
+            self.b.def_var(var, v);
+        }
     }
 
     /// The kernel's parameters, read from an adapted entry's parameters.
