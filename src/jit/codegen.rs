@@ -1243,33 +1243,57 @@ impl<'a, 'b> Gen<'a, 'b> {
             return self.b.ins().icmp(cc, a, b);
         }
         let p = promote(ta, tb).expect("typed: numbers");
+        // A 64-bit int against a float compares exactly (converting the int could round).
+        match (ta, tb) {
+            (Type::Int(i), t) if clif(ta).bits() == 64 && is_float(t) => {
+                let x = self.convert(b, tb, &Type::F64);
+                return self.compare_int_float(op, a, i.signed(), x);
+            }
+            (t, Type::Int(i)) if clif(tb).bits() == 64 && is_float(t) => {
+                let x = self.convert(a, ta, &Type::F64);
+                return self.compare_int_float(op.swapped(), b, i.signed(), x);
+            }
+            _ => {}
+        }
         let (a, b) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
         if is_float(&p) {
-            let cc = match op {
-                CmpOp::Eq => FloatCC::Equal,
-                CmpOp::Ne => FloatCC::NotEqual,
-                CmpOp::Lt => FloatCC::LessThan,
-                CmpOp::Le => FloatCC::LessThanOrEqual,
-                CmpOp::Gt => FloatCC::GreaterThan,
-                CmpOp::Ge => FloatCC::GreaterThanOrEqual,
-            };
-            self.b.ins().fcmp(cc, a, b)
+            self.b.ins().fcmp(float_cc(op), a, b)
         } else {
             let signed = matches!(p, Type::Int(i) if i.signed());
-            let cc = match (op, signed) {
-                (CmpOp::Eq, _) => IntCC::Equal,
-                (CmpOp::Ne, _) => IntCC::NotEqual,
-                (CmpOp::Lt, true) => IntCC::SignedLessThan,
-                (CmpOp::Le, true) => IntCC::SignedLessThanOrEqual,
-                (CmpOp::Gt, true) => IntCC::SignedGreaterThan,
-                (CmpOp::Ge, true) => IntCC::SignedGreaterThanOrEqual,
-                (CmpOp::Lt, false) => IntCC::UnsignedLessThan,
-                (CmpOp::Le, false) => IntCC::UnsignedLessThanOrEqual,
-                (CmpOp::Gt, false) => IntCC::UnsignedGreaterThan,
-                (CmpOp::Ge, false) => IntCC::UnsignedGreaterThanOrEqual,
-            };
-            self.b.ins().icmp(cc, a, b)
+            self.b.ins().icmp(int_cc(op, signed), a, b)
         }
+    }
+
+    /// `i op x` for an int64 (or uint64) `i` and a float64 `x`, exactly, as CPython's
+    /// `float_richcompare`: converting `i` rounds, but rounding is monotonic, so where
+    /// `float(i) != x` (or `x` is NaN) comparing `float(i)` with `x` gives the answer.
+    /// Where `float(i) == x`, `x` is an integer within the int's range, or the first
+    /// float past it (2**63, 2**64), and the ints are compared instead. Branch-free.
+    fn compare_int_float(&mut self, op: CmpOp, i: Value, signed: bool, x: Value) -> Value {
+        let (fi, xi, top) = if signed {
+            (
+                self.b.ins().fcvt_from_sint(clt::F64, i),
+                self.b.ins().fcvt_to_sint_sat(clt::I64, x),
+                9223372036854775808.0,
+            )
+        } else {
+            (
+                self.b.ins().fcvt_from_uint(clt::F64, i),
+                self.b.ins().fcvt_to_uint_sat(clt::I64, x),
+                18446744073709551616.0,
+            )
+        };
+        let by_float = self.b.ins().fcmp(float_cc(op), fi, x);
+        let by_int = self.b.ins().icmp(int_cc(op, signed), i, xi);
+        let top = self.b.ins().f64const(top);
+        let past = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, top);
+        let below = self.iconst(
+            clt::I8,
+            matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Ne) as i64,
+        );
+        let tie = self.b.ins().select(past, below, by_int);
+        let rounded_equal = self.b.ins().fcmp(FloatCC::Equal, fi, x);
+        self.b.ins().select(rounded_equal, tie, by_float)
     }
 
     /// Python's `min(a, b)` / `max(a, b)` on floats: `b if b < a else a` (or `>`), without
@@ -1336,6 +1360,11 @@ impl<'a, 'b> Gen<'a, 'b> {
         } else {
             p
         };
+        if op == BinOp::Div && !is_float(&promote(ta, tb).expect("numbers")) {
+            let q = promote(ta, tb).expect("numbers");
+            let (x, y) = (self.convert(a, ta, &q), self.convert(b, tb, &q));
+            return Ok((self.int_true_div(x, y, &q), rt));
+        }
         let (x, y) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
         let v = if is_float(&p) {
             match op {
@@ -1382,6 +1411,56 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
         };
         Ok((v, rt))
+    }
+
+    /// `x / y` on ints of type `t`, correctly rounded as CPython's: one `fdiv` when both
+    /// are exact in float64 (always for 32 bits and less, else |v| <= 2**53, tested
+    /// inline), the runtime's exact division otherwise.
+    fn int_true_div(&mut self, x: Value, y: Value, t: &Type) -> Value {
+        let (fx, fy) = (
+            self.convert(x, t, &Type::F64),
+            self.convert(y, t, &Type::F64),
+        );
+        if clif(t).bits() < 64 {
+            return self.b.ins().fdiv(fx, fy);
+        }
+        let signed = matches!(t, Type::Int(i) if i.signed());
+        let exact = |s: &mut Self, v: Value| {
+            // -2**53 <= v <= 2**53 (signed), v <= 2**53 (unsigned).
+            let (v, bound) = if signed {
+                (s.b.ins().iadd_imm_s(v, 1 << 53), 1i64 << 54)
+            } else {
+                (v, 1i64 << 53)
+            };
+            s.b.ins()
+                .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, v, bound)
+        };
+        let (ex, ey) = (exact(self, x), exact(self, y));
+        let both = self.b.ins().band(ex, ey);
+        let (fast, slow, done) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.append_block_param(done, clt::F64);
+        self.b.ins().brif(both, fast, &[], slow, &[]);
+        self.b.seal_block(fast);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(fast);
+        let q = self.b.ins().fdiv(fx, fy);
+        self.b.ins().jump(done, &args(&[q]));
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let helper = if signed {
+            runtime::int_true_divide_address()
+        } else {
+            runtime::uint_true_divide_address()
+        };
+        let q = self.call_helper(helper, &[clt::I64, clt::I64], clt::F64, &[x, y]);
+        self.b.ins().jump(done, &args(&[q]));
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
     }
 
     /// The value of `v` if it is an integer constant.
@@ -1633,6 +1712,13 @@ impl<'a, 'b> Gen<'a, 'b> {
                 (self.convert(*v, t, &rt), rt)
             }
             Builtin::Math(m) => {
+                if matches!(m, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)
+                    && !is_float(&vals[0].1)
+                {
+                    // Python: an int's floor, ceil and trunc are the int itself.
+                    let (v, t) = &vals[0];
+                    return Ok((self.convert(*v, t, &rt), rt));
+                }
                 let xs: Vec<Value> = vals
                     .iter()
                     .map(|(v, t)| self.convert(*v, t, &Type::F64))
@@ -1676,6 +1762,32 @@ impl<'a, 'b> Gen<'a, 'b> {
                 (out, rt)
             }
         })
+    }
+}
+
+fn float_cc(op: CmpOp) -> FloatCC {
+    match op {
+        CmpOp::Eq => FloatCC::Equal,
+        CmpOp::Ne => FloatCC::NotEqual,
+        CmpOp::Lt => FloatCC::LessThan,
+        CmpOp::Le => FloatCC::LessThanOrEqual,
+        CmpOp::Gt => FloatCC::GreaterThan,
+        CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+    }
+}
+
+fn int_cc(op: CmpOp, signed: bool) -> IntCC {
+    match (op, signed) {
+        (CmpOp::Eq, _) => IntCC::Equal,
+        (CmpOp::Ne, _) => IntCC::NotEqual,
+        (CmpOp::Lt, true) => IntCC::SignedLessThan,
+        (CmpOp::Le, true) => IntCC::SignedLessThanOrEqual,
+        (CmpOp::Gt, true) => IntCC::SignedGreaterThan,
+        (CmpOp::Ge, true) => IntCC::SignedGreaterThanOrEqual,
+        (CmpOp::Lt, false) => IntCC::UnsignedLessThan,
+        (CmpOp::Le, false) => IntCC::UnsignedLessThanOrEqual,
+        (CmpOp::Gt, false) => IntCC::UnsignedGreaterThan,
+        (CmpOp::Ge, false) => IntCC::UnsignedGreaterThanOrEqual,
     }
 }
 

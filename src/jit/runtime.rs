@@ -29,7 +29,6 @@ mod libm {
         pub fn sinh(x: c_double) -> c_double;
         pub fn cosh(x: c_double) -> c_double;
         pub fn tanh(x: c_double) -> c_double;
-        pub fn hypot(x: c_double, y: c_double) -> c_double;
         pub fn fmod(x: c_double, y: c_double) -> c_double;
         pub fn erf(x: c_double) -> c_double;
         pub fn erfc(x: c_double) -> c_double;
@@ -72,6 +71,173 @@ pub extern "C" fn py_floordiv(a: f64, b: f64) -> f64 {
     } else {
         0.0f64.copysign(a / b)
     }
+}
+
+/// `a / b` on int64, correctly rounded as CPython's `int / int` (`long_true_divide`).
+/// Generated code calls this only when an operand is beyond ±2**53; below that one
+/// `fdiv` of the converted operands is already correctly rounded. By zero: `float(a) / 0.0`.
+pub extern "C" fn int_true_divide(a: i64, b: i64) -> f64 {
+    true_divide(a < 0, a.unsigned_abs(), b < 0, b.unsigned_abs())
+}
+
+/// [`int_true_divide`] for uint64.
+pub extern "C" fn uint_true_divide(a: u64, b: u64) -> f64 {
+    true_divide(false, a, false, b)
+}
+
+/// The quotient of two integers given as signs and magnitudes, rounded once to
+/// float64 (half to even). CPython's algorithm: scale `a` so that the integer
+/// quotient has 55 or 56 bits, keep whether anything was lost as a sticky bit, round
+/// to 53 bits and scale back. The quotient lies within 2**±64, so neither overflow nor
+/// subnormals can occur, and every step fits in a u128.
+fn true_divide(a_neg: bool, a: u64, b_neg: bool, b: u64) -> f64 {
+    const MANT: i32 = f64::MANTISSA_DIGITS as i32;
+    let negate = a_neg != b_neg;
+    let sign = |v: f64| if negate { -v } else { v };
+    if b == 0 {
+        let fa = a as f64;
+        return if a_neg { -fa } else { fa } / 0.0;
+    }
+    if a == 0 {
+        return sign(0.0);
+    }
+    if a <= 1 << MANT && b <= 1 << MANT {
+        return sign(a as f64 / b as f64);
+    }
+    let bits = |v: u64| 64 - v.leading_zeros() as i32;
+    let shift = bits(a) - bits(b) - MANT - 2;
+    let (x, mut inexact) = if shift <= 0 {
+        ((a as u128) << -shift, false)
+    } else {
+        ((a >> shift) as u128, a & ((1 << shift) - 1) != 0)
+    };
+    let q = x / b as u128;
+    inexact |= x % b as u128 != 0;
+    let extra = 128 - q.leading_zeros() as i32 - MANT;
+    let mask = 1u128 << (extra - 1);
+    let mut low = q | inexact as u128;
+    if low & mask != 0 && low & (3 * mask - 1) != 0 {
+        low += mask;
+    }
+    let q = low & !(2 * mask - 1);
+    // Exact: q has at most 54 significant bits (its low `extra` bits are clear), and
+    // 2**shift is a normal float64.
+    let scale = f64::from_bits(((1023 + shift) as u64) << 52);
+    sign(q as f64 * scale)
+}
+
+/// Python's `x ** y` and `math.pow` on floats: the C library's `pow`, except that a NaN
+/// operand is returned as it is (its sign kept), as CPython's `float_pow` does; C's
+/// `pow` may give a NaN of the other sign.
+pub extern "C" fn py_pow(x: f64, y: f64) -> f64 {
+    if x.is_nan() {
+        return if y == 0.0 { 1.0 } else { x };
+    }
+    if y.is_nan() {
+        return if x == 1.0 { 1.0 } else { y };
+    }
+    // SAFETY: `pow` is a pure C function of two doubles.
+    unsafe { libm::pow(x, y) }
+}
+
+/// `math.atan2(y, x)` as CPython's `m_atan2`: a NaN operand gives the positive NaN
+/// (C's `atan2` returns the operand, sign included), and the infinities and zeros are
+/// settled before the C library is asked.
+pub extern "C" fn py_atan2(y: f64, x: f64) -> f64 {
+    use std::f64::consts::PI;
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    if y.is_infinite() {
+        if x.is_infinite() {
+            let quarter = if x.is_sign_positive() { 0.25 } else { 0.75 };
+            return (quarter * PI).copysign(y);
+        }
+        return (0.5 * PI).copysign(y);
+    }
+    if x.is_infinite() || y == 0.0 {
+        return if x.is_sign_positive() { 0.0 } else { PI }.copysign(y);
+    }
+    // SAFETY: `atan2` is a pure C function of two doubles.
+    unsafe { libm::atan2(y, x) }
+}
+
+/// `math.hypot(x, y)` as CPython 3.11 computes it (`vector_norm` in
+/// Modules/mathmodule.c): scaled by a power of two, squared with Veltkamp splitting
+/// and summed with compensation, then one Newton correction of the square root. The
+/// C library's `hypot` differs from it in the last bit for about 1 in 150 inputs.
+pub extern "C" fn py_hypot(x: f64, y: f64) -> f64 {
+    let v = [x.abs(), y.abs()];
+    // CPython's scan: a NaN never becomes the maximum (so an infinity still wins).
+    let max = v.iter().fold(0.0, |m, &x| if x > m { x } else { m });
+    vector_norm(&v, max, v.iter().any(|x| x.is_nan()))
+}
+
+fn vector_norm(v: &[f64], max: f64, found_nan: bool) -> f64 {
+    const T27: f64 = 134217729.0; // 2**27 + 1
+    if max.is_infinite() {
+        return max;
+    }
+    if found_nan {
+        return f64::NAN;
+    }
+    if max == 0.0 || v.len() <= 1 {
+        return max;
+    }
+    let (mut csum, mut frac1, mut frac2, mut frac3) = (1.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let add = |x: f64, frac: &mut f64, csum: &mut f64| {
+        let old = *csum;
+        *csum += x;
+        *frac += (old - *csum) + x;
+    };
+    let split = |x: f64| {
+        let t = x * T27;
+        let hi = t - (t - x);
+        (hi, x - hi)
+    };
+    // frexp: max = m * 2**max_e with 0.5 <= m < 1.
+    let max_e = frexp_exponent(max);
+    if max_e >= -1023 {
+        let scale = ldexp(1.0, -max_e);
+        for &x in v {
+            let (hi, lo) = split(x * scale);
+            add(hi * hi, &mut frac1, &mut csum);
+            add(2.0 * hi * lo, &mut frac2, &mut csum);
+            frac3 += lo * lo;
+        }
+        let h = (csum - 1.0 + (frac1 + frac2 + frac3)).sqrt();
+        let (hi, lo) = split(h);
+        add(-hi * hi, &mut frac1, &mut csum);
+        add(-2.0 * hi * lo, &mut frac2, &mut csum);
+        add(-lo * lo, &mut frac3, &mut csum);
+        let x = csum - 1.0 + (frac1 + frac2 + frac3);
+        return (h + x / (2.0 * h)) / scale;
+    }
+    // ldexp(1.0, -max_e) would overflow: divide by max instead.
+    for &x in v {
+        let x = x / max;
+        add(x * x, &mut frac1, &mut csum);
+    }
+    max * (csum - 1.0 + frac1).sqrt()
+}
+
+/// The exponent `frexp` gives a finite, nonzero `x` (`x = m * 2**e`, `0.5 <= |m| < 1`).
+fn frexp_exponent(x: f64) -> i32 {
+    let biased = ((x.to_bits() >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        // Subnormal: normalise first.
+        frexp_exponent(x * f64::from_bits(0x4350_0000_0000_0000)) - 54 // 2**54
+    } else {
+        biased - 1022
+    }
+}
+
+/// `x * 2**e`, exact for the powers `vector_norm` uses (e in -1024..=1077, x = 1).
+fn ldexp(x: f64, e: i32) -> f64 {
+    // Two steps so that 2**e never needs a biased exponent outside 1..=2046.
+    let half = e / 2;
+    x * f64::from_bits(((1023 + half) as u64) << 52)
+        * f64::from_bits(((1023 + e - half) as u64) << 52)
 }
 
 /// `base ** exp` on integers, wrapping. A negative exponent gives the integer part
@@ -130,9 +296,9 @@ pub fn math_helper(m: MathFn) -> Option<(usize, usize)> {
         Erfc => one(libm::erfc),
         Gamma => one(libm::tgamma),
         Lgamma => one(libm::lgamma),
-        Pow => two(libm::pow),
-        Atan2 => two(libm::atan2),
-        Hypot => two(libm::hypot),
+        Pow => two(py_pow),
+        Atan2 => two(py_atan2),
+        Hypot => two(py_hypot),
         Fmod => two(libm::fmod),
         Sqrt | Floor | Ceil | Trunc | Fabs | Copysign | Isnan | Isinf | Isfinite => None,
     }
@@ -153,9 +319,19 @@ pub fn ipow_address() -> usize {
     ipow as *const () as usize
 }
 
-/// The C library's `pow`.
+/// See [`py_pow`].
 pub fn pow_address() -> usize {
-    libm::pow as unsafe extern "C" fn(f64, f64) -> f64 as usize
+    py_pow as *const () as usize
+}
+
+/// See [`int_true_divide`].
+pub fn int_true_divide_address() -> usize {
+    int_true_divide as *const () as usize
+}
+
+/// See [`uint_true_divide`].
+pub fn uint_true_divide_address() -> usize {
+    uint_true_divide as *const () as usize
 }
 
 thread_local! {

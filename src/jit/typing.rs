@@ -1071,6 +1071,10 @@ fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
                 numeric(t)?;
             }
             match m {
+                // Of an int: the int itself (uint64 keeps values past int64's range).
+                MathFn::Floor | MathFn::Ceil | MathFn::Trunc if is_int(&bool_as_int(&args[0])) => {
+                    bool_as_int(&args[0])
+                }
                 MathFn::Floor | MathFn::Ceil | MathFn::Trunc => I64,
                 MathFn::Isnan | MathFn::Isinf | MathFn::Isfinite => Type::Bool,
                 _ => Type::F64,
