@@ -134,6 +134,17 @@ def test_uint64_and_float32_compare_with_the_other_type_exactly():
     assert not _mismatches(_compare_kernels("int64", "float32"), [(i, x) for i in ints for x in f32s])
 
 
+def test_signed_and_uint64_ints_compare_by_value():
+    signed = [INT64_MIN, -1, 0, 1, INT64_MAX]
+    unsigned = [0, 1, 2**63 - 1, 2**63, UINT64_MAX]
+    for left, right, pairs in [
+        ("int64", "uint64", [(s, u) for s in signed for u in unsigned]),
+        ("uint64", "int64", [(u, s) for s in signed for u in unsigned]),
+        ("int32", "uint64", [(s, u) for s in [-(2**31), -1, 0, 7] for u in unsigned]),
+    ]:
+        assert not _mismatches(_compare_kernels(left, right), pairs), (left, right)
+
+
 @nativecall.jit("bool(int64, float64)")
 def chained(i, x):
     return x < i <= x + 2.0

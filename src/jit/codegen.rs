@@ -1253,6 +1253,15 @@ impl<'a, 'b> Gen<'a, 'b> {
                 let x = self.convert(a, ta, &Type::F64);
                 return self.compare_int_float(op.swapped(), b, i.signed(), x);
             }
+            // uint64 against a signed int: a negative one is smaller, else compare unsigned.
+            (Type::Int(u), Type::Int(i)) if clif(ta).bits() == 64 && !u.signed() && i.signed() => {
+                let s = self.convert(b, tb, &I64);
+                return self.compare_signed_unsigned(op.swapped(), s, a);
+            }
+            (Type::Int(i), Type::Int(u)) if clif(tb).bits() == 64 && !u.signed() && i.signed() => {
+                let s = self.convert(a, ta, &I64);
+                return self.compare_signed_unsigned(op, s, b);
+            }
             _ => {}
         }
         let (a, b) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
@@ -1262,6 +1271,18 @@ impl<'a, 'b> Gen<'a, 'b> {
             let signed = matches!(p, Type::Int(i) if i.signed());
             self.b.ins().icmp(int_cc(op, signed), a, b)
         }
+    }
+
+    /// `s op u` for an int64 `s` and a uint64 `u`, exactly (promoting either to the
+    /// other's type would wrap).
+    fn compare_signed_unsigned(&mut self, op: CmpOp, s: Value, u: Value) -> Value {
+        let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, s, 0);
+        let by_unsigned = self.b.ins().icmp(int_cc(op, false), s, u);
+        let below = self.iconst(
+            clt::I8,
+            matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Ne) as i64,
+        );
+        self.b.ins().select(negative, below, by_unsigned)
     }
 
     /// `i op x` for an int64 (or uint64) `i` and a float64 `x`, exactly, as CPython's
