@@ -354,3 +354,51 @@ pub fn index_error_address() -> usize {
 pub fn take_index_error() -> Option<(i64, i64, i64)> {
     INDEX_ERROR.with(|e| e.take())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_division_rounds_once_as_cpython_does() {
+        // Expected values from CPython's int / int.
+        let cases: [(i64, i64, f64); 5] = [
+            (-9007199254740994, 9007199254740993, -1.0),
+            (i64::MAX, 3, 3.0744573456182584e18),
+            (i64::MIN, i64::MAX, -1.0),
+            (4611686018427388929, 2048, 2251799813685248.5),
+            (6917529027641081857, 3, 2.305843009213694e18),
+        ];
+        for (a, b, q) in cases {
+            assert_eq!(int_true_divide(a, b).to_bits(), q.to_bits(), "{a} / {b}");
+        }
+        assert_eq!(uint_true_divide(u64::MAX, u64::MAX - 2), 1.0);
+        assert_eq!(
+            int_true_divide(0, -(1 << 60)).to_bits(),
+            (-0.0f64).to_bits()
+        );
+        assert_eq!(int_true_divide(-(1 << 60), 0), f64::NEG_INFINITY);
+        assert!(int_true_divide(0, 0).is_nan());
+    }
+
+    #[test]
+    fn hypot_follows_cpython_on_specials_and_subnormals() {
+        assert_eq!(py_hypot(f64::NAN, f64::INFINITY), f64::INFINITY);
+        let nan = py_hypot(-f64::NAN, 1.0);
+        assert!(nan.is_nan() && nan.is_sign_positive());
+        assert_eq!(py_hypot(0.6, 0.8), 1.0);
+        assert_eq!(py_hypot(3e-320, 4e-320), 5e-320);
+        assert_eq!(py_hypot(1e308, 1e308), 1.4142135623730951e308);
+        assert_eq!(py_hypot(-0.0, 0.0).to_bits(), 0);
+    }
+
+    #[test]
+    fn pow_and_atan2_keep_cpython_s_nan() {
+        let neg_nan = -f64::NAN;
+        assert_eq!(py_pow(neg_nan, 1.0).to_bits(), neg_nan.to_bits());
+        assert_eq!(py_pow(1.0, neg_nan), 1.0);
+        assert_eq!(py_pow(neg_nan, 0.0), 1.0);
+        assert!(py_atan2(neg_nan, 1.0).is_sign_positive());
+        assert_eq!(py_atan2(-0.0, -1.0), -std::f64::consts::PI);
+    }
+}
