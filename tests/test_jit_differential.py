@@ -39,6 +39,7 @@ BIG_INTS = [2**53, 2**53 + 1, -(2**53) - 1, -(2**53) - 2, 2**62 + 1, 3 * 2**60 +
 NEG_NAN = math.copysign(math.nan, -1.0)
 FLOATS = [-2.5, -1.0, -0.0, 0.0, 0.5, 1.5, 3.25, 1e10, math.inf, -math.inf, math.nan, NEG_NAN, 5e-324, 1e300,
           2.0**53, 2.0**63, -(2.0**63), 2.0**64, 9007199254740994.0]  # fmt: skip
+ARRAYS = ("v", "w", "v2", "w2")  # float64, int64, float64, int64
 ARRAY_LEN = 4
 SHARDS = 4
 KERNELS_PER_SHARD = 80
@@ -103,8 +104,8 @@ class Generator:
             return self.leaf()
         e = lambda: self.expr(depth - 1)  # noqa: E731
         kind = self.rng.choice(
-            ["arith", "arith", "arith", "div", "div", "div", "pow", "compare", "compare", "chain", "boolop", "not", "ifexp",
-             "ifexp", "neg", "abs", "minmax", "cast", "bitwise", "math", "math", "math2"]
+            ["arith", "arith", "arith", "div", "div", "div", "pow", "compare", "compare", "chain", "boolop", "not",
+             "ifexp", "ifexp", "neg", "abs", "minmax", "cast", "bitwise", "math", "math", "math2"]
         )  # fmt: skip
         if kind == "arith":
             a, b = e(), e()
@@ -320,7 +321,9 @@ def _supports_array_conditionals(nativecall, np):
         func.__annotations__ = {"c": nativecall.int64, "v": nativecall.float64[:], "w": nativecall.float64[:]}
         kernel = nativecall.jit(func)
         return kernel(0, np.zeros(1), np.ones(1)) == 1.0
-    except BaseException:  # noqa: BLE001 - a PanicException is a BaseException
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # noqa: BLE001 - a panic in the compiler is a BaseException
         return False
 
 
@@ -359,7 +362,7 @@ def run_shard(seed, count, crash_at=None):
             say(input=repr(env))
             if crash_at == checked:
                 faulthandler._sigsegv()
-            arrays = {k: np.array(env[k], dtype=np.float64 if k[0] == "v" else np.int64) for k in ("v", "w", "v2", "w2")}
+            arrays = {k: np.array(env[k], dtype=np.float64 if k[0] == "v" else np.int64) for k in ARRAYS}
             got = kernel(env["a"], env["b"], env["x"], env["y"], arrays["v"], arrays["w"], arrays["v2"], arrays["w2"])
             checked += 1
             if not same(got, want, nans_met):
