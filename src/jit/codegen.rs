@@ -1080,7 +1080,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 )
             }
             Expr::Call(callee, cargs, span) => self.call(e, callee, cargs, *span)?,
-            Expr::Shape(a, k, _) => (self.shape_of(a, *k as usize), I64),
+            Expr::Shape(a, k, _) => (self.shape_of(a, *k as usize, None)?, I64),
             Expr::Ndim(a, _) => {
                 let nd = match self.ty(a)? {
                     Type::Array { ndim, .. } => ndim,
@@ -1098,6 +1098,11 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
         }
         let (pv, pt) = self.expr(p)?;
+        if let Type::Array { dtype, ndim } = &pt {
+            // Any other array expression (`(a if c else b)[i]`): read its descriptor here.
+            let view = self.array_view(pv, dtype, *ndim);
+            return self.array_element(&view, idx);
+        }
         let elem = pt.pointee().cloned().expect("typed: a pointer");
         let (iv, it) = self.expr(&idx[0])?;
         let i = self.convert(iv, &it, &I64);
@@ -1145,6 +1150,12 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.seal_block(good);
         self.b.switch_to_block(bad);
         self.call_void_helper(runtime::index_error_address(), info);
+        self.return_error_value();
+        self.b.switch_to_block(good);
+    }
+
+    /// Return the kernel's error value (NaN, 0 or nothing) after an error was recorded.
+    fn return_error_value(&mut self) {
         let rets: Vec<Value> = match clif(&self.ret) {
             _ if self.ret == Type::Void => vec![],
             clt::F64 => vec![self.b.ins().f64const(f64::NAN)],
@@ -1152,6 +1163,38 @@ impl<'a, 'b> Gen<'a, 'b> {
             ty => vec![self.b.ins().iconst(ty, 0)],
         };
         self.b.ins().return_(&rets);
+    }
+
+    /// Around a call that may reach this kernel again (directly, or through a function
+    /// pointer or native code): `before`, return the error value if this thread's stack is
+    /// nearly full (a recursion error is recorded); after, return it if a kernel below did
+    /// that, so no caller goes on or recurses again. Ufunc loops only pass it on.
+    fn guard_call(&mut self, before: bool) {
+        if self.ufunc.is_some() {
+            return;
+        }
+        let mut sig = ir::Signature::new(self.call_conv);
+        if before {
+            sig.params.push(ir::AbiParam::new(self.ptr));
+        }
+        sig.returns.push(ir::AbiParam::new(clt::I8));
+        let sref = self.b.import_signature(sig);
+        let (address, args) = if before {
+            let sp = self.b.ins().get_stack_pointer(self.ptr);
+            (runtime::stack_exhausted_address(), vec![sp])
+        } else {
+            (runtime::unwinding_address(), vec![])
+        };
+        let callee = self.iconst(self.ptr, address as i64);
+        let call = self.b.ins().call_indirect(sref, callee, &args);
+        let stop = self.b.inst_results(call)[0];
+        let (bad, good) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(bad);
+        self.b.ins().brif(stop, bad, &[], good, &[]);
+        self.b.seal_block(bad);
+        self.b.seal_block(good);
+        self.b.switch_to_block(bad);
+        self.return_error_value();
         self.b.switch_to_block(good);
     }
 
@@ -1226,11 +1269,24 @@ impl<'a, 'b> Gen<'a, 'b> {
         }
     }
 
-    fn shape_of(&mut self, a: &Expr, k: usize) -> Value {
-        match a {
-            Expr::Name(n, _) => self.arrays[n].shape[k],
-            _ => unreachable!("typed: arrays are parameters"),
+    /// Extent `k` of the array `a`: from a parameter's view, else read from the descriptor
+    /// of `tensor` (`a` already evaluated) or of `a` evaluated here (`(a if c else b).shape[0]`).
+    fn shape_of(&mut self, a: &Expr, k: usize, tensor: Option<Value>) -> R<Value> {
+        if let Expr::Name(n, _) = a {
+            if let Some(view) = self.arrays.get(n) {
+                return Ok(view.shape[k]);
+            }
         }
+        let tensor = match tensor {
+            Some(t) => t,
+            None => self.expr(a)?.0,
+        };
+        let flags = MemFlagsData::trusted();
+        let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, 24);
+        Ok(self
+            .b
+            .ins()
+            .load(clt::I64, flags, shape_ptr, (8 * k) as i32))
     }
 
     fn compare(&mut self, op: CmpOp, a: Value, ta: &Type, b: Value, tb: &Type) -> Value {
@@ -1514,7 +1570,9 @@ impl<'a, 'b> Gen<'a, 'b> {
                         None => raw_vals.push(it.next().expect("visible argument")),
                     }
                 }
+                self.guard_call(true);
                 let v = self.indirect_call(target.address, &target.raw, &raw_vals, None)?;
+                self.guard_call(false);
                 Ok((
                     v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
                     target.visible.ret.clone(),
@@ -1531,7 +1589,9 @@ impl<'a, 'b> Gen<'a, 'b> {
                     vals.push(self.expr_as(a, p)?);
                 }
                 let fp = self.b.use_var(var);
+                self.guard_call(true);
                 let v = self.indirect_call(0, &sig, &vals, Some(fp))?;
+                self.guard_call(false);
                 Ok((
                     v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
                     sig.ret.clone(),
@@ -1550,9 +1610,11 @@ impl<'a, 'b> Gen<'a, 'b> {
                 for (a, p) in cargs.iter().zip(&params) {
                     vals.push(self.expr_as(a, p)?);
                 }
+                self.guard_call(true);
                 let call = self.b.ins().call(self.self_ref, &vals);
-                let ret = self.ret.clone();
                 let v = self.b.inst_results(call).first().copied();
+                self.guard_call(false);
+                let ret = self.ret.clone();
                 Ok((v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)), ret))
             }
         }
@@ -1627,7 +1689,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 }
                 (acc, rt)
             }
-            Builtin::Len => (self.shape_of(&cargs[0], 0), I64),
+            Builtin::Len => (self.shape_of(&cargs[0], 0, Some(vals[0].0))?, I64),
             Builtin::Int | Builtin::Float | Builtin::Bool => {
                 let (v, t) = &vals[0];
                 (self.convert(*v, t, &rt), rt)

@@ -178,3 +178,103 @@ pub fn index_error_address() -> usize {
 pub fn take_index_error() -> Option<(i64, i64, i64)> {
     INDEX_ERROR.with(|e| e.take())
 }
+
+thread_local! {
+    /// The lowest stack address a kernel that calls functions may start at (0: not known yet).
+    static STACK_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// A kernel on this thread found the stack nearly full; taken by the Python caller.
+    static RECURSION_ERROR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Kernels are returning from that: each returns as soon as a call it made returns.
+    static UNWINDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Stack kept free below a kernel's frame for what it calls (C functions, helpers).
+const STACK_RESERVE: usize = 256 * 1024;
+
+/// The lowest address of this thread's stack and its size, if the platform says.
+#[cfg(target_os = "linux")]
+fn thread_stack() -> Option<(usize, usize)> {
+    // SAFETY: `attr` is initialised by pthread_getattr_np before it is read, and
+    // destroyed once; the out-pointers are valid locals.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+        libc::pthread_attr_destroy(&mut attr);
+        ok.then_some((addr as usize, size))
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn thread_stack() -> Option<(usize, usize)> {
+    // SAFETY: both calls only read the current thread's attributes.
+    unsafe {
+        let me = libc::pthread_self();
+        let top = libc::pthread_get_stackaddr_np(me) as usize;
+        let size = libc::pthread_get_stacksize_np(me);
+        Some((top - size, size))
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn thread_stack() -> Option<(usize, usize)> {
+    None
+}
+
+/// This thread's limit, found on first use: the bottom of its stack plus a reserve (a
+/// quarter of a small stack). Where the platform cannot say, assume 1 MiB below `sp`.
+fn stack_limit(sp: usize) -> usize {
+    STACK_LIMIT.with(|l| {
+        if l.get() == 0 {
+            let limit = match thread_stack() {
+                Some((low, size)) if low < sp && sp <= low + size => {
+                    low + STACK_RESERVE.min(size / 4)
+                }
+                _ => sp.saturating_sub(1024 * 1024),
+            };
+            l.set(limit.max(1));
+        }
+        l.get()
+    })
+}
+
+/// Called on entry by every kernel that calls functions (only those can recurse) with its
+/// stack pointer. Returns 1 if the stack is nearly full: the kernel then returns its error
+/// value at once, and this thread records a recursion error. A kernel entered with room
+/// is a fresh call: any earlier unwinding is over.
+pub extern "C" fn stack_exhausted(sp: usize) -> i8 {
+    if sp < stack_limit(sp) {
+        RECURSION_ERROR.with(|e| e.set(true));
+        UNWINDING.with(|u| u.set(true));
+        1
+    } else {
+        UNWINDING.with(|u| u.set(false));
+        0
+    }
+}
+
+/// Called after each call a kernel makes: 1 if a kernel below ran out of stack, so this one
+/// returns its error value too instead of going on (or recursing again).
+pub extern "C" fn unwinding() -> i8 {
+    UNWINDING.with(|u| u.get()) as i8
+}
+
+/// The address of [`stack_exhausted`].
+pub fn stack_exhausted_address() -> usize {
+    stack_exhausted as *const () as usize
+}
+
+/// The address of [`unwinding`].
+pub fn unwinding_address() -> usize {
+    unwinding as *const () as usize
+}
+
+/// Take (and clear) whether a kernel on this thread ran out of stack since the last take.
+pub fn take_recursion_error() -> bool {
+    UNWINDING.with(|u| u.set(false));
+    RECURSION_ERROR.with(|e| e.take())
+}
