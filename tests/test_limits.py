@@ -308,6 +308,25 @@ def test_conditional_2d_array_expressions_index_with_their_own_strides():
     assert corner(a, b, False) == b[1, 2] + 300.0
 
 
+def test_conditional_array_expressions_store_and_check_bounds():
+    @nativecall.jit("void(float64[:], float64[:], bool)")
+    def put(a, b, c):
+        (a if c else b)[0] = 7.0
+        (b if c else a)[1] += 2.0
+
+    @nativecall.jit("float64(float64[:, :], float64[:, :], bool, intp)", boundscheck=True)
+    def read(a, b, c, i):
+        return (a if c else b)[i, 0]
+
+    a, b = np.zeros(3), np.zeros(3)
+    put(a, b, True)
+    assert a.tolist() == [7.0, 0.0, 0.0] and b.tolist() == [0.0, 2.0, 0.0]
+    x, y = np.ones((2, 2)), np.full((4, 2), 3.0)
+    assert read(x, y, False, 3) == 3.0
+    with pytest.raises(IndexError, match="index 3 is out of bounds for axis 0 with size 2"):
+        read(x, y, True, 3)
+
+
 def test_arrays_of_different_dtypes_or_ndims_never_unify():
     with pytest.raises(TypingError, match="no common type"):
 

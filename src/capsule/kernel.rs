@@ -119,7 +119,9 @@ pub fn _compile_kernel(
     keep: Py<PyAny>,
     recipe: Py<PyAny>,
 ) -> PyResult<Py<Kernel>> {
-    let f = function_from(ir)?;
+    // Reading recurses over the IR as typing and code generation do: with room, too.
+    let ir = ir.clone().unbind();
+    let f = py.detach(|| jit::with_room(|| Python::attach(|py| function_from(ir.bind(py)))))?;
     let started = Instant::now();
     let compiled = py.detach(|| jit::compile(&f)).map_err(|e| match e {
         KernelError::Compile(c) => {

@@ -177,36 +177,42 @@ pub fn compile(f: &Function) -> Result<Compiled, KernelError> {
 /// Compile a kernel with another entry (see [`Entry`]); the result's `signature` is
 /// the kernel's own, its code takes `entry.outer`.
 pub fn compile_entry(f: &Function, entry: Option<&Entry>) -> Result<Compiled, KernelError> {
-    let mut module = new_module()?;
-    let (mut ctx, id, types, signature) = translate(&mut module, f, entry)?;
-    let (address, code) = finish(module, id, &mut ctx)?;
-    Ok(Compiled {
-        address,
-        code,
-        types,
-        signature,
+    super::with_room(|| {
+        let mut module = new_module()?;
+        let (mut ctx, id, types, signature) = translate(&mut module, f, entry)?;
+        let (address, code) = finish(module, id, &mut ctx)?;
+        Ok(Compiled {
+            address,
+            code,
+            types,
+            signature,
+        })
     })
 }
 
 /// Compile a kernel's body as a NumPy ufunc inner loop
 /// (`void (char **args, npy_intp const *dimensions, npy_intp const *steps, void *data)`).
 pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
-    let mut module = new_module()?;
-    let (mut ctx, id, types, signature) = translate_as(&mut module, f, None, true)?;
-    let (address, code) = finish(module, id, &mut ctx)?;
-    Ok(Compiled {
-        address,
-        code,
-        types,
-        signature,
+    super::with_room(|| {
+        let mut module = new_module()?;
+        let (mut ctx, id, types, signature) = translate_as(&mut module, f, None, true)?;
+        let (address, code) = finish(module, id, &mut ctx)?;
+        Ok(Compiled {
+            address,
+            code,
+            types,
+            signature,
+        })
     })
 }
 
 /// The Cranelift IR a kernel lowers to, before optimisation (for `inspect_ir`).
 pub fn clif_text(f: &Function) -> Result<String, KernelError> {
-    let mut module = new_module()?;
-    let (ctx, ..) = translate(&mut module, f, None)?;
-    Ok(ctx.func.display().to_string())
+    super::with_room(|| {
+        let mut module = new_module()?;
+        let (ctx, ..) = translate(&mut module, f, None)?;
+        Ok(ctx.func.display().to_string())
+    })
 }
 
 /// Where a ufunc loop's `return` stores and continues.
