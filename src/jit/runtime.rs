@@ -3,6 +3,8 @@
 //! Each is `extern "C"`, takes and returns plain numbers, and cannot panic, so
 //! nothing can unwind out of generated code. Math functions are the C library's own.
 
+use std::cell::Cell;
+
 use super::ir::MathFn;
 
 /// The C library's math functions, called directly by generated code (CPython's `math`
@@ -179,13 +181,39 @@ pub fn take_index_error() -> Option<(i64, i64, i64)> {
     INDEX_ERROR.with(|e| e.take())
 }
 
+/// What the kernels running on one thread share to check the stack. Generated code gets a
+/// pointer to it once per call from outside (see [`stack_state`]) and reads and writes
+/// the fields directly; the offsets are asserted below.
+#[repr(C)]
+pub struct StackState {
+    /// The lowest stack address at which a kernel may still make a call.
+    pub limit: Cell<usize>,
+    /// 1 while kernels return from a call that found the stack nearly full.
+    pub unwinding: Cell<u8>,
+    /// 1 once that happened, until the Python caller takes it.
+    pub error: Cell<u8>,
+}
+
+/// Offsets generated code uses.
+pub const STACK_LIMIT_OFFSET: i32 = 0;
+/// See [`STACK_LIMIT_OFFSET`].
+pub const STACK_UNWINDING_OFFSET: i32 = 8;
+/// See [`STACK_LIMIT_OFFSET`].
+pub const STACK_ERROR_OFFSET: i32 = 9;
+const _: () = {
+    assert!(std::mem::offset_of!(StackState, limit) == STACK_LIMIT_OFFSET as usize);
+    assert!(std::mem::offset_of!(StackState, unwinding) == STACK_UNWINDING_OFFSET as usize);
+    assert!(std::mem::offset_of!(StackState, error) == STACK_ERROR_OFFSET as usize);
+};
+
 thread_local! {
-    /// The lowest stack address a kernel that calls functions may start at (0: not known yet).
-    static STACK_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    /// A kernel on this thread found the stack nearly full; taken by the Python caller.
-    static RECURSION_ERROR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Kernels are returning from that: each returns as soon as a call it made returns.
-    static UNWINDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static STACK_STATE: StackState = const {
+        StackState {
+            limit: Cell::new(0),
+            unwinding: Cell::new(0),
+            error: Cell::new(0),
+        }
+    };
 }
 
 /// Stack kept free below a kernel's frame for what it calls (C functions, helpers).
@@ -225,56 +253,41 @@ fn thread_stack() -> Option<(usize, usize)> {
     None
 }
 
-/// This thread's limit, found on first use: the bottom of its stack plus a reserve (a
-/// quarter of a small stack). Where the platform cannot say, assume 1 MiB below `sp`.
+/// The limit for a thread whose stack pointer is near `sp`: the bottom of its stack plus
+/// a reserve (a quarter of a small stack). Where the platform cannot say, 1 MiB below `sp`.
 fn stack_limit(sp: usize) -> usize {
-    STACK_LIMIT.with(|l| {
-        if l.get() == 0 {
-            let limit = match thread_stack() {
-                Some((low, size)) if low < sp && sp <= low + size => {
-                    low + STACK_RESERVE.min(size / 4)
-                }
-                _ => sp.saturating_sub(1024 * 1024),
-            };
-            l.set(limit.max(1));
+    let limit = match thread_stack() {
+        Some((low, size)) if low < sp && sp <= low + size => low + STACK_RESERVE.min(size / 4),
+        _ => sp.saturating_sub(1024 * 1024),
+    };
+    limit.max(1)
+}
+
+/// Called once per call from outside by every kernel that makes calls (only those can
+/// recurse): this thread's [`StackState`], its limit found on first use. A call from
+/// outside starts afresh, so any earlier unwinding is over.
+pub extern "C" fn stack_state() -> *const StackState {
+    let probe = 0u8;
+    let sp = std::ptr::addr_of!(probe) as usize;
+    STACK_STATE.with(|s| {
+        if s.limit.get() == 0 {
+            s.limit.set(stack_limit(sp));
         }
-        l.get()
+        s.unwinding.set(0);
+        s as *const StackState
     })
 }
 
-/// Called on entry by every kernel that calls functions (only those can recurse) with its
-/// stack pointer. Returns 1 if the stack is nearly full: the kernel then returns its error
-/// value at once, and this thread records a recursion error. A kernel entered with room
-/// is a fresh call: any earlier unwinding is over.
-pub extern "C" fn stack_exhausted(sp: usize) -> i8 {
-    if sp < stack_limit(sp) {
-        RECURSION_ERROR.with(|e| e.set(true));
-        UNWINDING.with(|u| u.set(true));
-        1
-    } else {
-        UNWINDING.with(|u| u.set(false));
-        0
-    }
+/// The address of [`stack_state`].
+pub fn stack_state_address() -> usize {
+    stack_state as *const () as usize
 }
 
-/// Called after each call a kernel makes: 1 if a kernel below ran out of stack, so this one
-/// returns its error value too instead of going on (or recursing again).
-pub extern "C" fn unwinding() -> i8 {
-    UNWINDING.with(|u| u.get()) as i8
-}
-
-/// The address of [`stack_exhausted`].
-pub fn stack_exhausted_address() -> usize {
-    stack_exhausted as *const () as usize
-}
-
-/// The address of [`unwinding`].
-pub fn unwinding_address() -> usize {
-    unwinding as *const () as usize
-}
-
-/// Take (and clear) whether a kernel on this thread ran out of stack since the last take.
+/// Take (and clear) whether a kernel on this thread found the stack nearly full since
+/// the last take.
 pub fn take_recursion_error() -> bool {
-    UNWINDING.with(|u| u.set(false));
-    RECURSION_ERROR.with(|e| e.take())
+    STACK_STATE.with(|s| {
+        s.unwinding.set(0);
+        s.error.replace(0) != 0
+    })
 }
