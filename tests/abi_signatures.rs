@@ -307,14 +307,26 @@ fn nesting_past_the_depth_limit_is_an_error_at_the_level_that_exceeds_it() {
     assert_eq!(sig(&ok.to_string()), ok);
     let e = parse_signature(&deep(MAX_TYPE_DEPTH)).unwrap_err();
     assert_eq!(e.position, "int ".len() + MAX_TYPE_DEPTH);
-    assert!(e.message.contains("nest at most 64 levels"), "{}", e.message);
+    assert!(
+        e.message.contains("nest at most 64 levels"),
+        "{}",
+        e.message
+    );
     for text in [
         format!("int {}(void)", "*".repeat(1_000_000)),
-        format!("void({}float64{})", "CPointer(".repeat(100_000), ")".repeat(100_000)),
+        format!(
+            "void({}float64{})",
+            "CPointer(".repeat(100_000),
+            ")".repeat(100_000)
+        ),
         format!("{}void{}", "void (*)(".repeat(100_000), ")".repeat(100_000)),
         format!("int f(double x{})", "[]".repeat(100_000)),
         format!("float64(float64){}", "*".repeat(1_000_000)),
-        format!("void({}double{})", "double(".repeat(100_000), ")".repeat(100_000)),
+        format!(
+            "void({}double{})",
+            "double(".repeat(100_000),
+            ")".repeat(100_000)
+        ),
     ] {
         let e = parse_signature(&text).unwrap_err();
         assert!(e.message.contains("nest at most"), "{}", e.message);

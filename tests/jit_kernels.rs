@@ -300,7 +300,14 @@ fn runaway_recursion_returns_the_error_value_and_records_a_recursion_error() {
     // A thread with a small stack gets its own, lower, limit.
     let small = std::thread::Builder::new()
         .stack_size(256 * 1024)
-        .spawn(move || (g(1000), take_recursion_error(), g(1 << 40), take_recursion_error()))
+        .spawn(move || {
+            (
+                g(1000),
+                take_recursion_error(),
+                g(1 << 40),
+                take_recursion_error(),
+            )
+        })
         .unwrap()
         .join()
         .unwrap();

@@ -306,8 +306,7 @@ pub fn compile_entry(f: &Function, entry: Option<&Entry>) -> Result<Compiled, Ke
 pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
     super::with_room(|| {
         let mut module = new_module()?;
-        let (mut ctx, id, types, signature, wrapper) =
-            translate_as(&mut module, f, None, true)?;
+        let (mut ctx, id, types, signature, wrapper) = translate_as(&mut module, f, None, true)?;
         let (address, code) = finish_kernel(module, id, &mut ctx, wrapper)?;
         Ok(Compiled {
             address,
@@ -1304,10 +1303,10 @@ impl<'a, 'b> Gen<'a, 'b> {
         let flags = MemFlagsData::trusted();
         let stop = if before {
             let sp = self.b.ins().get_stack_pointer(self.ptr);
-            let limit =
-                self.b
-                    .ins()
-                    .load(self.ptr, flags, state, runtime::STACK_LIMIT_OFFSET);
+            let limit = self
+                .b
+                .ins()
+                .load(self.ptr, flags, state, runtime::STACK_LIMIT_OFFSET);
             self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit)
         } else {
             self.b
