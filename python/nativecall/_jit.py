@@ -52,6 +52,9 @@ _MATH_FUNCTIONS = {
     "erf", "erfc", "gamma", "lgamma", "isnan", "isinf", "isfinite",
 }  # fmt: skip
 _INT64 = (-(2**63), 2**63 - 1)
+# How deeply kernel expressions may nest (x + x + ... of 100 terms nests 100 deep): the
+# compiler recurses over them, so deeper ones are a CompileError (docs/semantics.md).
+MAX_EXPR_DEPTH = 100
 _UNSET = object()
 
 
@@ -149,6 +152,7 @@ class _Frontend:
         self.locals = set()
         self.captured = {}
         self.source = dedented
+        self.expr_depth = 0
 
     # ------------------------------------------------------------------ errors
 
@@ -399,6 +403,15 @@ class _Frontend:
         return self.expr(node.value), [self.expr(p) for p in parts]
 
     def expr(self, e):
+        self.expr_depth += 1
+        try:
+            if self.expr_depth > MAX_EXPR_DEPTH:
+                raise self.fail(e, f"expressions nest more than {MAX_EXPR_DEPTH} levels deep in kernels; split this one with local variables")
+            return self.expr_(e)
+        finally:
+            self.expr_depth -= 1
+
+    def expr_(self, e):
         line, col = self.pos(e)
         if isinstance(e, ast.Constant):
             if e.value is None:

@@ -9,7 +9,7 @@ use dlpark::ffi::{
 use dlpark::metadata::Dynamic;
 use dlpark::python::{export_dlpack, DlpackExporter, ExportRequest, ImportedDlpack};
 use dlpark::{DlpackFlags, Managed, ManagedTensorBase};
-use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -121,10 +121,17 @@ impl Array {
             .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize));
         let bytes = count
             .and_then(|n| n.checked_mul(dtype.bits as usize / 8))
+            .filter(|&b| b <= isize::MAX as usize)
             .ok_or_else(|| {
-                PyValueError::new_err(format!("an array of shape {shape:?} is too large"))
+                PyValueError::new_err(format!(
+                    "an array of shape {shape:?} is too large: its size in bytes overflows"
+                ))
             })?;
-        let buf = vec![0u64; bytes.div_ceil(8).max(1)].into_boxed_slice();
+        let buf = zeroed_words(bytes.div_ceil(8).max(1)).ok_or_else(|| {
+            PyMemoryError::new_err(format!(
+                "cannot allocate {bytes} bytes for an array of shape {shape:?}"
+            ))
+        })?;
         let data = buf.as_ptr() as usize;
         Ok(Array {
             storage: Arc::new(Shared(Storage::Owned(buf))),
@@ -185,6 +192,21 @@ impl DlpackExporter for Array {
     fn export_versioned(&self, _py: Python<'_>) -> PyResult<Managed<DLManagedTensorVersioned>> {
         self.managed()
     }
+}
+
+/// `n` zeroed words, or `None` if the allocator refuses (where `vec!` would abort the
+/// process). Zeroed memory from the allocator is not written here: untouched pages
+/// cost nothing, as with NumPy's `calloc`.
+fn zeroed_words(n: usize) -> Option<Box<[u64]>> {
+    let layout = std::alloc::Layout::array::<u64>(n).ok()?;
+    // SAFETY: `layout` has a non-zero size (n >= 1).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) } as *mut u64;
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` was allocated by the global allocator with the layout of `[u64; n]`,
+    // and all-zero bytes are valid `u64`s; the Box frees it with the same layout.
+    Some(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, n)) })
 }
 
 fn shape_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {

@@ -817,7 +817,13 @@ pub fn call_native<'py>(
     if callee.bounds_checked {
         crate::jit::runtime::take_index_error();
     }
+    crate::jit::runtime::take_recursion_error();
     let ret = py.detach(move || call.run());
+    if crate::jit::runtime::take_recursion_error() {
+        return Err(pyo3::exceptions::PyRecursionError::new_err(format!(
+            "{name}: maximum recursion depth exceeded (the native stack of this thread is nearly full)"
+        )));
+    }
     if callee.bounds_checked {
         if let Some((axis, index, size)) = crate::jit::runtime::take_index_error() {
             return Err(if axis < 0 {

@@ -107,11 +107,15 @@ pub struct Entry {
     pub guard: Option<CountGuard>,
 }
 
+/// A translated kernel: its body's function, and for a kernel that makes calls the
+/// entry that callers use (see [`entry_for`]).
+type Translated = (Context, FuncId, Types, Signature, Option<(Context, FuncId)>);
+
 fn translate(
     module: &mut JITModule,
     f: &Function,
     entry: Option<&Entry>,
-) -> Result<(Context, FuncId, Types, Signature), KernelError> {
+) -> Result<Translated, KernelError> {
     translate_as(module, f, entry, false)
 }
 
@@ -120,7 +124,7 @@ fn translate_as(
     f: &Function,
     entry: Option<&Entry>,
     ufunc: bool,
-) -> Result<(Context, FuncId, Types, Signature), KernelError> {
+) -> Result<Translated, KernelError> {
     check_value_types(f)?;
     let types = Typer::run(f)?;
     let sig = kernel_signature(f, &types);
@@ -149,16 +153,24 @@ fn translate_as(
     } else {
         clif_signature(module, entry.map_or(&sig, |e| &e.outer))?
     };
+    // A kernel that makes calls checks the stack around each; its body takes this
+    // thread's StackState as a last, hidden parameter from a small entry function.
+    let guarded = !ufunc && entry.is_none() && makes_calls(&f.body);
+    let mut body_sig = csig.clone();
+    if guarded {
+        body_sig.params.push(ir::AbiParam::new(pointer_type()));
+    }
     let id = module
-        .declare_anonymous_function(&csig)
+        .declare_anonymous_function(&body_sig)
         .map_err(|e| JitError::Codegen(e.to_string()))?;
     let mut ctx = module.make_context();
-    ctx.func.signature = csig;
+    ctx.func.signature = body_sig;
     let mut fctx = FunctionBuilderContext::new();
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut g = Gen::new(b, f, &types, module, id);
         g.entry = entry.cloned();
+        g.guarded = guarded;
         if ufunc {
             g.ufunc_body()?;
         } else {
@@ -166,7 +178,106 @@ fn translate_as(
         }
         g.b.finalize(module.target_config());
     }
-    Ok((ctx, id, types, sig))
+    let wrapper = if guarded {
+        Some(entry_for(module, id, csig)?)
+    } else {
+        None
+    };
+    Ok((ctx, id, types, sig, wrapper))
+}
+
+/// The entry of a kernel that makes calls: fetch this thread's StackState once and pass
+/// it to the body `body` as its last parameter.
+fn entry_for(
+    module: &mut JITModule,
+    body: FuncId,
+    csig: ir::Signature,
+) -> Result<(Context, FuncId), KernelError> {
+    let id = module
+        .declare_anonymous_function(&csig)
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
+    let ptr = pointer_type();
+    let call_conv = csig.call_conv;
+    let mut ctx = module.make_context();
+    ctx.func.signature = csig;
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let mut vals = b.block_params(block).to_vec();
+    let mut hsig = ir::Signature::new(call_conv);
+    hsig.returns.push(ir::AbiParam::new(ptr));
+    let href = b.import_signature(hsig);
+    let helper = b.ins().iconst(ptr, runtime::stack_state_address() as i64);
+    let state = b.ins().call_indirect(href, helper, &[]);
+    vals.push(b.inst_results(state)[0]);
+    let body_ref = module.declare_func_in_func(body, b.func);
+    let call = b.ins().call(body_ref, &vals);
+    let rets = b.inst_results(call).to_vec();
+    b.ins().return_(&rets);
+    b.finalize(module.target_config());
+    Ok((ctx, id))
+}
+
+/// Define a translated kernel's body and finish with the function callers use.
+fn finish_kernel(
+    mut module: JITModule,
+    id: FuncId,
+    ctx: &mut Context,
+    wrapper: Option<(Context, FuncId)>,
+) -> Result<(usize, Arc<CodeMemory>), KernelError> {
+    let Some((mut wctx, wid)) = wrapper else {
+        return Ok(finish(module, id, ctx)?);
+    };
+    module
+        .define_function(id, ctx)
+        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
+    module.clear_context(ctx);
+    Ok(finish(module, wid, &mut wctx)?)
+}
+
+/// Whether `body` calls anything but builtins (only such a kernel can recurse).
+fn makes_calls(body: &[Stmt]) -> bool {
+    fn expr(e: &Expr) -> bool {
+        match e {
+            Expr::Call(Callee::Builtin(_), args, _) => args.iter().any(expr),
+            Expr::Call(..) => true,
+            Expr::Unary(_, a, _) | Expr::Shape(a, _, _) | Expr::Ndim(a, _) => expr(a),
+            Expr::Binary(_, a, b, _) => expr(a) || expr(b),
+            Expr::Compare(a, rest, _) => expr(a) || rest.iter().any(|(_, e)| expr(e)),
+            Expr::BoolOp(_, es, _) => es.iter().any(expr),
+            Expr::IfExp(c, a, b, _) => expr(c) || expr(a) || expr(b),
+            Expr::Index(p, idx, _) => expr(p) || idx.iter().any(expr),
+            Expr::Int(..)
+            | Expr::Float(..)
+            | Expr::Bool(..)
+            | Expr::Null(_)
+            | Expr::Name(..)
+            | Expr::FuncRef(..) => false,
+        }
+    }
+    body.iter().any(|s| match s {
+        Stmt::Assign(_, es, _) => es.iter().any(expr),
+        Stmt::AugAssign(_, _, e, _) | Stmt::Expr(e, _) => expr(e),
+        Stmt::Return(e, _) => e.as_ref().is_some_and(expr),
+        Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => {
+            expr(p) || idx.iter().any(expr) || expr(v)
+        }
+        Stmt::If(c, a, b, _) | Stmt::While(c, a, b, _) => {
+            expr(c) || makes_calls(a) || makes_calls(b)
+        }
+        Stmt::For {
+            start,
+            stop,
+            step,
+            body,
+            orelse,
+            ..
+        } => expr(start) || expr(stop) || expr(step) || makes_calls(body) || makes_calls(orelse),
+        Stmt::Break(_) | Stmt::Continue(_) | Stmt::Pass => false,
+    })
 }
 
 /// Compile a kernel into fresh code memory.
@@ -177,36 +288,42 @@ pub fn compile(f: &Function) -> Result<Compiled, KernelError> {
 /// Compile a kernel with another entry (see [`Entry`]); the result's `signature` is
 /// the kernel's own, its code takes `entry.outer`.
 pub fn compile_entry(f: &Function, entry: Option<&Entry>) -> Result<Compiled, KernelError> {
-    let mut module = new_module()?;
-    let (mut ctx, id, types, signature) = translate(&mut module, f, entry)?;
-    let (address, code) = finish(module, id, &mut ctx)?;
-    Ok(Compiled {
-        address,
-        code,
-        types,
-        signature,
+    super::with_room(|| {
+        let mut module = new_module()?;
+        let (mut ctx, id, types, signature, wrapper) = translate(&mut module, f, entry)?;
+        let (address, code) = finish_kernel(module, id, &mut ctx, wrapper)?;
+        Ok(Compiled {
+            address,
+            code,
+            types,
+            signature,
+        })
     })
 }
 
 /// Compile a kernel's body as a NumPy ufunc inner loop
 /// (`void (char **args, npy_intp const *dimensions, npy_intp const *steps, void *data)`).
 pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
-    let mut module = new_module()?;
-    let (mut ctx, id, types, signature) = translate_as(&mut module, f, None, true)?;
-    let (address, code) = finish(module, id, &mut ctx)?;
-    Ok(Compiled {
-        address,
-        code,
-        types,
-        signature,
+    super::with_room(|| {
+        let mut module = new_module()?;
+        let (mut ctx, id, types, signature, wrapper) = translate_as(&mut module, f, None, true)?;
+        let (address, code) = finish_kernel(module, id, &mut ctx, wrapper)?;
+        Ok(Compiled {
+            address,
+            code,
+            types,
+            signature,
+        })
     })
 }
 
 /// The Cranelift IR a kernel lowers to, before optimisation (for `inspect_ir`).
 pub fn clif_text(f: &Function) -> Result<String, KernelError> {
-    let mut module = new_module()?;
-    let (ctx, ..) = translate(&mut module, f, None)?;
-    Ok(ctx.func.display().to_string())
+    super::with_room(|| {
+        let mut module = new_module()?;
+        let (ctx, ..) = translate(&mut module, f, None)?;
+        Ok(ctx.func.display().to_string())
+    })
 }
 
 /// Where a ufunc loop's `return` stores and continues.
@@ -247,6 +364,10 @@ struct Gen<'a, 'b> {
     ufunc: Option<UfuncLoop>,
     ptr: ir::Type,
     call_conv: cranelift_codegen::isa::CallConv,
+    /// Whether the body checks the stack around calls (its last parameter is the
+    /// thread's StackState, kept in `stack_state`).
+    guarded: bool,
+    stack_state: Option<Value>,
 }
 
 type R<T> = Result<T, KernelError>;
@@ -290,6 +411,8 @@ impl<'a, 'b> Gen<'a, 'b> {
             ufunc: None,
             ptr: pointer_type(),
             call_conv,
+            guarded: false,
+            stack_state: None,
         }
         .declare(types)
     }
@@ -318,7 +441,10 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         self.b.seal_block(entry);
-        let outer: Vec<Value> = self.b.block_params(entry).to_vec();
+        let mut outer: Vec<Value> = self.b.block_params(entry).to_vec();
+        if self.guarded {
+            self.stack_state = outer.pop();
+        }
         let params = match self.entry.clone() {
             None => outer,
             Some(e) => self.entry_params(&e, &outer),
@@ -1080,7 +1206,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 )
             }
             Expr::Call(callee, cargs, span) => self.call(e, callee, cargs, *span)?,
-            Expr::Shape(a, k, _) => (self.shape_of(a, *k as usize), I64),
+            Expr::Shape(a, k, _) => (self.shape_of(a, *k as usize, None)?, I64),
             Expr::Ndim(a, _) => {
                 let nd = match self.ty(a)? {
                     Type::Array { ndim, .. } => ndim,
@@ -1098,6 +1224,11 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
         }
         let (pv, pt) = self.expr(p)?;
+        if let Type::Array { dtype, ndim } = &pt {
+            // Any other array expression (`(a if c else b)[i]`): read its descriptor here.
+            let view = self.array_view(pv, dtype, *ndim);
+            return self.array_element(&view, idx);
+        }
         let elem = pt.pointee().cloned().expect("typed: a pointer");
         let (iv, it) = self.expr(&idx[0])?;
         let i = self.convert(iv, &it, &I64);
@@ -1145,6 +1276,12 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.seal_block(good);
         self.b.switch_to_block(bad);
         self.call_void_helper(runtime::index_error_address(), info);
+        self.return_error_value();
+        self.b.switch_to_block(good);
+    }
+
+    /// Return the kernel's error value (NaN, 0 or nothing) after an error was recorded.
+    fn return_error_value(&mut self) {
         let rets: Vec<Value> = match clif(&self.ret) {
             _ if self.ret == Type::Void => vec![],
             clt::F64 => vec![self.b.ins().f64const(f64::NAN)],
@@ -1152,6 +1289,46 @@ impl<'a, 'b> Gen<'a, 'b> {
             ty => vec![self.b.ins().iconst(ty, 0)],
         };
         self.b.ins().return_(&rets);
+    }
+
+    /// Around a call that may reach this kernel again (directly, or through a function
+    /// pointer or native code), in a kernel that checks the stack: `before`, return the
+    /// error value if the stack pointer is below this thread's limit (marking the thread
+    /// as unwinding and recording a recursion error); after, return it if the thread is
+    /// unwinding, so that no caller goes on or recurses again.
+    fn guard_call(&mut self, before: bool) {
+        let Some(state) = self.stack_state else {
+            return;
+        };
+        let flags = MemFlagsData::trusted();
+        let stop = if before {
+            let sp = self.b.ins().get_stack_pointer(self.ptr);
+            let limit = self
+                .b
+                .ins()
+                .load(self.ptr, flags, state, runtime::STACK_LIMIT_OFFSET);
+            self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit)
+        } else {
+            self.b
+                .ins()
+                .load(clt::I8, flags, state, runtime::STACK_UNWINDING_OFFSET)
+        };
+        let (bad, good) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(bad);
+        self.b.ins().brif(stop, bad, &[], good, &[]);
+        self.b.seal_block(bad);
+        self.b.seal_block(good);
+        self.b.switch_to_block(bad);
+        if before {
+            let one = self.b.ins().iconst(clt::I8, 1);
+            self.b
+                .ins()
+                .store(flags, one, state, runtime::STACK_UNWINDING_OFFSET);
+            self.b
+                .ins()
+                .store(flags, one, state, runtime::STACK_ERROR_OFFSET);
+        }
+        self.return_error_value();
         self.b.switch_to_block(good);
     }
 
@@ -1226,11 +1403,24 @@ impl<'a, 'b> Gen<'a, 'b> {
         }
     }
 
-    fn shape_of(&mut self, a: &Expr, k: usize) -> Value {
-        match a {
-            Expr::Name(n, _) => self.arrays[n].shape[k],
-            _ => unreachable!("typed: arrays are parameters"),
+    /// Extent `k` of the array `a`: from a parameter's view, else read from the descriptor
+    /// of `tensor` (`a` already evaluated) or of `a` evaluated here (`(a if c else b).shape[0]`).
+    fn shape_of(&mut self, a: &Expr, k: usize, tensor: Option<Value>) -> R<Value> {
+        if let Expr::Name(n, _) = a {
+            if let Some(view) = self.arrays.get(n) {
+                return Ok(view.shape[k]);
+            }
         }
+        let tensor = match tensor {
+            Some(t) => t,
+            None => self.expr(a)?.0,
+        };
+        let flags = MemFlagsData::trusted();
+        let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, 24);
+        Ok(self
+            .b
+            .ins()
+            .load(clt::I64, flags, shape_ptr, (8 * k) as i32))
     }
 
     fn compare(&mut self, op: CmpOp, a: Value, ta: &Type, b: Value, tb: &Type) -> Value {
@@ -1614,7 +1804,9 @@ impl<'a, 'b> Gen<'a, 'b> {
                         None => raw_vals.push(it.next().expect("visible argument")),
                     }
                 }
+                self.guard_call(true);
                 let v = self.indirect_call(target.address, &target.raw, &raw_vals, None)?;
+                self.guard_call(false);
                 Ok((
                     v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
                     target.visible.ret.clone(),
@@ -1631,7 +1823,9 @@ impl<'a, 'b> Gen<'a, 'b> {
                     vals.push(self.expr_as(a, p)?);
                 }
                 let fp = self.b.use_var(var);
+                self.guard_call(true);
                 let v = self.indirect_call(0, &sig, &vals, Some(fp))?;
+                self.guard_call(false);
                 Ok((
                     v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
                     sig.ret.clone(),
@@ -1650,9 +1844,12 @@ impl<'a, 'b> Gen<'a, 'b> {
                 for (a, p) in cargs.iter().zip(&params) {
                     vals.push(self.expr_as(a, p)?);
                 }
+                vals.extend(self.stack_state);
+                self.guard_call(true);
                 let call = self.b.ins().call(self.self_ref, &vals);
-                let ret = self.ret.clone();
                 let v = self.b.inst_results(call).first().copied();
+                self.guard_call(false);
+                let ret = self.ret.clone();
                 Ok((v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)), ret))
             }
         }
@@ -1727,7 +1924,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 }
                 (acc, rt)
             }
-            Builtin::Len => (self.shape_of(&cargs[0], 0), I64),
+            Builtin::Len => (self.shape_of(&cargs[0], 0, Some(vals[0].0))?, I64),
             Builtin::Int | Builtin::Float | Builtin::Bool => {
                 let (v, t) = &vals[0];
                 (self.convert(*v, t, &rt), rt)

@@ -134,6 +134,10 @@ pub fn promote(a: &Type, b: &Type) -> Option<Type> {
 
 /// The type a variable holding both an `a` and a `b` has (`None`: they cannot share one).
 pub fn unify(a: &Type, b: &Type) -> Option<Type> {
+    // Every array is a `DLTensor *` to the ABI; in kernels its dtype and ndim matter.
+    if let (Type::Array { dtype: x, ndim: n }, Type::Array { dtype: y, ndim: m }) = (a, b) {
+        return (x.abi_eq(y) && n == m).then(|| a.clone());
+    }
     if a.abi_eq(b) {
         return Some(a.clone());
     }
