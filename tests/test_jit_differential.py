@@ -1,7 +1,7 @@
 """Differential test: generated kernels against CPython running the same functions.
 
 Expressions are random trees over the kernel language's operators, builtins, math
-functions and array reads, over int64, float64 and array inputs whose values reach the
+functions and array reads (conditional expressions of arrays too), over int64, float64 and array inputs whose values reach the
 places where a float64 shortcut would differ from Python: ints beyond 2**53 up to
 int64's limits, floats next to them (float(a) and its neighbours), signed zeros, both
 signs of NaN, infinities, subnormals.
@@ -69,9 +69,8 @@ def _as(node, kind):
 
 
 class Generator:
-    def __init__(self, seed, array_conditionals):
+    def __init__(self, seed):
         self.rng = random.Random(seed)
-        self.array_conditionals = array_conditionals
 
     def leaf(self):
         r = self.rng.random()
@@ -84,7 +83,7 @@ class Generator:
         if r < 0.65:
             name, kind = self.rng.choice([("v", "float"), ("w", "int")])
             arr = name
-            if self.array_conditionals and self.rng.random() < 0.3:
+            if self.rng.random() < 0.3:
                 other = "v2" if name == "v" else "w2"
                 cond = self.rng.choice(["a > b", "x < y", "a", "x"])
                 arr = f"({name} if {cond} else {other})"
@@ -312,21 +311,6 @@ def define(src, name):
     return ns
 
 
-def _supports_array_conditionals(nativecall, np):
-    """Whether `(v if c else w)[k]` compiles (it is being added to the language); the
-    generator uses it as soon as it does."""
-    src = "def probe(c, v, w):\n    return (v if c else w)[0]\n"
-    try:
-        func = define(src, "probe")["probe"]
-        func.__annotations__ = {"c": nativecall.int64, "v": nativecall.float64[:], "w": nativecall.float64[:]}
-        kernel = nativecall.jit(func)
-        return kernel(0, np.zeros(1), np.ones(1)) == 1.0
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # noqa: BLE001 - a panic in the compiler is a BaseException
-        return False
-
-
 def run_shard(seed, count, crash_at=None):
     """Worker: compile and check `count` kernels; one JSON line per program and input
     before it runs (so a crash names them), a summary line at the end."""
@@ -339,7 +323,7 @@ def run_shard(seed, count, crash_at=None):
     def say(**record):
         print(json.dumps(record), flush=True)
 
-    gen = Generator(seed, _supports_array_conditionals(nativecall, np))
+    gen = Generator(seed)
     checked = skipped = 0
     mismatches = []
     for n in range(count):
