@@ -1,8 +1,9 @@
 """Differential test: generated kernels against CPython running the same functions.
 
 Expressions are random trees over the kernel language's operators, builtins, math
-functions and array reads (conditional expressions of arrays too), over int64, float64 and array inputs whose values reach the
-places where a float64 shortcut would differ from Python: ints beyond 2**53 up to
+functions and array reads (of conditional expressions of arrays too), over int64,
+float64 and array inputs whose values reach the places where a float64 shortcut
+would differ from Python: ints beyond 2**53 up to
 int64's limits, floats next to them (float(a) and its neighbours), signed zeros, both
 signs of NaN, infinities, subnormals.
 
