@@ -10,6 +10,7 @@ No library is imported here unless an object of that library is passed in, so
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import types
 
@@ -326,7 +327,9 @@ def _capsule_pointer(capsule):
 
 # ---------------------------------------------------------------------------- Cython
 
-_FUSED_PREFIX = "__pyx_fuse_"
+# One index per fused type, joined by '_'; a C name cannot start with a digit, so
+# the name begins at the first character that does not continue the indices.
+_FUSED_NAME = re.compile(r"__pyx_fuse_\d+(?:_\d+)*([A-Za-z_].*)\Z", re.S)
 
 
 def _module(module):
@@ -365,14 +368,11 @@ _CYTHON_CACHE = {}
 
 
 def plain_name(key):
-    """``gamma`` for ``__pyx_fuse_1gamma`` (Cython's fused specialisations are named
-    ``__pyx_fuse_<index><name>``)."""
-    if key.startswith(_FUSED_PREFIX):
-        rest = key[len(_FUSED_PREFIX) :]
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        if digits and digits < len(rest):
-            return rest[digits:]
-    return key
+    """``gamma`` for ``__pyx_fuse_1gamma`` and ``eval_chebyt`` for
+    ``__pyx_fuse_0_1eval_chebyt`` (Cython names a fused specialisation
+    ``__pyx_fuse_<i>[_<j>...]<name>``, one index per fused type)."""
+    m = _FUSED_NAME.match(key)
+    return m.group(1) if m else key
 
 
 def from_cython(module, name, signature=None):
