@@ -37,7 +37,7 @@ def test_from_cython_gamma_returns_24():
 )
 def test_cython_special_values_equal_the_scipy_ufuncs(name, signature, ufunc, args):
     fn = nativecall.from_cython(CS, name, signature)
-    assert fn.signature == signature
+    assert fn.signature == nativecall.Signature(signature)
     for a in args:
         assert fn(*a) == ufunc(*a)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _native
 from ._interop import from_cython, native
-from ._native import NativeCallable
+from ._native import NativeCallable, Signature
 
 __all__ = ["brentq", "brenth", "ridder", "bisect", "RootsResult"]
 
@@ -51,7 +51,7 @@ def _callback(f, nargs):
     """``f`` as ``double (double, void *)`` plus the layout of its extra arguments."""
     nc = f if isinstance(f, NativeCallable) else native(f)
     sig = nc.signature
-    if sig == "double (double, void *)" and nargs == 0:
+    if sig == Signature("double (double, void *)") and nargs == 0:
         return nc, [], 0
     types = [str(t) for t in sig.argtypes]
     if str(sig.restype) != "double" or not types or types[0] != "double" or len(types) != 1 + nargs:
