@@ -293,3 +293,41 @@ def test_read_only_arrays_stay_read_only_through_calls_between_kernels():
         writer(w, *args)
         assert (w > 1.0).all()
     assert (ro == 1.0).all()
+
+
+@pytest.mark.parametrize(
+    "dtype, want",
+    [
+        (np.float64, np.float64),
+        (np.dtype("float32"), np.float32),
+        (np.dtype("<i2"), np.int16),
+        (np.uint8, np.uint8),
+        (np.complex128, np.complex128),
+        (np.bool_, np.bool_),
+        (float, np.float64),
+        (nativecall.int32, np.int32),
+        (nativecall.Type("uint64_t"), np.uint64),
+        ("int8", np.int8),
+        (None, np.float64),
+    ],
+)
+def test_zeros_and_empty_take_numpy_dtypes_and_nativecall_types(dtype, want):
+    for make in (nativecall.zeros, nativecall.empty):
+        a = np.from_dlpack(make((2, 3), dtype))
+        assert a.dtype == want and a.shape == (2, 3) and not a.any()
+
+
+@pytest.mark.parametrize(
+    "dtype, words",
+    [
+        (np.dtype(">f8"), "native byte order, got NumPy dtype '>f8'"),
+        (np.float16, "not an array element type"),
+        (np.dtype("M8[ns]"), "not an array element type"),
+        (object, "not an array element type"),
+        (3.5, "not an array element type.*got 3.5"),
+        (nativecall.Type("double *"), "not an array element type"),
+    ],
+)
+def test_zeros_refuses_what_is_not_a_native_element_type(dtype, words):
+    with pytest.raises(TypeError, match=words):
+        nativecall.zeros(2, dtype)
