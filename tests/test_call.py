@@ -64,7 +64,8 @@ def test_complex_arguments_and_results(f):
         (lambda f: f.imul("3", 2), TypeError, "must be an int, got str"),
         (lambda f: f.add3(1.0, 2.0, "3"), TypeError, "argument 3 of add3 (double) must be a float, got str"),
         (lambda f: f.add3(1.0, 2.0, 1j), TypeError, "must be a real number, got complex"),
-        (lambda f: f.f32_half(1e300), OverflowError, "cannot hold"),
+        (lambda f: f.f32_half(1e300), OverflowError, "argument 1 of f32_half (float) cannot hold 1e300: the largest"),
+        (lambda f: f.f32_half(-3.5e38), OverflowError, "cannot hold -3.5e38: the largest float is 3.4028234663852886e38"),
         (lambda f: f.negate(2), OverflowError, "True, False, 0 or 1"),
         (lambda f: f.cmul("x", 1), TypeError, "must be a float"),
     ],
@@ -186,3 +187,23 @@ def test_long_double_calls_are_refused_not_truncated():
     assert ld, "scipy exports a long double function"
     with pytest.raises(TypeError, match="long double"):
         ld[0](1.0)
+
+
+def test_unnamed_ctypes_function_pointers_are_named_by_address_and_signature(clib):
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double, ctypes.c_double, ctypes.c_double)
+    cast = ctypes.cast(clib.add3, proto)
+    address = ctypes.cast(clib.add3, ctypes.c_void_p).value
+    nc = nativecall.native(cast)
+    assert nc.name == f"ctypes function at {address:#x} 'double (double, double, double)'"
+    assert "CFunctionType" not in repr(nc)
+    with pytest.raises(TypeError, match=f"argument 2 of ctypes function at {address:#x} 'double .*' .double. must be a float"):
+        nc(1.0, "x", 2.0)
+    assert nc(1.0, 2.0, 3.0) == 1 + 20 + 300
+    assert nativecall.native(clib.add3).name == "add3"
+
+
+def test_cffi_export_without_an_ffi_says_one_is_needed(clib):
+    nc = nativecall.native(clib.add3)
+    for bad in (None, 3, "ffi"):
+        with pytest.raises(TypeError, match=r"add3.cffi\(ffi\) needs the cffi.FFI instance .*got " + type(bad).__name__):
+            nc.cffi(bad)

@@ -126,7 +126,10 @@ def _ctypes_type_text(t, ctypes, where):
 
 
 def _from_ctypes(fp, ctypes):
-    name = getattr(fp, "__name__", None) or type(fp).__name__
+    address = ctypes.cast(fp, ctypes.c_void_p).value
+    # A pointer from ctypes.cast() or a CFUNCTYPE instance has no name; its type's name
+    # ("CFunctionType") would say nothing, so it is named by its address.
+    name = getattr(fp, "__name__", None) or f"ctypes function at {address or 0:#x}"
     argtypes = fp.argtypes
     if argtypes is None:
         raise TypeError(
@@ -139,9 +142,10 @@ def _from_ctypes(fp, ctypes):
         raise TypeError(f"{where}: restype must be a ctypes type or None, got {restype!r}")
     args = ", ".join(_ctypes_type_text(a, ctypes, where) for a in argtypes)
     text = f"{_ctypes_type_text(restype, ctypes, where)}({args or 'void'})"
-    address = ctypes.cast(fp, ctypes.c_void_p).value
     if not address:
         raise ValueError(f"{where} is a NULL function pointer")
+    if getattr(fp, "__name__", None) is None:
+        name = f"{name} '{Signature(text)}'"
     return NativeCallable.from_address(address, text, owner=fp, name=name)
 
 
@@ -234,6 +238,11 @@ def _cffi_cdecl(sig):
 
 
 def to_cffi(nc, ffi, address):
+    if not (callable(getattr(ffi, "cast", None)) and callable(getattr(ffi, "gc", None))):
+        raise TypeError(
+            f"{nc.name}.cffi(ffi) needs the cffi.FFI instance to make the function pointer with "
+            f"(ffi = cffi.FFI()), got {type(ffi).__name__}"
+        )
     ptr = ffi.cast(_cffi_cdecl(nc.signature), address)
     # ffi.gc ties a finaliser to the returned cdata; the lambda's default keeps `nc` alive.
     return ffi.gc(ptr, lambda _ptr, _owner=nc: None)
