@@ -910,8 +910,7 @@ impl Writes<'_> {
                         || matches!(p, Type::Pointer { pointee, .. } if **pointee == Type::DLTensor)
                 });
                 takes_array
-                    && t
-                        .writes
+                    && t.writes
                         .as_ref()
                         .is_none_or(|w| w.get(k).copied().unwrap_or(true))
             }),
