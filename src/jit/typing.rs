@@ -852,7 +852,6 @@ impl<'f> Typer<'f> {
     }
 }
 
-/// Names used as the base of `x[...] = ...` and `x[...] op= ...` anywhere in `body`.
 /// The names whose array memory the kernel writes: stored into, or passed to a callee
 /// that writes that parameter (a callee's writes are the caller's; one whose writes are
 /// unknown counts as writing every array it is given). Arrays are parameters only, so
