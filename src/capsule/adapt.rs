@@ -68,9 +68,12 @@ fn struct_layout(types: &[Type]) -> PyResult<(Vec<usize>, usize)> {
     Ok((offsets, at))
 }
 
+/// Pack `values` for the parameters `types` of `name`, which start at its parameter
+/// `first` (so errors name the consumer's own position).
 fn pack<'py>(
     py: Python<'py>,
     name: &str,
+    first: usize,
     types: &[Type],
     values: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PackedArgs>> {
@@ -101,7 +104,7 @@ fn pack<'py>(
     for (k, ((t, v), off)) in types.iter().zip(&values).zip(&offsets).enumerate() {
         let ctx = ArgContext {
             function: name,
-            index: k,
+            index: first + k,
             writes: true,
         };
         let slot = convert_arg(v, t, &ctx, &mut borrows)?;
@@ -205,7 +208,7 @@ pub fn adapt<'py>(
                     .join(", ")
             )));
         };
-        let packed = pack(py, &me.name, &extras, &values)?;
+        let packed = pack(py, &me.name, k, &extras, &values)?;
         let (offsets, _) = struct_layout(&extras)?;
         let mut sources: Vec<ArgSource> = (0..k).map(ArgSource::Param).collect();
         sources.extend(offsets.iter().map(|o| ArgSource::Field {
