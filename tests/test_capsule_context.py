@@ -8,6 +8,7 @@ packed user data owns (and pins) every object its fields point into.
 
 import ctypes
 import gc
+import sys
 
 import numpy as np
 import pytest
@@ -200,3 +201,25 @@ def test_extras_given_to_a_kernel_without_extra_parameters_are_a_type_error():
 
     with pytest.raises(TypeError, match=r"takes no extra arguments from user_data, got 1 \(\(2\.0,\)\)"):
         square.lowlevelcallable("double (double, void *)", user_data=(2.0,))
+
+
+# ---------------------------------------------------------------- ownership
+
+
+def test_exports_carrying_user_data_release_it_with_the_last_of_them():
+    f = _test_ccallback.test_get_plus1_capsule()
+    data = _test_ccallback.test_get_data_capsule()
+    arr = np.array([2.0, 3.0])
+    gc.collect()
+    before = sys.getrefcount(data), sys.getrefcount(arr)
+    for _ in range(100):
+        cap = nativecall.native(LowLevelCallable(f, data)).capsule()
+        llc = nativecall.native(cap).lowlevelcallable()
+        assert _test_ccallback.test_call_simple(llc, 1.0) == 3.0
+        packed = nativecall.native(affine.lowlevelcallable("double (double, void *)", user_data=(arr,))).capsule()
+        assert integrate.quad(LowLevelCallable(packed), 0, 1)[0] == pytest.approx(4.0, rel=1e-14)
+    during = sys.getrefcount(data), sys.getrefcount(arr)
+    assert during[0] > before[0] and during[1] > before[1]
+    del cap, llc, packed
+    gc.collect()
+    assert (sys.getrefcount(data), sys.getrefcount(arr)) == before
