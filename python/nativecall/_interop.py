@@ -272,6 +272,21 @@ def make_lowlevelcallable(capsule, user_data):
     return LowLevelCallable(capsule, user_data)
 
 
+def user_data_address(obj):
+    """The address a consumer receives for ``user_data=obj``, as scipy.LowLevelCallable
+    reads it (PyCapsules are read natively before this is asked)."""
+    ctypes = sys.modules.get("ctypes")
+    if ctypes is not None and isinstance(obj, ctypes.c_void_p):
+        return obj.value or 0
+    cffi_backend = sys.modules.get("_cffi_backend")
+    if cffi_backend is not None and isinstance(obj, cffi_backend._CDataBase):
+        return int(_any_ffi().cast("uintptr_t", obj))
+    raise TypeError(
+        "user_data must be what scipy.LowLevelCallable accepts: a PyCapsule, a ctypes.c_void_p "
+        f"or a cffi pointer; got {type(obj).__module__}.{type(obj).__qualname__}"
+    )
+
+
 # ---------------------------------------------------------------------------- call arguments
 
 
