@@ -655,16 +655,13 @@ def vectorize(signatures, *, identity=None):
 
     def decorate(func):
         kernels = sorted((compile_kernel(func, sig) for sig in signatures), key=_loop_order)
-        ufunc = _native._make_ufunc(func.__name__, func.__doc__ or "", kernels, identity)
-        _UFUNC_RECIPES[ufunc] = (kernels[0]._recipe, [k._recipe[2] for k in kernels], identity)
+        # The recipe lives in the ufunc's own loops object and dies with the ufunc.
+        recipe = (kernels[0]._recipe, [k._recipe[2] for k in kernels], identity)
+        ufunc = _native._make_ufunc(func.__name__, func.__doc__ or "", kernels, identity, recipe)
         _register_ufunc_pickling()
         return ufunc
 
     return decorate
-
-
-# Ufuncs made here and how to remake them (for pickling); keyed by the ufunc itself.
-_UFUNC_RECIPES = {}
 
 
 def _register_ufunc_pickling():

@@ -217,30 +217,51 @@ fn shape_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
         .map_err(|_| PyTypeError::new_err("a shape is an int or a sequence of ints"))
 }
 
-fn element_type(dtype: &Bound<'_, PyAny>) -> PyResult<DLDataType> {
-    // A nativecall.Type, a type name ("float64"), or anything whose str() is one (NumPy dtypes).
-    let t = match type_from_object(dtype) {
-        Ok(t) => t,
-        Err(_) => crate::abi::parse_type_text(&dtype.str()?.to_string())
-            .map_err(|_| PyTypeError::new_err(format!("not an array element type: {dtype}")))?,
+fn element_type(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<DLDataType> {
+    let Some(dtype) = dtype else {
+        return dtype_of(&Type::F64);
     };
+    if let Ok(t) = type_from_object(dtype) {
+        return dtype_of(&t);
+    }
+    // NumPy dtypes and what numpy.dtype() takes (np.float64, float, ...), by their name.
+    let py = dtype.py();
+    let not_element = || {
+        PyTypeError::new_err(format!(
+            "not an array element type: expected a nativecall type, a name such as 'float64' or a NumPy dtype, got {}",
+            dtype.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+        ))
+    };
+    let np_dtype = py
+        .import("numpy")?
+        .getattr("dtype")?
+        .call1((dtype,))
+        .map_err(|_| not_element())?;
+    if !np_dtype.getattr("isnative")?.is_truthy()? {
+        return Err(PyTypeError::new_err(format!(
+            "nativecall arrays are in native byte order, got NumPy dtype '{}'",
+            np_dtype.getattr("str")?
+        )));
+    }
+    let name: String = np_dtype.getattr("name")?.extract()?;
+    let t = crate::abi::parse_type_text(&name).map_err(|_| not_element())?;
     dtype_of(&t)
 }
 
-/// A new array of `shape` and `dtype` in memory nativecall owns, zero-filled.
+/// A new array of `shape` and `dtype` in memory nativecall owns, zero-filled. `dtype` is a
+/// nativecall type, a type name (`"float64"`, `"int32"`) or a NumPy dtype (`np.float64`).
 #[pyfunction]
-#[pyo3(signature = (shape, dtype="float64"))]
-pub fn zeros(shape: &Bound<'_, PyAny>, dtype: &str) -> PyResult<Array> {
-    let py = shape.py();
-    let dt = element_type(pyo3::types::PyString::new(py, dtype).as_any())?;
+#[pyo3(signature = (shape, dtype=None))]
+pub fn zeros(shape: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Array> {
+    let dt = element_type(dtype)?;
     Array::allocate(shape_from(shape)?, dt)
 }
 
 /// A new array of `shape` and `dtype` in memory nativecall owns (nativecall zero-fills it
 /// too: reading uninitialised memory is never worth the risk).
 #[pyfunction]
-#[pyo3(signature = (shape, dtype="float64"))]
-pub fn empty(shape: &Bound<'_, PyAny>, dtype: &str) -> PyResult<Array> {
+#[pyo3(signature = (shape, dtype=None))]
+pub fn empty(shape: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Array> {
     zeros(shape, dtype)
 }
 

@@ -282,6 +282,7 @@ fn overloads_from(obj: &Bound<'_, PyAny>) -> PyResult<Overloads> {
             visible: (*nc.signature).clone(),
             raw: (*nc.raw_signature).clone(),
             hidden: nc.hidden_bits(),
+            writes: nc.writes.clone(),
         })
     })?;
     Ok(Overloads { name, targets })

@@ -78,11 +78,10 @@ impl PyNativeType {
         format!("nativecall.Type('{}')", self.ty)
     }
 
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        match type_from_object(other) {
-            Ok(t) => self.ty.abi_eq(&t),
-            Err(_) => false,
-        }
+    /// ABI equality with another `Type` (anything else is unequal: a string cannot
+    /// hash like every spelling of the type it names; compare with `Type(text)`).
+    fn __eq__(&self, other: &Bound<'_, Self>) -> bool {
+        self.ty.abi_eq(&other.get().ty)
     }
 
     fn __hash__(&self) -> u64 {
@@ -329,11 +328,10 @@ impl PySignature {
         format!("nativecall.Signature('{}')", self.sig)
     }
 
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        match signature_from_object(other) {
-            Ok(s) => self.sig.abi_eq(&s),
-            Err(_) => false,
-        }
+    /// ABI equality with another `Signature` (anything else is unequal: a string cannot
+    /// hash like every spelling of the signature it names; compare with `Signature(text)`).
+    fn __eq__(&self, other: &Bound<'_, Self>) -> bool {
+        self.sig.abi_eq(&other.get().sig)
     }
 
     fn __hash__(&self) -> u64 {

@@ -230,6 +230,9 @@ pub struct NativeTarget {
     pub raw: Signature,
     /// Constant arguments (their bits) at raw parameter positions.
     pub hidden: Vec<(usize, u64)>,
+    /// Which visible parameters' arrays the function writes (`None`: unknown, so
+    /// every array it is given counts as written).
+    pub writes: Option<Vec<bool>>,
 }
 
 /// A callee with one or more candidate signatures (Cython fused functions have several).
