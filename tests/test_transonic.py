@@ -263,3 +263,27 @@ def test_patched_transonic_keeps_its_own_backends_working(tmp_path, patched_tran
 
     assert out["value"] == [pytest.approx(2.0 * math.exp(-0.5) * math.cos(1.0), rel=1e-15)] * 2
     assert out["total"] == 3.0
+
+
+def test_released_transonic_boost_stays_python_but_kernel_compiles_it_for_quad(tmp_path):
+    # Released transonic builds @boost functions with its command line, which knows
+    # no backend registered by import: the function stays Python (transonic warns),
+    # and kernel() compiles it from its annotations.
+    script = """
+        import json, math
+        from scipy import integrate
+        import nativecall, nativecall.transonic as nt
+        import ts_boost
+        k = nt.kernel(ts_boost.bell)
+        print(json.dumps({"python": type(ts_boost.bell).__name__, "kernel": isinstance(k, nativecall.Kernel),
+                          "quad": integrate.quad(k.lowlevelcallable(), -math.inf, math.inf)[0]}))
+    """
+    (tmp_path / "ts_boost.py").write_text(
+        BOOST_MODULE.replace("from transonic import boost", 'from transonic import boost, set_backend_for_this_module\n'
+                             'import nativecall.transonic\nset_backend_for_this_module("nativecall")')
+    )  # fmt: skip
+    out = run_scenario(tmp_path, script, "")
+    import math
+
+    assert out["python"] == "function" and out["kernel"]
+    assert out["quad"] == pytest.approx(math.sqrt(math.pi), rel=1e-12)
