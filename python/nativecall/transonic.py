@@ -57,7 +57,7 @@ from transonic.typing import format_type_as_backend_type, typeof
 from ._jit import jit as _nativecall_jit
 from ._native import Kernel, Signature, Type
 
-__all__ = ["NativecallBackend", "backend", "kernel"]
+__all__ = ["NativecallBackend", "backend", "kernel", "signature_of"]
 
 NAME = "nativecall"
 
