@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP_PACKAGES := maturin numpy scipy cython cffi numba pytest "dask[array]" distributed
+PIP_PACKAGES := maturin numpy scipy cython cffi numba pytest "dask[array]" distributed pythran transonic
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PYO3_PYTHON := $(abspath $(PY))

@@ -260,7 +260,10 @@ class _Frontend:
             from ._interop import native
 
             nc = native(value)
-        except TypeError:
+        except TypeError as e:
+            if type(value).__name__ == "PyCapsule":
+                # A capsule is meant to be native: say why this one cannot be read.
+                raise self.fail(node, f"{label}: {e}", TypingError) from None
             return None
         except ValueError as e:
             raise self.fail(node, f"{label}: {e}", TypingError) from None
