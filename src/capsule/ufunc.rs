@@ -116,7 +116,7 @@ pub fn _make_ufunc<'py>(
         }
         let ir = k.get().ir().clone();
         let compiled = py.detach(|| compile_ufunc_loop(&ir)).map_err(|e| match e {
-            KernelError::Compile(c) => PyTypeError::new_err(c.to_string()),
+            KernelError::Compile(c) => super::kernel::compile_failure(c),
             KernelError::Jit(j) => PyTypeError::new_err(j.to_string()),
         })?;
         // SAFETY: the loop has exactly the ufunc inner-loop signature (compile_ufunc_loop).

@@ -324,8 +324,13 @@ impl<'a, 'b> Gen<'a, 'b> {
             Some(e) => self.entry_params(&e, &outer),
         };
         for (k, (name, t)) in self.f.params.iter().enumerate() {
-            if let Type::Array { dtype, ndim } = t {
-                let view = self.array_view(params[k], dtype, *ndim);
+            if let Type::Array {
+                dtype,
+                ndim,
+                contiguous,
+            } = t
+            {
+                let view = self.array_view(params[k], dtype, *ndim, *contiguous);
                 self.arrays.insert(name.clone(), view);
             }
         }
@@ -1165,8 +1170,15 @@ impl<'a, 'b> Gen<'a, 'b> {
     }
 
     /// Read an array parameter's descriptor once, at entry: data (with byte_offset),
-    /// shape, and strides in elements (compact row-major when the producer gave none).
-    fn array_view(&mut self, tensor: Value, dtype: &Type, ndim: u32) -> ArrayView {
+    /// shape, and strides in elements (compact row-major when the producer gave none, or
+    /// when the type says C-contiguous: then the producer's strides are not read).
+    fn array_view(
+        &mut self,
+        tensor: Value,
+        dtype: &Type,
+        ndim: u32,
+        contiguous: bool,
+    ) -> ArrayView {
         let flags = MemFlagsData::trusted();
         if self.f.boundscheck {
             let got = self.b.ins().load(clt::I32, flags, tensor, 16);
@@ -1188,6 +1200,15 @@ impl<'a, 'b> Gen<'a, 'b> {
                     .load(clt::I64, flags, shape_ptr, (8 * k) as i32)
             })
             .collect();
+        if contiguous {
+            let strides = self.compact_strides(&shape);
+            return ArrayView {
+                base,
+                shape,
+                strides,
+                dtype: dtype.clone(),
+            };
+        }
         let (given, compact, merge) = (
             self.b.create_block(),
             self.b.create_block(),
@@ -1210,10 +1231,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             .collect();
         self.b.ins().jump(merge, &args(&loaded));
         self.b.switch_to_block(compact);
-        let mut strides = vec![self.b.ins().iconst(clt::I64, 1); ndim as usize];
-        for k in (0..ndim as usize).rev().skip(1) {
-            strides[k] = self.b.ins().imul(strides[k + 1], shape[k + 1]);
-        }
+        let strides = self.compact_strides(&shape);
         self.b.ins().jump(merge, &args(&strides));
         self.b.seal_block(merge);
         self.b.switch_to_block(merge);
@@ -1224,6 +1242,15 @@ impl<'a, 'b> Gen<'a, 'b> {
             strides,
             dtype: dtype.clone(),
         }
+    }
+
+    /// Row-major strides, in elements, of an array of `shape`.
+    fn compact_strides(&mut self, shape: &[Value]) -> Vec<Value> {
+        let mut strides = vec![self.b.ins().iconst(clt::I64, 1); shape.len()];
+        for k in (0..shape.len()).rev().skip(1) {
+            strides[k] = self.b.ins().imul(strides[k + 1], shape[k + 1]);
+        }
+        strides
     }
 
     fn shape_of(&mut self, a: &Expr, k: usize) -> Value {
@@ -1539,9 +1566,12 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
             Callee::SelfCall => {
                 if self.entry.is_some() || self.ufunc.is_some() {
-                    // The function's own entry is the adapted one; recursion needs a thunk.
-                    return Err(JitError::Unsupported(
-                        "an adapted entry for a recursive kernel".into(),
+                    // The function's own entry is the adapted one or a ufunc loop: recursion
+                    // needs a thunk (adapters fall back to one) and ufunc loops refuse it.
+                    return Err(CompileError::unsupported(
+                        span,
+                        "a recursive kernel cannot be a ufunc loop: call a @nativecall.jit kernel \
+                         from the vectorized function instead",
                     )
                     .into());
                 }

@@ -96,12 +96,16 @@ pub fn kernel_type_name(t: &Type) -> String {
         Type::Pointer { pointee, .. } if is_numeric(pointee) => {
             format!("{}*", kernel_type_name(pointee))
         }
-        Type::Array { dtype, ndim } => {
-            format!(
-                "{}[{}]",
-                kernel_type_name(dtype),
-                vec![":"; *ndim as usize].join(", ")
-            )
+        Type::Array {
+            dtype,
+            ndim,
+            contiguous,
+        } => {
+            let mut dims = vec![":"; *ndim as usize];
+            if *contiguous {
+                dims[*ndim as usize - 1] = "::1";
+            }
+            format!("{}[{}]", kernel_type_name(dtype), dims.join(", "))
         }
         other => other.to_string(),
     }
@@ -151,8 +155,21 @@ pub fn unify(a: &Type, b: &Type) -> Option<Type> {
 /// Numbers convert freely except float to int (use `int()`); pointers must match
 /// (any data pointer converts to `void *`).
 pub fn convertible(from: &Type, to: &Type) -> bool {
-    if let (Type::Array { dtype: a, ndim: n }, Type::Array { dtype: b, ndim: m }) = (from, to) {
-        return a.abi_eq(b) && n == m;
+    if let (
+        Type::Array {
+            dtype: a,
+            ndim: n,
+            contiguous: c,
+        },
+        Type::Array {
+            dtype: b,
+            ndim: m,
+            contiguous: d,
+        },
+    ) = (from, to)
+    {
+        // A C-contiguous array passes where any strides are accepted, not the other way.
+        return a.abi_eq(b) && n == m && (*c || !*d);
     }
     if matches!(to, Type::Array { .. }) {
         return false;
@@ -558,7 +575,7 @@ impl<'f> Typer<'f> {
             }
         }
         match pt {
-            Type::Array { dtype, ndim } => {
+            Type::Array { dtype, ndim, .. } => {
                 if idx.len() != ndim as usize {
                     return Err(CompileError::typing(
                         span,
@@ -594,7 +611,7 @@ impl<'f> Typer<'f> {
 
     fn array_of(&self, a: &Expr, what: &str) -> R<(Type, u32)> {
         match self.known(a)? {
-            Type::Array { dtype, ndim } => Ok((*dtype, ndim)),
+            Type::Array { dtype, ndim, .. } => Ok((*dtype, ndim)),
             other => Err(CompileError::typing(
                 a.span(),
                 format!("{what} needs an array, got {}", kernel_type_name(&other)),
