@@ -36,7 +36,7 @@ pub fn type_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Type> {
         return Ok(t.get().ty.clone());
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return abi::parse_type_text(s.to_str()?).map_err(|e| signature_error(obj.py(), &e));
+        return abi::parse_type_text(text_of(s)?).map_err(|e| signature_error(obj.py(), &e));
     }
     Err(PyTypeError::new_err(format!(
         "expected a nativecall.Type or a type string such as 'double *', got {}",
@@ -307,7 +307,7 @@ pub fn signature_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Arc<abi::Signat
         return Ok(s.get().sig.clone());
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return parse_signature(obj.py(), s.to_str()?);
+        return parse_signature(obj.py(), text_of(s)?);
     }
     // Numba's Signature objects, and anything else whose str() is a signature, are
     // not accepted silently: say what is.
@@ -315,6 +315,16 @@ pub fn signature_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Arc<abi::Signat
         "expected a signature string such as 'double (double, void *)' or a nativecall.Signature, got {}",
         obj.get_type().name()?
     )))
+}
+
+/// The text of a type or signature string; one Python cannot encode (a lone surrogate)
+/// spells no type: a `SignatureError`, as any other text that does not parse.
+fn text_of<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    s.to_str().map_err(|e| {
+        super::errors::SignatureError::new_err(format!(
+            "a type or signature must be valid Unicode text: {e}"
+        ))
+    })
 }
 
 /// Parse signature text, raising `nativecall.SignatureError`.

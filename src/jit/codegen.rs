@@ -1192,7 +1192,6 @@ impl<'a, 'b> Gen<'a, 'b> {
         let byte_offset = self.b.ins().load(clt::I64, flags, tensor, 40);
         let base = self.b.ins().iadd(data, byte_offset);
         let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, 24);
-        let strides_ptr = self.b.ins().load(self.ptr, flags, tensor, 32);
         let shape: Vec<Value> = (0..ndim)
             .map(|k| {
                 self.b
@@ -1209,6 +1208,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 dtype: dtype.clone(),
             };
         }
+        let strides_ptr = self.b.ins().load(self.ptr, flags, tensor, 32);
         let (given, compact, merge) = (
             self.b.create_block(),
             self.b.create_block(),
