@@ -820,7 +820,15 @@ impl<'f> Typer<'f> {
             let mut exact = 0;
             let mut ok = true;
             for ((a, ty), p) in args.iter().zip(types).zip(&params) {
-                if ty.abi_eq(p) {
+                // Arrays are all `DLTensor *` at the ABI: their dtype, ndim and contiguity
+                // must convert both ways to match exactly.
+                let same = match (ty, *p) {
+                    (Type::Array { .. }, _) | (_, Type::Array { .. }) => {
+                        convertible(ty, p) && convertible(p, ty)
+                    }
+                    _ => ty.abi_eq(p),
+                };
+                if same {
                     exact += 1;
                 } else if !(convertible(ty, p) || self.funcref_fits(a, p)) {
                     ok = false;
@@ -926,8 +934,12 @@ fn check_args(
             return Err(CompileError::typing(
                 a.span(),
                 format!(
-                    "argument {} of {name} ({sig}) must be {p}, got {}",
+                    "argument {} of {name} ({sig}) must be {}, got {}",
                     k + 1,
+                    match p {
+                        Type::Array { .. } => kernel_type_name(p),
+                        _ => p.to_string(),
+                    },
                     kernel_type_name(t)
                 ),
             ));
