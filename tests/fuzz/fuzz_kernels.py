@@ -40,6 +40,9 @@ SEEDS = [
     (None, "def k(a: nativecall.float64[:], x: nativecall.float64):\n    a[0] = x\n    return a.ndim\n"),
     ("float32(float32, float32)", "def k(x, y):\n    return math.sqrt(x * x + y * y) if x < y else math.hypot(x, y)\n"),
     ("float64(float64[:, ::1])", "def k(a):\n    return a[a.shape[0] - 1, 0] + a[0, a.shape[1] - 1]\n"),
+    (None, "def k(x: 'float64', p: 'double *', a: 'int32[::1]') -> 'float64':\n    return x + p[0] * a[len(a) - 1]\n"),
+    ("int64(int64, float64[:])",
+     "def k(n, a):\n    i = 0\n    while i < n:\n        if a[i] < 0.0:\n            continue\n        i += 1\n    return i\n"),
 ]  # fmt: skip
 
 TYPES = ["float64", "int64", "int32", "float32", "bool", "uint8", "intp", "float64[:]", "float64[:, :]",
