@@ -2,6 +2,7 @@
 
 use nativecall::abi::{
     add_typedef, parse_signature, parse_type_text, FloatType, IntType, Signature, Type,
+    MAX_TYPE_DEPTH,
 };
 
 fn canonical(text: &str) -> String {
@@ -316,4 +317,52 @@ fn array_steps_other_than_a_last_one_are_refused() {
     let s = sig("void(float64[::1], int8[:, :, ::1])");
     assert_eq!(s.params[0].ty, Type::c_array(Type::F64, 1));
     assert_eq!(s.params[1].ty, Type::c_array(Type::Int(IntType::I8), 3));
+}
+
+#[test]
+fn nesting_past_the_depth_limit_is_an_error_at_the_level_that_exceeds_it() {
+    let deep = |n: usize| format!("int {}(void)", "*".repeat(n));
+    // `int *...*(void)`: the stars and the parameter list are one level each.
+    let ok = sig(&deep(MAX_TYPE_DEPTH - 1));
+    assert_eq!(Type::Function(Box::new(ok.clone())).depth(), MAX_TYPE_DEPTH);
+    assert_eq!(sig(&ok.to_string()), ok);
+    let e = parse_signature(&deep(MAX_TYPE_DEPTH)).unwrap_err();
+    assert_eq!(e.position, "int ".len() + MAX_TYPE_DEPTH);
+    assert!(
+        e.message.contains("nest at most 64 levels"),
+        "{}",
+        e.message
+    );
+    for text in [
+        format!("int {}(void)", "*".repeat(1_000_000)),
+        format!(
+            "void({}float64{})",
+            "CPointer(".repeat(100_000),
+            ")".repeat(100_000)
+        ),
+        format!("{}void{}", "void (*)(".repeat(100_000), ")".repeat(100_000)),
+        format!("int f(double x{})", "[]".repeat(100_000)),
+        format!("float64(float64){}", "*".repeat(1_000_000)),
+        format!(
+            "void({}double{})",
+            "double(".repeat(100_000),
+            ")".repeat(100_000)
+        ),
+    ] {
+        let e = parse_signature(&text).unwrap_err();
+        assert!(e.message.contains("nest at most"), "{}", e.message);
+        assert!(e.position < 2_000, "{}", e.position);
+    }
+}
+
+#[test]
+fn parameters_nest_from_their_list_and_do_not_add_up() {
+    let p = format!("double {}", "*".repeat(MAX_TYPE_DEPTH - 2));
+    // Many parameters each just under the limit: siblings, not nesting.
+    let text = format!("void ({})", vec![p.as_str(); 50].join(", "));
+    assert_eq!(sig(&text).params.len(), 50);
+    // The list is one level and the deepest parameter adds its own.
+    assert!(parse_signature(&format!("void ({p}, {p}*)")).is_ok());
+    let deeper = format!("void ({p}, {p}**)");
+    assert!(parse_signature(&deeper).is_err());
 }

@@ -261,3 +261,55 @@ fn type_errors_point_at_the_source() {
         e.message
     );
 }
+
+#[test]
+fn runaway_recursion_returns_the_error_value_and_records_a_recursion_error() {
+    // def k(n): return 0 if n == 0 else k(n - 1) + 1
+    let f = func(
+        &[("n", I64)],
+        Some(I64),
+        vec![
+            Stmt::If(
+                Expr::Compare(Box::new(name("n")), vec![(CmpOp::Eq, int(0))], sp(1)),
+                vec![ret(int(0))],
+                vec![],
+                sp(1),
+            ),
+            ret(bin(
+                BinOp::Add,
+                Expr::Call(
+                    Callee::SelfCall,
+                    vec![bin(BinOp::Sub, name("n"), int(1))],
+                    sp(1),
+                ),
+                int(1),
+            )),
+        ],
+    );
+    let k = compile(&f).unwrap();
+    // SAFETY: the kernel has signature int64_t (int64_t).
+    let g: extern "C" fn(i64) -> i64 = unsafe { std::mem::transmute(k.address) };
+    use nativecall::jit::runtime::take_recursion_error;
+    take_recursion_error();
+    assert_eq!(g(1000), 1000);
+    assert!(!take_recursion_error());
+    // Far deeper than any thread's stack: each frame returns 0 as soon as the one below did.
+    assert_eq!(g(1 << 40), 0);
+    assert!(take_recursion_error());
+    assert_eq!(g(10), 10);
+    // A thread with a small stack gets its own, lower, limit.
+    let small = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            (
+                g(1000),
+                take_recursion_error(),
+                g(1 << 40),
+                take_recursion_error(),
+            )
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(small, (1000, false, 0, true));
+}

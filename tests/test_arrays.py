@@ -241,3 +241,93 @@ def test_creating_and_dropping_many_arrays_and_exports_leaks_nothing():
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown < 8, f"peak RSS grew by {grown:.1f} MiB over 100 000 arrays and exports"
     assert x[3] == 3.0
+
+
+@nativecall.jit("void(float64[:], float64)")
+def fill_with(a, v):
+    for i in range(len(a)):
+        a[i] = v
+
+
+def test_read_only_arrays_stay_read_only_through_calls_between_kernels():
+    @nativecall.jit("void(float64[:], float64[:], bool)")
+    def fills_one_through_a_call(a, b, first):
+        fill_with(a if first else b, 7.0)
+
+    @nativecall.jit("void(float64[:])")
+    def fills_through_a_call(a):
+        fill_with(a, 7.0)
+
+    # Its address with a plain signature: nativecall cannot know what it writes.
+    unknown = nativecall.NativeCallable.from_address(fill_with.address, "void (DLTensor *, double)", owner=fill_with)
+
+    @nativecall.jit("void(float64[:])")
+    def fills_through_an_unknown_function(a):
+        unknown(a, 9.0)
+
+    @nativecall.jit("float64(float64[:], int64)")
+    def fills_through_recursion(a, n):
+        if n == 0:
+            fill_with(a, 10.0)
+            return 0.0
+        return fills_through_recursion(a, n - 1)
+
+    @nativecall.jit("float64(float64[:])")
+    def only_reads_through_a_call(a):
+        return total(a)
+
+    ro = np.ones(3)
+    ro.flags.writeable = False
+    assert only_reads_through_a_call(ro) == 3.0
+    for writer, args in [
+        (fills_through_a_call, ()),
+        (fills_one_through_a_call, (np.ones(3), True)),
+        (fills_through_an_unknown_function, ()),
+        (fills_through_recursion, (2,)),
+    ]:
+        with pytest.raises(ValueError, match="read-only, and the kernel writes to it"):
+            writer(ro, *args)
+        with pytest.raises(ValueError, match="read-only"):
+            writer(nativecall.from_dlpack(ro), *args)
+        w = np.ones(3)
+        writer(w, *args)
+        assert (w > 1.0).all()
+    assert (ro == 1.0).all()
+
+
+@pytest.mark.parametrize(
+    "dtype, want",
+    [
+        (np.float64, np.float64),
+        (np.dtype("float32"), np.float32),
+        (np.dtype("<i2"), np.int16),
+        (np.uint8, np.uint8),
+        (np.complex128, np.complex128),
+        (np.bool_, np.bool_),
+        (float, np.float64),
+        (nativecall.int32, np.int32),
+        (nativecall.Type("uint64_t"), np.uint64),
+        ("int8", np.int8),
+        (None, np.float64),
+    ],
+)
+def test_zeros_and_empty_take_numpy_dtypes_and_nativecall_types(dtype, want):
+    for make in (nativecall.zeros, nativecall.empty):
+        a = np.from_dlpack(make((2, 3), dtype))
+        assert a.dtype == want and a.shape == (2, 3) and not a.any()
+
+
+@pytest.mark.parametrize(
+    "dtype, words",
+    [
+        (np.dtype(">f8"), "native byte order, got NumPy dtype '>f8'"),
+        (np.float16, "not an array element type"),
+        (np.dtype("M8[ns]"), "not an array element type"),
+        (object, "not an array element type"),
+        (3.5, "not an array element type.*got 3.5"),
+        (nativecall.Type("double *"), "not an array element type"),
+    ],
+)
+def test_zeros_refuses_what_is_not_a_native_element_type(dtype, words):
+    with pytest.raises(TypeError, match=words):
+        nativecall.zeros(2, dtype)

@@ -2,6 +2,7 @@
 
 import ctypes
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -64,7 +65,8 @@ def test_complex_arguments_and_results(f):
         (lambda f: f.imul("3", 2), TypeError, "must be an int, got str"),
         (lambda f: f.add3(1.0, 2.0, "3"), TypeError, "argument 3 of add3 (double) must be a float, got str"),
         (lambda f: f.add3(1.0, 2.0, 1j), TypeError, "must be a real number, got complex"),
-        (lambda f: f.f32_half(1e300), OverflowError, "cannot hold"),
+        (lambda f: f.f32_half(1e300), OverflowError, "argument 1 of f32_half (float) cannot hold 1e300: the largest"),
+        (lambda f: f.f32_half(-3.5e38), OverflowError, "cannot hold -3.5e38: the largest float is 3.4028234663852886e38"),
         (lambda f: f.negate(2), OverflowError, "True, False, 0 or 1"),
         (lambda f: f.cmul("x", 1), TypeError, "must be a float"),
     ],
@@ -157,25 +159,49 @@ def test_function_pointer_arguments_take_any_native_callable(f, clib):
         f.apply("scale", 1.0, None)
 
 
-def test_calls_release_the_gil_and_run_in_parallel_threads(f):
-    n = 50_000_000
-    expected = f.slow_sum(n)
-    results = []
+def _longest_stall_of_this_thread(call, n, threads=2):
+    """Run ``call(n)`` in ``threads`` threads; return their results, the longest time this
+    thread went without running Python while a call ran, and the shortest call's duration."""
+    results, spans = [], []
 
     def work():
-        results.append(f.slow_sum(n))
+        start = time.perf_counter()
+        results.append(call(n))
+        spans.append((start, time.perf_counter()))
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    ticks = [time.perf_counter()]
+    for t in workers:
         t.start()
-    # While native code runs without the GIL, this thread keeps running Python.
-    ticks = 0
-    while any(t.is_alive() for t in threads):
-        ticks += 1
-    for t in threads:
+    while any(t.is_alive() for t in workers):
+        ticks.append(time.perf_counter())
+    for t in workers:
         t.join()
-    assert results == [expected] * 4
-    assert ticks > 100
+    stall = 0.0
+    for start, end in spans:
+        inside = [start] + [t for t in ticks if start < t < end] + [end]
+        stall = max(stall, max(b - a for a, b in zip(inside, inside[1:])))
+    return results, stall, min(end - start for start, end in spans)
+
+
+def test_calls_release_the_gil_and_run_in_parallel_threads(f, clib_path):
+    # About 0.3 s per call on this machine, whatever its speed.
+    start = time.perf_counter()
+    f.slow_sum(10_000_000)
+    n = min(max(int(10_000_000 * 0.3 / (time.perf_counter() - start)), 10_000_000), 500_000_000)
+    expected = f.slow_sum(n)
+    results, stall, duration = _longest_stall_of_this_thread(f.slow_sum, n)
+    assert results == [expected] * 2
+    # While the native code runs without the GIL, this thread keeps running Python.
+    assert stall < duration / 2, f"this thread stalled {stall:.3f} s during {duration:.3f} s calls"
+
+    # The same measurement through ctypes.PyDLL, which holds the GIL during the call,
+    # shows this thread stopped for a whole call: the check above would fail.
+    held = ctypes.PyDLL(str(clib_path)).slow_sum
+    held.restype, held.argtypes = ctypes.c_double, [ctypes.c_int64]
+    results, stall, duration = _longest_stall_of_this_thread(held, n)
+    assert results == [expected] * 2
+    assert stall > duration * 0.9, f"this thread stalled only {stall:.3f} s during {duration:.3f} s calls"
 
 
 def test_long_double_calls_are_refused_not_truncated():
@@ -186,3 +212,23 @@ def test_long_double_calls_are_refused_not_truncated():
     assert ld, "scipy exports a long double function"
     with pytest.raises(TypeError, match="long double"):
         ld[0](1.0)
+
+
+def test_unnamed_ctypes_function_pointers_are_named_by_address_and_signature(clib):
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double, ctypes.c_double, ctypes.c_double)
+    cast = ctypes.cast(clib.add3, proto)
+    address = ctypes.cast(clib.add3, ctypes.c_void_p).value
+    nc = nativecall.native(cast)
+    assert nc.name == f"ctypes function at {address:#x} 'double (double, double, double)'"
+    assert "CFunctionType" not in repr(nc)
+    with pytest.raises(TypeError, match=f"argument 2 of ctypes function at {address:#x} 'double .*' .double. must be a float"):
+        nc(1.0, "x", 2.0)
+    assert nc(1.0, 2.0, 3.0) == 1 + 20 + 300
+    assert nativecall.native(clib.add3).name == "add3"
+
+
+def test_cffi_export_without_an_ffi_says_one_is_needed(clib):
+    nc = nativecall.native(clib.add3)
+    for bad in (None, 3, "ffi"):
+        with pytest.raises(TypeError, match=r"add3.cffi\(ffi\) needs the cffi.FFI instance .*got " + type(bad).__name__):
+            nc.cffi(bad)

@@ -145,6 +145,31 @@ def test_contiguous_arrays_pass_to_strided_parameters_but_not_the_other_way():
         nativecall.jit("float64(float64[:, :])")(calls_contiguous)
 
 
+def test_a_conditional_of_arrays_is_contiguous_only_when_both_are():
+    @nativecall.jit("float64(float64[:, ::1], float64[:, ::1], bool)")
+    def both(a, b, c):
+        return weighted(a if c else b) + (a if c else b)[1, 0]
+
+    m, n = np.arange(6.0).reshape(2, 3), np.arange(8.0).reshape(2, 4) + 7.0
+    assert both(m, n, True) == reference(m) + m[1, 0]
+    assert both(m, n, False) == reference(n) + n[1, 0]
+    assert "+32" not in both.inspect_ir()  # neither array's strides are read
+
+    @nativecall.jit("float64(float64[:, ::1], float64[:, :], bool)")
+    def mixed(a, b, c):
+        return (a if c else b)[1, 2] + 100.0 * len(a if c else b)
+
+    strided = np.arange(40.0).reshape(5, 8)[::2, ::-3]
+    assert mixed(m, strided, True) == m[1, 2] + 200.0
+    assert mixed(m, strided, False) == strided[1, 2] + 300.0
+
+    def passes_mixed(a, b, c):
+        return weighted(a if c else b)
+
+    with pytest.raises(TypingError, match="float64\\[:, ::1\\]"):
+        nativecall.jit("float64(float64[:, ::1], float64[:, :], bool)")(passes_mixed)
+
+
 class DLDevice(ctypes.Structure):
     _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
 

@@ -3,6 +3,7 @@
 import ctypes
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ from scipy import integrate, optimize, special
 from scipy.special import cython_special
 
 import nativecall
+from nativecall._interop import plain_name
 
 CS = "scipy.special.cython_special"
 
@@ -35,7 +37,7 @@ def test_from_cython_gamma_returns_24():
 )
 def test_cython_special_values_equal_the_scipy_ufuncs(name, signature, ufunc, args):
     fn = nativecall.from_cython(CS, name, signature)
-    assert fn.signature == signature
+    assert fn.signature == nativecall.Signature(signature)
     for a in args:
         assert fn(*a) == ufunc(*a)
 
@@ -181,3 +183,28 @@ def test_inspect_json_is_machine_readable():
 def test_inspect_of_a_module_without_exports_fails_clearly():
     code, _, err = run_inspect("json")
     assert code == 2 and "no __pyx_capi__" in err
+
+
+def test_functions_with_two_fused_types_are_found_by_their_plain_name():
+    # Cython names these __pyx_fuse_<i>_<j><name>, one index per fused type.
+    keys = [k for k in cython_special.__pyx_capi__ if k.endswith("eval_chebyt")]
+    assert len(keys) == 6 and all(k.startswith("__pyx_fuse_") and k.count("_") >= 6 for k in keys)
+    assert plain_name("__pyx_fuse_0_1eval_chebyt") == "eval_chebyt"
+    assert plain_name("__pyx_fuse_1gamma") == "gamma"
+    assert plain_name("__pyx_fuse_0_private") == "_private"
+    multi = [k for k in cython_special.__pyx_capi__ if re.match(r"__pyx_fuse_\d+_\d", k)]
+    assert len(multi) == 78
+    assert len({plain_name(k) for k in multi}) == 13
+    assert not [k for k in cython_special.__pyx_capi__ if plain_name(k).startswith("_")]
+    for name, sig, args, want in [
+        ("eval_chebyt", "double (long, double)", (3, 0.3), special.eval_chebyt(3, 0.3)),
+        ("eval_chebyt", "double (double, double)", (2.5, 0.3), special.eval_chebyt(2.5, 0.3)),
+        ("eval_legendre", "double (long, double)", (4, -0.7), special.eval_legendre(4, -0.7)),
+        ("eval_jacobi", "double (long, double, double, double)", (3, 0.5, 1.5, 0.2),
+         special.eval_jacobi(3, 0.5, 1.5, 0.2)),
+    ]:
+        fn = nativecall.from_cython(CS, name, sig)
+        assert fn.name == f"{CS}.{name}"
+        assert fn(*args) == want
+    with pytest.raises(TypeError, match="eval_chebyt has 6 specialisations"):
+        nativecall.from_cython(CS, "eval_chebyt")

@@ -170,3 +170,21 @@ def test_python_functions_are_not_callable_from_kernels():
         @nativecall.jit("float64(float64)")
         def calls_python(x):
             return lambda_free_square(x)
+
+
+@pytest.mark.parametrize("n, x", [(0, 0.4), (3, -0.25), (7, 0.9)])
+def test_kernels_call_cython_functions_with_two_fused_types(n, x):
+    @nativecall.jit("float64(int64, float64)")
+    def polys(n, x):
+        return cython_special.eval_chebyt(n, x) + cython_special.eval_legendre(n, x) + cython_special.eval_jacobi(
+            n, 0.5, 1.5, x
+        )
+
+    want = special.eval_chebyt(n, x) + special.eval_legendre(n, x) + special.eval_jacobi(n, 0.5, 1.5, x)
+    assert polys(n, x) == want
+    # A float order selects the double specialisation, which scipy computes differently.
+    @nativecall.jit("float64(float64, float64)")
+    def chebyt_real_order(n, x):
+        return cython_special.eval_chebyt(n, x)
+
+    assert chebyt_real_order(n + 0.5, x) == special.eval_chebyt(n + 0.5, x)

@@ -161,3 +161,20 @@ def test_adapted_callables_keep_the_kernel_alive():
     del f
     gc.collect()
     assert integrate.quad(llc, 0.0, 1.0)[0] == pytest.approx(3.5)
+
+
+def test_adapter_errors_name_the_consumers_own_parameter_position():
+    @nativecall.jit("float64(float64, float64, float64, float64, int32)")
+    def five(x, a, b, c, k):
+        return x + a + b + c + k
+
+    # The 2nd, 3rd, 4th and 5th parameters come from user_data: a bad 4th value is argument 5.
+    with pytest.raises(TypeError, match=r"argument 5 of five \(int\) must be an int, got str"):
+        five.lowlevelcallable("double (double, void *)", user_data=(1.0, 2.0, 3.0, "k"))
+    with pytest.raises(TypeError, match=r"argument 2 of five \(double\) must be a float, got str"):
+        five.lowlevelcallable("double (double, void *)", user_data=("a", 2.0, 3.0, 4))
+    # Two leading parameters: the first user_data value is argument 3.
+    with pytest.raises(OverflowError, match=r"argument 5 of five \(int\) cannot hold 2147483648"):
+        five.lowlevelcallable("double (double, double, void *)", user_data=(2.0, 3.0, 2**31))
+    llc = five.lowlevelcallable("double (double, void *)", user_data=(1.0, 2.0, 3.0, 4))
+    assert integrate.quad(llc, 0.0, 1.0)[0] == pytest.approx(0.5 + 10.0, rel=1e-14)

@@ -107,3 +107,49 @@ def test_bad_callbacks_and_tolerances_are_clear_errors():
         nco.brentq(two, 0.0, 1.0, args=(0.5,), xtol=0.0)
     with pytest.raises(ValueError, match="rtol too small"):
         nco.brentq(two, 0.0, 1.0, args=(0.5,), rtol=1e-20)
+
+
+@nativecall.jit("float64(float64, float64)")
+def nan_above(x, edge):
+    # f(0) = -1 and f(2) = nan; the sign change the solvers would chase is not a root.
+    return math.nan if x > edge else x - 3.0
+
+
+@pytest.mark.parametrize("method", ["brentq", "brenth", "ridder", "bisect"])
+def test_nan_brackets_and_nan_function_values_say_so(method):
+    solve = getattr(nco, method)
+    with pytest.raises(ValueError, match=r"the bracket \[a, b\] = \[nan, 2.0\] contains NaN"):
+        solve(cubic, math.nan, 2.0, args=(2.0, 0.0))
+    with pytest.raises(ValueError, match=r"the bracket \[a, b\] = \[0.0, nan\] contains NaN"):
+        solve(cubic, 0.0, math.nan, args=(2.0, 0.0))
+    with pytest.raises(ValueError, match=r"f returned NaN at x=0.0; the solver cannot continue"):
+        solve(cubic, 0.0, 2.0, args=(math.nan, 0.0))
+    # scipy refuses the same problem for the same reason.
+    with pytest.raises(ValueError, match="NaN"):
+        getattr(optimize, method)(nan_above.py_func, 0.0, 2.0, args=(1.0,))
+    with pytest.raises(ValueError, match=r"f returned NaN at x=.*; the solver cannot continue"):
+        solve(nan_above, 0.0, 2.0, args=(1.0,))
+    edges = np.array([5.0, 1.0])
+    roots, info = solve(nan_above, 0.0, 4.0, args=(edges,), disp=False, full_output=True)
+    assert roots[0] == pytest.approx(3.0, abs=1e-9) and math.isnan(roots[1])
+    assert info.flag.tolist() == [0, -3] and info.converged.tolist() == [True, False]
+    with pytest.raises(ValueError, match=r"f returned NaN .*1 of 2 problems; first at flat index 1"):
+        solve(nan_above, 0.0, 4.0, args=(edges,))
+
+
+def test_tolerance_and_maxiter_errors_match_scipy_and_name_the_parameter():
+    for kw in ({"rtol": math.nan}, {"xtol": math.nan}, {"maxiter": -1}):
+        with pytest.raises(ValueError):
+            optimize.brentq(py_cubic, 0.0, 2.0, args=(2.0, 0.0), **kw)
+    with pytest.raises(ValueError, match="rtol must be a number, got nan"):
+        nco.brentq(cubic, 0.0, 2.0, args=(2.0, 0.0), rtol=math.nan)
+    with pytest.raises(ValueError, match="xtol must be a number, got nan"):
+        nco.brentq(cubic, 0.0, 2.0, args=(2.0, 0.0), xtol=math.nan)
+    for maxiter in (-1, 2**31, 2**40):
+        with pytest.raises(ValueError, match=rf"maxiter must be >= 0 and <= 2147483647 \(a C int\), got {maxiter}"):
+            nco.brentq(cubic, 0.0, 2.0, args=(2.0, 0.0), maxiter=maxiter)
+    with pytest.raises(TypeError):
+        optimize.brentq(py_cubic, 0.0, 2.0, args=(2.0, 0.0), maxiter=50.0)
+    with pytest.raises(TypeError):
+        nco.brentq(cubic, 0.0, 2.0, args=(2.0, 0.0), maxiter=50.0)
+    assert nco.brentq(cubic, 0.0, 2.0, args=(2.0, 0.0), maxiter=np.int64(60)) == pytest.approx(2.0 ** (1 / 3))

@@ -26,23 +26,149 @@ def test_import_nativecall_does_not_import_heavy_libraries():
     assert out.strip() == "[]"
 
 
+def _example_lines(name, g):
+    """What each example must print: values computed here from NumPy, scipy and math
+    (or from the example's own inputs), never read back from its results."""
+    import math
+
+    import numpy as np
+    from scipy import integrate, special
+
+    if name == "arrays.py":
+        v = np.linalg.norm(np.arange(10.0)[::-3])
+        return [
+            f"norm of a reversed, strided view: {v} = {v}",
+            # A 3x3 mean of ones, times 2, in nativecall-owned memory.
+            f"nativecall.Array(shape=[3, 4], dtype=float64, strides=[4, 1]) -> {np.full(4, 2.0)}",
+            "read-only output refused: argument 2 of blur3 (float64[:, :]) is read-only, and the kernel writes to it",
+        ]
+    if name == "dask_ufunc.py":
+        x = np.linspace(-3.0, 3.0, 2_000_000)
+        return [
+            "threaded scheduler: ufunc application and map_blocks agree with NumPy",
+            f"LocalCluster with 2 worker processes: sum {(np.exp(-x * x) * np.cos(x)).sum():.6f}",
+        ]
+    if name == "ndimage_filters.py":
+        return [
+            "generic_filter1d box blur matches ndimage.uniform_filter1d",
+            f"geometric_transform rotation: output (256, 256), mean {g['rotated'].mean():.4f}",
+        ]
+    if name == "numba_interop.py":
+        smooth = [min(max(x, 0.0), 1.0) ** 2 * (3.0 - 2.0 * min(max(x, 0.0), 1.0)) for x in (-1.0, 0.25, 0.5, 2.0)]
+        return [
+            f"circumference from a kernel inside njit: {2 * math.pi:.6f} (2π = {2 * math.pi:.6f})",
+            f"kernel passed as an njit argument: {math.hypot(3.0, 4.0)}",
+            f"Numba cfunc inside a kernel: {smooth}",
+        ]
+    if name == "quad_from_ctypes.py":
+        v = f"{integrate.quad(math.erfc, 0, 3)[0]:.15f}"
+        return ["<nativecall.NativeCallable erfc: double (double) at 0x", f"quad(erfc, 0, 3): native {v}, Python {v}"]
+    if name == "quad_gaussian.py":
+        v = f"{math.erf(5 / math.sqrt(2)):.15f}"  # the normal density over ±5σ
+        return [f"N({mu}, {s}) over ±5σ: native {v}  Python {v}" for mu, s in [(0.0, 1.0), (1.0, 0.5), (-2.0, 3.0)]] + [
+            f"N(1, 0.5) over [-1.5, 3.5] with packed user data: {v}"
+        ]
+    if name == "roots.py":
+        return ["all converged: True"]
+    if name == "special_functions.py":
+
+        def mix(x):
+            return special.gamma(x) * special.erf(x) + special.jv(1.5, x) - special.loggamma(x).real
+
+        quad = f"{integrate.quad(mix, 0.5, 4)[0]:.15f}"
+        return [
+            f"-> {special.gamma(5.0)}",
+            "double _Complex (double _Complex) at 0x",
+            f"-> {special.gamma(1 + 1j)}",
+            "at the C ABI: double (double, int) (Cython's __pyx_skip_dispatch is filled in)",
+            *[f"mix({x}) = {mix(x):.15f}  (scipy.special: {mix(x):.15f})" for x in [0.5, 2.0, 3.5]],
+            f"quad of mix over [0.5, 4]: native {quad}, Python {quad}",
+        ]
+    if name == "ufunc.py":
+        where = np.full(5, -1.0)
+        where[::2] = np.exp(-np.arange(0.0, 5.0, 2) ** 2) * np.cos(np.arange(0.0, 5.0, 2))
+        return [
+            "<ufunc 'damped'> <class 'numpy.ufunc'> ['f->f', 'd->d']",
+            "float32 loop: float32 | broadcasting: (3, 4)",
+            f"out= and where=: {where}",
+            f"add.reduce(0..9) = {sum(range(10))} | add.accumulate: {np.cumsum(np.arange(5.0))}",
+        ]
+    raise AssertionError(f"{name}: say here what this example must print")
+
+
 @pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
-def test_examples_run(example, capsys):
-    runpy.run_path(str(example), run_name="__main__")
-    assert capsys.readouterr().out.strip(), f"{example.name} printed nothing"
+def test_examples_print_the_values_they_show(example, capsys):
+    g = runpy.run_path(str(example), run_name="__main__")
+    out = capsys.readouterr().out
+    for line in _example_lines(example.name, g):
+        assert line in out, f"{example.name} should print {line!r}; it printed:\n{out}"
 
 
-def test_readme_python_snippets_run(tmp_path):
+def _shown_value(comment):
+    """The value a README comment shows after '→' (the longest prefix that is a Python
+    literal: '# → 24.0, called through libffi' shows 24.0), else None."""
+    import ast
+
+    if "→" not in comment:
+        return None
+    rest = comment.split("→", 1)[1].strip()
+    cuts = [len(rest)] + [i for i in range(len(rest) - 1, 0, -1) if rest[i] in ", "]
+    for cut in cuts:
+        if rest[:cut].endswith(","):  # '24.0,' would read as a tuple
+            continue
+        try:
+            return (ast.literal_eval(rest[:cut]), rest[:cut])
+        except (ValueError, SyntaxError):
+            continue
+    raise AssertionError(f"README comment {comment!r} shows no Python literal after '→'")
+
+
+def _agrees(got, shown):
+    """``got`` equals ``shown`` to the digits the README prints."""
+    if hasattr(got, "tolist"):
+        got = got.tolist()
+    if isinstance(shown, float):
+        digits = len(repr(shown).lstrip("-0.").replace(".", "").split("e")[0])
+        return isinstance(got, float) and float(f"{got:.{max(digits, 1)}g}") == shown
+    if isinstance(shown, (list, tuple)):
+        return isinstance(got, (list, tuple)) and len(got) == len(shown) and all(map(_agrees, got, shown))
+    return type(got) is type(shown) and got == shown
+
+
+def test_readme_python_snippets_print_the_values_they_show(tmp_path):
+    import ast
+    import io
     import re
+    import tokenize
 
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) >= 2, "the README shows Python usage"
+    checked = 0
     for k, block in enumerate(blocks):
+        comments = {
+            tok.start[0]: tok.string
+            for tok in tokenize.generate_tokens(io.StringIO(block).readline)
+            if tok.type == tokenize.COMMENT
+        }
+        lines = block.splitlines()
+        shown = {}
+        for stmt in ast.parse(block).body:
+            value = _shown_value(comments.get(stmt.end_lineno, ""))
+            if value is None:
+                continue
+            assert isinstance(stmt, ast.Expr), f"README line {lines[stmt.lineno - 1]!r} shows a value but is no expression"
+            name = f"_shown_{stmt.lineno}"
+            lines[stmt.lineno - 1] = f"{name} = {lines[stmt.lineno - 1]}"
+            shown[name] = (value, lines[stmt.lineno - 1])
         # Run from a real file: kernels read their source.
         path = tmp_path / f"readme_{k}.py"
-        path.write_text(block)
-        runpy.run_path(str(path), run_name="__main__")
+        path.write_text("\n".join(lines) + "\n")
+        g = runpy.run_path(str(path), run_name="__main__")
+        for name, ((want, spelled), line) in shown.items():
+            assert _agrees(g[name], want), f"README shows {spelled} for {line!r}; it gives {g[name]!r}"
+            checked += 1
+    assert checked >= 8, f"only {checked} README values are checked"
 
 
 def test_cython_calls_kernel_example_builds_and_runs(tmp_path):

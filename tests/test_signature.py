@@ -34,7 +34,7 @@ def test_equality_is_abi_equivalence_on_this_platform():
     long_is_64 = ctypes.sizeof(ctypes.c_long) == 8
     assert (Signature("long (long)") == Signature("npy_intp (int64_t)")) == long_is_64
     assert Signature("int (int)") != Signature("long (int)")
-    assert Signature("double (const double *)") == "double (double *)"
+    assert Signature("double (const double *)") == Signature("double (double *)")
     assert Signature("double (double)") != Signature("double (double, void *)")
     assert Signature("double (double *)") != Signature("double (void *)")
     assert Signature("double (double)") != 3.5
@@ -42,6 +42,26 @@ def test_equality_is_abi_equivalence_on_this_platform():
     table = {Signature("long (long)"): "a"}
     if long_is_64:
         assert table[Signature("int64_t (npy_intp)")] == "a"
+
+
+@pytest.mark.parametrize(
+    "make, text, same",
+    [
+        (Signature, "double (const double *)", "double(double*)"),
+        (Signature, "float64(float64, voidptr)", "double (double, void *)"),
+        (Type, "const double *", "double*"),
+        (Type, "float64", "double"),
+    ],
+)
+def test_equal_objects_hash_alike_and_text_is_not_equal_to_either(make, text, same):
+    a, b = make(text), make(same)
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    # Many spellings name one signature and their str hashes differ, so no string can
+    # be equal to it without breaking hash(x) == hash(y) for x == y.
+    assert a != text and a != same and a != str(a) and b != str(b)
+    assert {a: 1}.get(str(a)) is None and {str(a): 1}.get(a) is None
+    assert (a == 3.5) is False and (a != None) is True  # noqa: E711
+    assert make(text) != (Type if make is Signature else Signature)("double (double)")
 
 
 def test_restype_argtypes_and_names():

@@ -148,3 +148,25 @@ def test_dask_threaded_and_local_cluster():
         with distributed.Client(cluster):
             np.testing.assert_array_equal(x.map_blocks(damped).compute(), want)
             assert damped(x).sum().compute() == pytest.approx(want.sum(), rel=1e-12)
+
+
+def test_ufuncs_free_their_kernels_and_code_with_their_last_reference():
+    import gc
+    import resource
+
+    def churn(n):
+        for i in range(n):
+            u = nativecall.vectorize(["float64(float64)", "float32(float32)"])(_square)
+            assert u(float(i)) == float(i) * i
+            assert pickle.loads(pickle.dumps(u)).types == u.types  # the recipe is there while it lives
+            del u
+
+    churn(20)
+    gc.collect()
+    baseline = nativecall.stats()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    churn(150)
+    gc.collect()
+    assert nativecall.stats() == baseline
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024
+    assert grown < 4, f"peak RSS grew by {grown:.1f} MiB over 150 ufuncs"

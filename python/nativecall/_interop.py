@@ -10,6 +10,7 @@ No library is imported here unless an object of that library is passed in, so
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import types
 
@@ -125,7 +126,10 @@ def _ctypes_type_text(t, ctypes, where):
 
 
 def _from_ctypes(fp, ctypes):
-    name = getattr(fp, "__name__", None) or type(fp).__name__
+    address = ctypes.cast(fp, ctypes.c_void_p).value
+    # A pointer from ctypes.cast() or a CFUNCTYPE instance has no name; its type's name
+    # ("CFunctionType") would say nothing, so it is named by its address.
+    name = getattr(fp, "__name__", None) or f"ctypes function at {address or 0:#x}"
     argtypes = fp.argtypes
     if argtypes is None:
         raise TypeError(
@@ -138,9 +142,10 @@ def _from_ctypes(fp, ctypes):
         raise TypeError(f"{where}: restype must be a ctypes type or None, got {restype!r}")
     args = ", ".join(_ctypes_type_text(a, ctypes, where) for a in argtypes)
     text = f"{_ctypes_type_text(restype, ctypes, where)}({args or 'void'})"
-    address = ctypes.cast(fp, ctypes.c_void_p).value
     if not address:
         raise ValueError(f"{where} is a NULL function pointer")
+    if getattr(fp, "__name__", None) is None:
+        name = f"{name} '{Signature(text)}'"
     return NativeCallable.from_address(address, text, owner=fp, name=name)
 
 
@@ -233,6 +238,11 @@ def _cffi_cdecl(sig):
 
 
 def to_cffi(nc, ffi, address):
+    if not (callable(getattr(ffi, "cast", None)) and callable(getattr(ffi, "gc", None))):
+        raise TypeError(
+            f"{nc.name}.cffi(ffi) needs the cffi.FFI instance to make the function pointer with "
+            f"(ffi = cffi.FFI()), got {type(ffi).__name__}"
+        )
     ptr = ffi.cast(_cffi_cdecl(nc.signature), address)
     # ffi.gc ties a finaliser to the returned cdata; the lambda's default keeps `nc` alive.
     return ffi.gc(ptr, lambda _ptr, _owner=nc: None)
@@ -260,6 +270,21 @@ def make_lowlevelcallable(capsule, user_data):
     from scipy import LowLevelCallable
 
     return LowLevelCallable(capsule, user_data)
+
+
+def user_data_address(obj):
+    """The address a consumer receives for ``user_data=obj``, as scipy.LowLevelCallable
+    reads it (PyCapsules are read natively before this is asked)."""
+    ctypes = sys.modules.get("ctypes")
+    if ctypes is not None and isinstance(obj, ctypes.c_void_p):
+        return obj.value or 0
+    cffi_backend = sys.modules.get("_cffi_backend")
+    if cffi_backend is not None and isinstance(obj, cffi_backend._CDataBase):
+        return int(_any_ffi().cast("uintptr_t", obj))
+    raise TypeError(
+        "user_data must be what scipy.LowLevelCallable accepts: a PyCapsule, a ctypes.c_void_p "
+        f"or a cffi pointer; got {type(obj).__module__}.{type(obj).__qualname__}"
+    )
 
 
 # ---------------------------------------------------------------------------- call arguments
@@ -326,7 +351,9 @@ def _capsule_pointer(capsule):
 
 # ---------------------------------------------------------------------------- Cython
 
-_FUSED_PREFIX = "__pyx_fuse_"
+# One index per fused type, joined by '_'; a C name cannot start with a digit, so
+# the name begins at the first character that does not continue the indices.
+_FUSED_NAME = re.compile(r"__pyx_fuse_\d+(?:_\d+)*([A-Za-z_].*)\Z", re.S)
 
 
 def _module(module):
@@ -365,14 +392,11 @@ _CYTHON_CACHE = {}
 
 
 def plain_name(key):
-    """``gamma`` for ``__pyx_fuse_1gamma`` (Cython's fused specialisations are named
-    ``__pyx_fuse_<index><name>``)."""
-    if key.startswith(_FUSED_PREFIX):
-        rest = key[len(_FUSED_PREFIX) :]
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        if digits and digits < len(rest):
-            return rest[digits:]
-    return key
+    """``gamma`` for ``__pyx_fuse_1gamma`` and ``eval_chebyt`` for
+    ``__pyx_fuse_0_1eval_chebyt`` (Cython names a fused specialisation
+    ``__pyx_fuse_<i>[_<j>...]<name>``, one index per fused type)."""
+    m = _FUSED_NAME.match(key)
+    return m.group(1) if m else key
 
 
 def from_cython(module, name, signature=None):

@@ -54,6 +54,9 @@ _MATH_FUNCTIONS = {
 }  # fmt: skip
 _INT64 = (-(2**63), 2**63 - 1)
 _MAX_NDIM = 64  # DLPack's ndim is an int32; NumPy allows 64
+# How deeply kernel expressions may nest (x + x + ... of 100 terms nests 100 deep): the
+# compiler recurses over them, so deeper ones are a CompileError (docs/semantics.md).
+MAX_EXPR_DEPTH = 100
 _UNSET = object()
 
 
@@ -178,6 +181,7 @@ class _Frontend:
         self.locals = set()
         self.captured = {}
         self.source = dedented
+        self.expr_depth = 0
 
     # ------------------------------------------------------------------ errors
 
@@ -437,6 +441,15 @@ class _Frontend:
         return self.expr(node.value), [self.expr(p) for p in parts]
 
     def expr(self, e):
+        self.expr_depth += 1
+        try:
+            if self.expr_depth > MAX_EXPR_DEPTH:
+                raise self.fail(e, f"expressions nest more than {MAX_EXPR_DEPTH} levels deep in kernels; split this one with local variables")
+            return self.expr_(e)
+        finally:
+            self.expr_depth -= 1
+
+    def expr_(self, e):
         line, col = self.pos(e)
         if isinstance(e, ast.Constant):
             if e.value is None:
@@ -733,19 +746,18 @@ def vectorize(signatures, *, identity=None):
 
     def decorate(func):
         kernels = sorted((compile_kernel(func, sig) for sig in signatures), key=_loop_order)
+        # The recipe lives in the ufunc's own loops object and dies with the ufunc.
+        recipe = (kernels[0]._recipe, [k._recipe[2] for k in kernels], identity)
         try:
-            ufunc = _native._make_ufunc(func.__name__, func.__doc__ or "", kernels, identity)
+            ufunc = _native._make_ufunc(
+                func.__name__, func.__doc__ or "", kernels, identity, recipe
+            )
         except _native.KernelCompileFailure as failure:
             raise _compile_error(_Frontend(func, signatures[0]), failure) from None
-        _UFUNC_RECIPES[ufunc] = (kernels[0]._recipe, [k._recipe[2] for k in kernels], identity)
         _register_ufunc_pickling()
         return ufunc
 
     return decorate
-
-
-# Ufuncs made here and how to remake them (for pickling); keyed by the ufunc itself.
-_UFUNC_RECIPES = {}
 
 
 def _register_ufunc_pickling():

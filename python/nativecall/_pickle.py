@@ -70,9 +70,10 @@ NUMPY_UFUNC_REDUCE = None
 
 
 def reduce_ufunc(ufunc):
-    from ._jit import _UFUNC_RECIPES
+    from ._native import _ufunc_loops
 
-    recipe = _UFUNC_RECIPES.get(ufunc)
+    loops = _ufunc_loops(ufunc)
+    recipe = loops.recipe if loops is not None else None
     if recipe is None:  # NumPy's own ufuncs pickle by name, as before
         return NUMPY_UFUNC_REDUCE(ufunc) if NUMPY_UFUNC_REDUCE else ufunc.__name__
     kernel_recipe, signatures, identity = recipe

@@ -15,15 +15,20 @@ loop without the GIL, broadcasting like NumPy, and arrays come back.
 
 from __future__ import annotations
 
+import math
+import operator
+
 import numpy as np
 
 from . import _native
 from ._interop import from_cython, native
-from ._native import NativeCallable
+from ._native import NativeCallable, Signature
 
 __all__ = ["brentq", "brenth", "ridder", "bisect", "RootsResult"]
 
 _EPS = float(np.finfo(float).eps)
+_INT_MAX = int(np.iinfo(np.intc).max)
+_VALUE_ERROR = -3  # scipy's _EVALUEERR: a NaN bracket end or a NaN from f
 _SOLVERS = {}
 _DTYPES = {
     "double": np.float64,
@@ -51,7 +56,7 @@ def _callback(f, nargs):
     """``f`` as ``double (double, void *)`` plus the layout of its extra arguments."""
     nc = f if isinstance(f, NativeCallable) else native(f)
     sig = nc.signature
-    if sig == "double (double, void *)" and nargs == 0:
+    if sig == Signature("double (double, void *)") and nargs == 0:
         return nc, [], 0
     types = [str(t) for t in sig.argtypes]
     if str(sig.restype) != "double" or not types or types[0] != "double" or len(types) != 1 + nargs:
@@ -84,12 +89,14 @@ def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
     if not isinstance(args, tuple):
         args = (args,)
     if not xtol > 0:
-        raise ValueError(f"xtol too small ({xtol:g} <= 0)")
-    if rtol < 4 * _EPS:
-        raise ValueError(f"rtol too small ({rtol:g} < {4 * _EPS:g})")
-    maxiter = int(maxiter)
-    if maxiter < 0:
-        raise ValueError("maxiter must be >= 0")
+        raise ValueError(f"xtol too small ({xtol:g} <= 0)" if xtol <= 0 else f"xtol must be a number, got {xtol}")
+    if not rtol >= 4 * _EPS:
+        raise ValueError(
+            f"rtol too small ({rtol:g} < {4 * _EPS:g})" if rtol < 4 * _EPS else f"rtol must be a number, got {rtol}"
+        )
+    maxiter = operator.index(maxiter)  # as scipy: 100.0 is a TypeError, not silently truncated
+    if not 0 <= maxiter <= _INT_MAX:
+        raise ValueError(f"maxiter must be >= 0 and <= {_INT_MAX} (a C int), got {maxiter}")
     callback, layout, size = _callback(f, len(args))
     values = [np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), *[np.asarray(x) for x in args]]
     scalar = all(v.ndim == 0 for v in values)
@@ -107,9 +114,10 @@ def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
     iterations = np.empty(n, dtype=np.intc)
     calls = np.empty(n, dtype=np.intc)
     flags = np.empty(n, dtype=np.intc)
+    nan_at = np.empty(n)
     _native._solve_roots(
         _solver(method), callback, flat[0], flat[1], fields, size, float(xtol), float(rtol), maxiter,
-        roots, iterations, calls, flags,
+        roots, iterations, calls, flags, nan_at,
     )  # fmt: skip
     bad = np.flatnonzero(flags)
     if bad.size and (disp or scalar):
@@ -117,6 +125,11 @@ def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
         where = "" if scalar else f" ({bad.size} of {n} problems; first at flat index {i})"
         if flags[i] == -1:
             raise ValueError(f"f(a) and f(b) must have different signs{where}")
+        if flags[i] == _VALUE_ERROR:
+            a_i, b_i = float(flat[0][i]), float(flat[1][i])
+            if math.isnan(a_i) or math.isnan(b_i):
+                raise ValueError(f"the bracket [a, b] = [{a_i}, {b_i}] contains NaN{where}")
+            raise ValueError(f"f returned NaN at x={float(nan_at[i])!r}; the solver cannot continue{where}")
         if disp:
             raise RuntimeError(f"Failed to converge after {iterations[i]} iterations, value is {roots[i]}{where}")
     if scalar:

@@ -9,4 +9,4 @@ mod types;
 
 pub use parse::{add_typedef, parse_signature, parse_type_text, SignatureError};
 pub use signature::{Param, Signature};
-pub use types::{FloatType, IntType, Type};
+pub use types::{FloatType, IntType, Type, MAX_TYPE_DEPTH};

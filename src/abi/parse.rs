@@ -12,6 +12,10 @@
 //! specifiers := C keywords (unsigned long long, double _Complex, struct X, ...)
 //!             | a typedef name | a Numba name | 'CPointer' '(' type ')'
 //! ```
+//!
+//! Every pointer, parameter list, array and `CPointer` counts one level of nesting on the
+//! way in; past [`MAX_TYPE_DEPTH`] levels the text is refused, so neither this parser nor
+//! anything that later walks the type recurses without bound.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,7 +24,7 @@ use once_cell::sync::Lazy;
 use parking_lot::RwLock;
 
 use super::signature::{Param, Signature};
-use super::types::{FloatType, IntType, Type};
+use super::types::{FloatType, IntType, Type, MAX_TYPE_DEPTH};
 
 /// A malformed signature or type string, with the position of the offending text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,6 +264,8 @@ struct Parser<'a> {
     text: &'a str,
     toks: Vec<(Tok, usize)>,
     at: usize,
+    /// Nesting levels on the way to the current token (see [`Parser::nest`]).
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -268,6 +274,7 @@ impl<'a> Parser<'a> {
             text,
             toks: tokenize(text)?,
             at: 0,
+            depth: 0,
         })
     }
 
@@ -293,6 +300,22 @@ impl<'a> Parser<'a> {
 
     fn error<T>(&self, message: String) -> Result<T, SignatureError> {
         Err(err(self.text, self.pos(), &message))
+    }
+
+    /// Count `levels` more levels of nesting for the text at byte `at`; refuse the text
+    /// past [`MAX_TYPE_DEPTH`]. Siblings (parameters) do not add up: see [`Parser::params`].
+    fn nest(&mut self, levels: usize, at: usize) -> Result<(), SignatureError> {
+        self.depth += levels;
+        if self.depth > MAX_TYPE_DEPTH {
+            return Err(err(
+                self.text,
+                at,
+                &format!(
+                    "types nest at most {MAX_TYPE_DEPTH} levels deep (pointers, parameter lists, arrays)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn expect(&mut self, c: char) -> Result<(), SignatureError> {
@@ -371,6 +394,7 @@ impl<'a> Parser<'a> {
                     if named.is_some() || has_keyword_type {
                         return self.error("two types in one declaration".into());
                     }
+                    self.nest(1, self.pos())?;
                     self.bump();
                     self.expect('(')?;
                     let inner = self.type_()?;
@@ -386,7 +410,10 @@ impl<'a> Parser<'a> {
                         break;
                     }
                     match lookup_typedef(&word) {
-                        Some(t) => named = Some(t),
+                        Some(t) => {
+                            self.nest(t.depth(), self.pos())?;
+                            named = Some(t);
+                        }
                         None => {
                             return self.error(format!(
                                 "unknown type name '{word}' (register it with nativecall.typedef('{word}', '<C type>'))"
@@ -514,11 +541,13 @@ impl<'a> Parser<'a> {
         loop {
             match self.peek() {
                 Tok::Punct('*') => {
+                    self.nest(1, self.pos())?;
                     self.bump();
                     ty = Type::pointer(ty);
                 }
                 Tok::Punct('(') => {
                     let at = self.pos();
+                    self.nest(1, at)?;
                     self.bump();
                     let params = self.params()?;
                     ty = self.function(ty, params, at)?;
@@ -531,7 +560,9 @@ impl<'a> Parser<'a> {
 
     /// A C declarator, read outside in; [`Parser::apply`] turns it into a type inside out.
     fn declarator(&mut self) -> Result<Decl, SignatureError> {
-        if self.eat_punct('*') {
+        if *self.peek() == Tok::Punct('*') {
+            self.nest(1, self.pos())?;
+            self.bump();
             let mut is_const = false;
             loop {
                 if self.eat_ident("const") {
@@ -560,6 +591,9 @@ impl<'a> Parser<'a> {
         };
         loop {
             let at = self.pos();
+            if matches!(self.peek(), Tok::Punct('(' | '[')) {
+                self.nest(1, at)?;
+            }
             if self.eat_punct('(') {
                 direct = Decl::Function(self.params()?, at, Box::new(direct));
             } else if self.eat_punct('[') {
@@ -688,9 +722,12 @@ impl<'a> Parser<'a> {
         Ok(ty)
     }
 
-    /// Parameters after the opening '(' up to and including ')'.
+    /// Parameters after the opening '(' up to and including ')'. Each parameter nests from
+    /// the depth of the list; the deepest one sets the depth after it.
     fn params(&mut self) -> Result<Vec<Param>, SignatureError> {
         let mut params = Vec::new();
+        let start = self.depth;
+        let mut deepest = start;
         if self.eat_punct(')') {
             return Ok(params);
         }
@@ -704,7 +741,9 @@ impl<'a> Parser<'a> {
         loop {
             let at = self.pos();
             let mut name = None;
+            self.depth = start;
             let ty = self.type_with_name(&mut name)?;
+            deepest = deepest.max(self.depth);
             let ty = match ty {
                 // A parameter of function type is a function pointer, as in C.
                 Type::Function(_) => Type::pointer(ty),
@@ -732,6 +771,7 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Punct(')') => {
                     self.bump();
+                    self.depth = deepest;
                     return Ok(params);
                 }
                 other => {

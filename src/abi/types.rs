@@ -206,6 +206,11 @@ pub enum Type {
     },
 }
 
+/// How many pointer, function and array levels a type may nest, so that parsing, printing,
+/// comparing and dropping a type never recurse without bound. C compilers must accept 12
+/// declarator levels; real signatures use fewer than 5.
+pub const MAX_TYPE_DEPTH: usize = 64;
+
 impl Type {
     /// `double`.
     pub const F64: Type = Type::Float(FloatType::F64);
@@ -261,6 +266,26 @@ impl Type {
         match self.pointee() {
             Some(Type::Function(sig)) => Some(sig),
             _ => None,
+        }
+    }
+
+    /// How many pointer, function and array levels this type nests: 0 for `double`,
+    /// 2 for `double **` and for `double (*)(int *)`. Never more than [`MAX_TYPE_DEPTH`]
+    /// for a type that the parser or the `nativecall.Type` constructors built.
+    pub fn depth(&self) -> usize {
+        match self {
+            Type::Pointer { pointee: inner, .. } | Type::Array { dtype: inner, .. } => {
+                1 + inner.depth()
+            }
+            Type::Function(sig) => {
+                1 + sig
+                    .arg_types()
+                    .chain([&sig.ret])
+                    .map(Type::depth)
+                    .max()
+                    .unwrap_or(0)
+            }
+            _ => 0,
         }
     }
 

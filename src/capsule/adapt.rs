@@ -17,7 +17,7 @@ use crate::abi::{IntType, Signature, Type};
 use crate::jit::{adapter_thunk, compile_entry, ArgSource, CountGuard, Entry};
 
 use super::call::{convert_arg, ArgContext, Borrows};
-use super::callable::{make_capsule, NativeCallable};
+use super::callable::{make_capsule, NativeCallable, USER_DATA_CAPSULE};
 use super::kernel::Kernel;
 use super::types::PySignature;
 
@@ -28,7 +28,19 @@ pub struct PackedArgs {
     layout: Vec<(Type, usize)>,
     // The objects whose memory pointer fields point into.
     _keep: Vec<Py<PyAny>>,
+    // Their buffer exports and array descriptors, held as long as the struct: a field
+    // points into them, and a held export pins the memory (a bytearray cannot resize).
+    _pinned: Pinned,
 }
+
+/// Borrows that outlive the packing call.
+struct Pinned(#[allow(dead_code)] Borrows);
+
+// SAFETY: the borrows are never read after packing; they are only dropped, with their
+// PackedArgs, which Python deallocates with the GIL held.
+unsafe impl Send for Pinned {}
+// SAFETY: as above, nothing reads them.
+unsafe impl Sync for Pinned {}
 
 #[pymethods]
 impl PackedArgs {
@@ -68,9 +80,12 @@ fn struct_layout(types: &[Type]) -> PyResult<(Vec<usize>, usize)> {
     Ok((offsets, at))
 }
 
+/// Pack `values` for the parameters `types` of `name`, which start at its parameter
+/// `first` (so errors name the consumer's own position).
 fn pack<'py>(
     py: Python<'py>,
     name: &str,
+    first: usize,
     types: &[Type],
     values: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PackedArgs>> {
@@ -101,14 +116,13 @@ fn pack<'py>(
     for (k, ((t, v), off)) in types.iter().zip(&values).zip(&offsets).enumerate() {
         let ctx = ArgContext {
             function: name,
-            index: k,
+            index: first + k,
             writes: true,
         };
         let slot = convert_arg(v, t, &ctx, &mut borrows)?;
         let n = t.size().expect("sized");
         bytes[*off..*off + n].copy_from_slice(&slot.0[..n]);
     }
-    drop(borrows);
     let keep = values.into_iter().map(|v| v.unbind()).collect();
     let layout = types.iter().cloned().zip(offsets).collect();
     Bound::new(
@@ -117,6 +131,7 @@ fn pack<'py>(
             buf,
             layout,
             _keep: keep,
+            _pinned: Pinned(borrows),
         },
     )
 }
@@ -180,6 +195,14 @@ pub fn adapt<'py>(
         && oparams.len() == k
         && tparams[..k].iter().zip(&oparams).all(|(a, b)| a.abi_eq(b))
     {
+        if let Some(extras) = user_data.as_ref().and_then(|u| u.cast::<PyTuple>().ok()) {
+            return Err(PyTypeError::new_err(format!(
+                "{} ({own}) as '{target}' takes no extra arguments from user_data, got {} ({})",
+                me.name,
+                extras.len(),
+                extras.repr()?
+            )));
+        }
         let sources: Vec<ArgSource> = (0..k).map(ArgSource::Param).collect();
         return finish(slf, target, &sources, None, user_data);
     }
@@ -205,7 +228,7 @@ pub fn adapt<'py>(
                     .join(", ")
             )));
         };
-        let packed = pack(py, &me.name, &extras, &values)?;
+        let packed = pack(py, &me.name, k, &extras, &values)?;
         let (offsets, _) = struct_layout(&extras)?;
         let mut sources: Vec<ArgSource> = (0..k).map(ArgSource::Param).collect();
         sources.extend(offsets.iter().map(|o| ArgSource::Field {
@@ -215,8 +238,9 @@ pub fn adapt<'py>(
         let capsule = make_capsule(
             py,
             packed.get().buf.as_ptr() as usize,
-            "nativecall.user_data",
+            USER_DATA_CAPSULE,
             packed.as_any(),
+            0,
         )?;
         return finish(slf, target, &sources, None, Some(capsule.into_any()));
     }

@@ -196,9 +196,11 @@ pub fn convert_arg(
         Type::Float(FloatType::F32) => {
             let v = float_value(obj, ty, ctx)?;
             if v.is_finite() && v.abs() > f32::MAX as f64 {
+                // `{:?}` prints 1e300 as such, not as its 301 decimal digits.
                 return Err(PyOverflowError::new_err(format!(
-                    "{} cannot hold {v}",
-                    ctx.what(ty)
+                    "{} cannot hold {v:?}: the largest float is {:?}",
+                    ctx.what(ty),
+                    f32::MAX as f64
                 )));
             }
             Ok(Slot::from_bytes(&(v as f32).to_ne_bytes()))
@@ -857,7 +859,13 @@ pub fn call_native<'py>(
     if callee.bounds_checked {
         crate::jit::runtime::take_index_error();
     }
+    crate::jit::runtime::take_recursion_error();
     let ret = py.detach(move || call.run());
+    if crate::jit::runtime::take_recursion_error() {
+        return Err(pyo3::exceptions::PyRecursionError::new_err(format!(
+            "{name}: maximum recursion depth exceeded (the native stack of this thread is nearly full)"
+        )));
+    }
     if callee.bounds_checked {
         if let Some((axis, index, size)) = crate::jit::runtime::take_index_error() {
             return Err(if axis < 0 {

@@ -1,7 +1,11 @@
 //! `nativecall.NativeCallable`: an address, a signature, and the owner that keeps the code alive.
 
+use std::collections::HashMap;
 use std::ffi::{c_void, CStr, CString};
 use std::sync::{Arc, OnceLock};
+
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -34,7 +38,9 @@ pub struct NativeCallable {
     pub name: String,
     /// What keeps the code alive.
     pub owner: Py<PyAny>,
-    /// The `user_data` that came with a scipy LowLevelCallable, re-used when exporting one.
+    /// The user data the code takes through its `void *`: what came with a scipy
+    /// LowLevelCallable or in an imported capsule's context. Exports pass it on (as the
+    /// capsule's context and the LowLevelCallable's `user_data`).
     pub user_data: Option<Py<PyAny>>,
     /// Generated code this callable runs (a kernel's, or an adapter's), freed with the last owner.
     pub code: Option<Arc<CodeMemory>>,
@@ -188,60 +194,96 @@ impl NativeCallable {
 }
 
 /// What a capsule made by nativecall keeps: its name (the capsule points into it) and the owner.
-struct CapsuleContext {
+///
+/// Kept beside the capsule, never in its context slot: the context belongs to the
+/// consumer (scipy reads it as the callback's `user_data`).
+struct CapsuleOwner {
     name: CString,
     owner: *mut ffi::PyObject,
 }
 
+// SAFETY: `owner` is a strong reference that is only released in the capsule
+// destructor, which runs with the GIL held; the table itself is behind a mutex.
+unsafe impl Send for CapsuleOwner {}
+
+/// The owners of live capsules made by [`make_capsule`], keyed by the capsule's address
+/// (an entry is removed by the capsule's destructor, before the address can be reused).
+static CAPSULE_OWNERS: Lazy<Mutex<HashMap<usize, CapsuleOwner>>> =
+    Lazy::new(|| Mutex::new(HashMap::new()));
+
 unsafe extern "C" fn capsule_destructor(capsule: *mut ffi::PyObject) {
-    // SAFETY: only capsules made by `make_capsule` get this destructor, and their
-    // context is a leaked `Box<CapsuleContext>` that nothing else frees.
-    unsafe {
-        let ctx = ffi::PyCapsule_GetContext(capsule) as *mut CapsuleContext;
-        if ctx.is_null() {
-            ffi::PyErr_Clear();
-            return;
-        }
-        let ctx = Box::from_raw(ctx);
-        // The capsule destructor runs with the GIL held.
-        ffi::Py_DecRef(ctx.owner);
-        drop(ctx);
+    // Taken out under the lock, released after it: dropping the owner can run any
+    // Python code, including the destructors of other capsules.
+    let entry = CAPSULE_OWNERS.lock().remove(&(capsule as usize));
+    if let Some(entry) = entry {
+        // SAFETY: the destructor runs with the GIL held, and `owner` is the strong
+        // reference `make_capsule` took for this capsule.
+        unsafe { ffi::Py_DecRef(entry.owner) };
+        drop(entry.name);
     }
 }
 
-/// A PyCapsule named `name` pointing at `address`, keeping `owner` alive.
+/// A PyCapsule named `name` pointing at `address`, keeping `owner` alive. Its context is
+/// `context` (the consumer's user data, or 0 for NULL).
 pub fn make_capsule<'py>(
     py: Python<'py>,
     address: usize,
     name: &str,
     owner: &Bound<'py, PyAny>,
+    context: usize,
 ) -> PyResult<Bound<'py, PyCapsule>> {
     let name = CString::new(name)
         .map_err(|_| PyValueError::new_err("a capsule name cannot contain NUL"))?;
-    let ctx = Box::new(CapsuleContext {
-        name,
-        owner: owner.clone().into_ptr(),
-    });
-    let name_ptr = ctx.name.as_ptr();
-    // SAFETY: `address` is non-null (checked at construction), `name_ptr` lives in the
-    // context that outlives the capsule, and the destructor matches the context type.
+    let owner = owner.clone().into_ptr();
+    // SAFETY: `address` is non-null (checked at construction); the name's buffer lives in
+    // the owners table until the destructor runs (moving the CString does not move it).
     unsafe {
-        let cap = ffi::PyCapsule_New(address as *mut c_void, name_ptr, Some(capsule_destructor));
+        let cap = ffi::PyCapsule_New(
+            address as *mut c_void,
+            name.as_ptr(),
+            Some(capsule_destructor),
+        );
         if cap.is_null() {
             // Take ownership back: no capsule was made, so no destructor will run.
-            ffi::Py_DecRef(ctx.owner);
+            ffi::Py_DecRef(owner);
             return Err(PyErr::fetch(py));
         }
-        let raw_ctx = Box::into_raw(ctx);
-        if ffi::PyCapsule_SetContext(cap, raw_ctx as *mut c_void) != 0 {
-            let ctx = Box::from_raw(raw_ctx);
-            ffi::Py_DecRef(ctx.owner);
-            // The destructor finds no context and returns; the capsule goes away here.
+        CAPSULE_OWNERS
+            .lock()
+            .insert(cap as usize, CapsuleOwner { name, owner });
+        if context != 0 && ffi::PyCapsule_SetContext(cap, context as *mut c_void) != 0 {
+            let err = PyErr::fetch(py);
+            // The destructor releases the owner.
             ffi::Py_DecRef(cap);
-            return Err(PyErr::fetch(py));
+            return Err(err);
         }
         Ok(Bound::from_owned_ptr(py, cap).cast_into_unchecked())
     }
+}
+
+/// A capsule's context pointer (0 when it has none).
+fn capsule_context(capsule: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let py = capsule.py();
+    // SAFETY: `capsule` was checked to be a valid capsule by `read_capsule`.
+    let context = unsafe { ffi::PyCapsule_GetContext(capsule.as_ptr()) };
+    if context.is_null() && PyErr::occurred(py) {
+        return Err(PyErr::fetch(py));
+    }
+    Ok(context as usize)
+}
+
+/// The address a consumer receives for `user_data`, read the way scipy.LowLevelCallable
+/// reads it: a PyCapsule's pointer, a ctypes `c_void_p`'s value, a cffi pointer's address.
+pub fn user_data_address(user_data: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if user_data.is_instance_of::<PyCapsule>() {
+        return Ok(read_capsule(user_data)?.1);
+    }
+    user_data
+        .py()
+        .import("nativecall._interop")?
+        .getattr("user_data_address")?
+        .call1((user_data,))?
+        .extract()
 }
 
 /// The name and pointer of a capsule (checking it is a valid capsule).
@@ -271,6 +313,20 @@ pub fn read_capsule(obj: &Bound<'_, PyAny>) -> PyResult<(Option<String>, usize)>
         Ok((name, pointer as usize))
     }
 }
+
+/// A capsule's context as user data to pass on: a capsule pointing at the context and
+/// keeping `capsule` (whose destructor frees the context) alive; `None` without context.
+fn imported_context(capsule: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+    let context = capsule_context(capsule)?;
+    if context == 0 {
+        return Ok(None);
+    }
+    let data = make_capsule(capsule.py(), context, USER_DATA_CAPSULE, capsule, 0)?;
+    Ok(Some(data.into_any().unbind()))
+}
+
+/// The name of capsules nativecall hands out as user data.
+pub const USER_DATA_CAPSULE: &str = "nativecall.user_data";
 
 #[pymethods]
 impl NativeCallable {
@@ -338,7 +394,11 @@ impl NativeCallable {
         if cython {
             nc = nc.hide_cython_parameters();
         }
-        nc.user_data = user_data.filter(|u| !u.is_none(py));
+        nc.user_data = match user_data.filter(|u| !u.is_none(py)) {
+            // A NULL user data means "none given": scipy then falls back to the context.
+            Some(u) if user_data_address(u.bind(py))? != 0 => Some(u),
+            _ => imported_context(capsule)?,
+        };
         nc.origin = origin;
         Ok(nc)
     }
@@ -441,11 +501,17 @@ impl NativeCallable {
             )));
         }
         let nc_ref = nc.get();
+        // The context is the consumer's user data: the one this callable came with, or NULL.
+        let context = match &nc_ref.user_data {
+            Some(u) => user_data_address(u.bind(slf.py()))?,
+            None => 0,
+        };
         make_capsule(
             slf.py(),
             nc_ref.export_address()?,
             &nc_ref.signature.to_string(),
             nc.as_any(),
+            context,
         )
     }
 
@@ -468,8 +534,10 @@ impl NativeCallable {
             None => me.signature.clone(),
             Some(s) => signature_from_object(s)?,
         };
+        // `()` is no extra arguments, so no user data of its own, as `None` is.
+        let no_extras = |u: &Bound<'py, PyAny>| u.cast::<PyTuple>().is_ok_and(|t| t.is_empty());
         let user_data = match user_data {
-            Some(u) if !u.is_none() => Some(u.clone()),
+            Some(u) if !u.is_none() && !no_extras(u) => Some(u.clone()),
             _ => me.user_data.as_ref().map(|u| u.bind(py).clone()),
         };
         let (nc, user_data) = adapt(slf, target, user_data)?;

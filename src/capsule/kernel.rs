@@ -130,7 +130,9 @@ pub fn _compile_kernel(
     keep: Py<PyAny>,
     recipe: Py<PyAny>,
 ) -> PyResult<Py<Kernel>> {
-    let f = function_from(ir)?;
+    // Reading recurses over the IR as typing and code generation do: with room, too.
+    let ir = ir.clone().unbind();
+    let f = py.detach(|| jit::with_room(|| Python::attach(|py| function_from(ir.bind(py)))))?;
     let started = Instant::now();
     let compiled = py.detach(|| jit::compile(&f)).map_err(|e| match e {
         KernelError::Compile(c) => compile_failure(c),
@@ -165,6 +167,49 @@ pub fn _compile_kernel(
 }
 
 // ---------------------------------------------------------------------- reading the IR
+
+/// How deeply statements and expressions may nest in kernel IR. Typing and code
+/// generation recurse over the tree, so a deeper one is refused here, as a compile error
+/// at the statement or expression that goes too deep. The frontend refuses expressions
+/// nested more than 100 levels before this (see docs/semantics.md), and Python refuses
+/// more than 100 levels of indentation, so its IR stays below this.
+const MAX_IR_DEPTH: usize = 250;
+
+thread_local! {
+    static IR_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of nesting while reading the IR; leaving it (even by an error) gives it back.
+struct Nesting;
+
+impl Nesting {
+    fn enter(t: &Bound<'_, PyTuple>) -> PyResult<Nesting> {
+        let depth = IR_DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
+        let level = Nesting;
+        if depth > MAX_IR_DEPTH {
+            let (line, col) = match t.len() >= 3 {
+                true => span_at(t).map_or((0, 0), |s| (s.line, s.col)),
+                false => (0, 0),
+            };
+            return Err(KernelCompileFailure::new_err((
+                "unsupported",
+                format!("statements and expressions nest more than {MAX_IR_DEPTH} levels deep"),
+                line,
+                col,
+            )));
+        }
+        Ok(level)
+    }
+}
+
+impl Drop for Nesting {
+    fn drop(&mut self) {
+        IR_DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
 
 fn tuple<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyTuple>> {
     obj.cast::<PyTuple>()
@@ -241,6 +286,7 @@ fn overloads_from(obj: &Bound<'_, PyAny>) -> PyResult<Overloads> {
             visible: (*nc.signature).clone(),
             raw: (*nc.raw_signature).clone(),
             hidden: nc.hidden_bits(),
+            writes: nc.writes.clone(),
         })
     })?;
     Ok(Overloads { name, targets })
@@ -252,6 +298,7 @@ fn block_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Stmt>> {
 
 fn stmt_from(obj: &Bound<'_, PyAny>) -> PyResult<Stmt> {
     let t = tuple(obj)?;
+    let _level = Nesting::enter(t)?;
     let g = |i: usize| t.get_item(i);
     Ok(match tag(t)?.as_str() {
         "assign" => Stmt::Assign(g(1)?.extract()?, list(&g(2)?, expr_from)?, span_at(t)?),
@@ -360,6 +407,7 @@ fn cmpop(obj: &Bound<'_, PyAny>) -> PyResult<CmpOp> {
 
 fn expr_from(obj: &Bound<'_, PyAny>) -> PyResult<Expr> {
     let t = tuple(obj)?;
+    let _level = Nesting::enter(t)?;
     let g = |i: usize| t.get_item(i);
     let span = span_at(t)?;
     let bx = |i: usize| -> PyResult<Box<Expr>> { Ok(Box::new(expr_from(&g(i)?)?)) };

@@ -41,6 +41,30 @@ type Solver = unsafe extern "C" fn(
     *mut ZerosFullOutput,
 ) -> f64;
 
+/// scipy's `_EVALUEERR`: a NaN bracket end, or a NaN from `f` (the root is then NaN).
+const VALUE_ERROR: c_int = -3;
+
+/// The callback as the solver sees it: `f` with its user data, noting the first `x`
+/// at which it returns NaN (the solver itself would take NaN for a sign change or a
+/// step and go on to a wrong "root").
+struct NanGuard {
+    f: Callback,
+    data: *mut c_void,
+    nan_at: Option<f64>,
+}
+
+unsafe extern "C" fn guarded(x: f64, guard: *mut c_void) -> f64 {
+    // SAFETY: the solver passes back the `NanGuard` that `Job::run` gave it, which
+    // lives for the whole solve; nothing else touches it meanwhile.
+    let g = unsafe { &mut *(guard as *mut NanGuard) };
+    // SAFETY: `f` has the checked callback signature and `data` is its user data.
+    let y = unsafe { (g.f)(x, g.data) };
+    if y.is_nan() && g.nan_at.is_none() {
+        g.nan_at = Some(x);
+    }
+    y
+}
+
 const SOLVER_SIGNATURE: &str =
     "double (double (*)(double, void *), double, double, void *, double, double, int, struct zeros_full_output *)";
 
@@ -64,6 +88,7 @@ struct Job {
     iterations: usize,
     calls: usize,
     flags: usize,
+    nan_at: usize,
     n: usize,
 }
 
@@ -106,23 +131,41 @@ impl Job {
                 }
             }
             let mut out = ZerosFullOutput::default();
+            let mut guard = NanGuard {
+                f,
+                data: base as *mut c_void,
+                nan_at: None,
+            };
             // SAFETY: the arrays hold `n` elements of the stated types (checked), and the
             // solver and callback have the signatures the types say.
             unsafe {
                 let a = *(self.a as *const f64).add(i);
                 let b = *(self.b as *const f64).add(i);
-                let root = solver(
-                    f,
-                    a,
-                    b,
-                    base as *mut c_void,
-                    self.xtol,
-                    self.rtol,
-                    self.maxiter,
-                    &mut out,
-                );
+                let root = if a.is_nan() || b.is_nan() {
+                    out.error_num = VALUE_ERROR;
+                    f64::NAN
+                } else {
+                    solver(
+                        guarded,
+                        a,
+                        b,
+                        &mut guard as *mut NanGuard as *mut c_void,
+                        self.xtol,
+                        self.rtol,
+                        self.maxiter,
+                        &mut out,
+                    )
+                };
+                if guard.nan_at.is_some() {
+                    out.error_num = VALUE_ERROR;
+                }
+                *(self.nan_at as *mut f64).add(i) = guard.nan_at.unwrap_or(f64::NAN);
                 *(self.roots as *mut f64).add(i) =
-                    if out.error_num == -1 { f64::NAN } else { root };
+                    if out.error_num == -1 || out.error_num == VALUE_ERROR {
+                        f64::NAN
+                    } else {
+                        root
+                    };
                 *(self.iterations as *mut c_int).add(i) = out.iterations;
                 *(self.calls as *mut c_int).add(i) = out.funcalls;
                 *(self.flags as *mut c_int).add(i) = out.error_num;
@@ -144,8 +187,9 @@ fn check_signature(nc: &NativeCallable, want: &str, what: &str) -> PyResult<()> 
 }
 
 /// Solve `f(x, *args) = 0` on `[a[i], b[i]]` for every `i` with a `cython_optimize`
-/// solver, writing roots, iteration and call counts and error flags (0, -1 sign
-/// error, -2 no convergence). `fields` are `(array, offset)` for each extra argument,
+/// solver, writing roots, iteration and call counts, error flags (0, -1 sign error,
+/// -2 no convergence, -3 a NaN bracket end or a NaN from `f`) and, in `nan_at`, the
+/// first `x` at which `f` returned NaN (else NaN). `fields` are `(array, offset)` for each extra argument,
 /// already broadcast, raveled and cast to the field's type.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -164,6 +208,7 @@ pub fn _solve_roots(
     mut iterations: PyReadwriteArray1<'_, c_int>,
     mut calls: PyReadwriteArray1<'_, c_int>,
     mut flags: PyReadwriteArray1<'_, c_int>,
+    mut nan_at: PyReadwriteArray1<'_, f64>,
 ) -> PyResult<()> {
     check_signature(solver.get(), SOLVER_SIGNATURE, "the solver")?;
     check_signature(f.get(), "double (double, void *)", "the callback")?;
@@ -172,7 +217,8 @@ pub fn _solve_roots(
         && roots.len() == n
         && iterations.len() == n
         && calls.len() == n
-        && flags.len() == n;
+        && flags.len() == n
+        && nan_at.len() == n;
     if !slices_ok {
         return Err(PyValueError::new_err(
             "a, b and the outputs must have the same length",
@@ -238,6 +284,10 @@ pub fn _solve_roots(
             .map_err(|_| PyValueError::new_err("contiguous"))?
             .as_mut_ptr() as usize,
         flags: flags
+            .as_slice_mut()
+            .map_err(|_| PyValueError::new_err("contiguous"))?
+            .as_mut_ptr() as usize,
+        nan_at: nan_at
             .as_slice_mut()
             .map_err(|_| PyValueError::new_err("contiguous"))?
             .as_mut_ptr() as usize,

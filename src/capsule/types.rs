@@ -4,7 +4,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
@@ -44,6 +44,19 @@ pub fn type_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Type> {
     )))
 }
 
+/// `ty` if it nests no deeper than the parser allows, so that every type Python can hold
+/// is printed, compared and dropped without deep recursion.
+fn within_depth(ty: Type) -> PyResult<Type> {
+    let depth = ty.depth();
+    if depth > abi::MAX_TYPE_DEPTH {
+        return Err(PyValueError::new_err(format!(
+            "types nest at most {} levels deep (pointers, parameter lists, arrays), got {depth}",
+            abi::MAX_TYPE_DEPTH
+        )));
+    }
+    Ok(ty)
+}
+
 fn abi_hash(key: &str) -> u64 {
     let mut h = DefaultHasher::new();
     key.hash(&mut h);
@@ -65,11 +78,10 @@ impl PyNativeType {
         format!("nativecall.Type('{}')", self.ty)
     }
 
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        match type_from_object(other) {
-            Ok(t) => self.ty.abi_eq(&t),
-            Err(_) => false,
-        }
+    /// ABI equality with another `Type` (anything else is unequal: a string cannot
+    /// hash like every spelling of the type it names; compare with `Type(text)`).
+    fn __eq__(&self, other: &Bound<'_, Self>) -> bool {
+        self.ty.abi_eq(&other.get().ty)
     }
 
     fn __hash__(&self) -> u64 {
@@ -247,8 +259,10 @@ impl PyNativeType {
     }
 
     /// A pointer to this type (`nativecall.float64.pointer()` is `double *`).
-    fn pointer(&self) -> PyNativeType {
-        PyNativeType::new(Type::pointer(self.ty.clone()))
+    fn pointer(&self) -> PyResult<PyNativeType> {
+        Ok(PyNativeType::new(within_depth(Type::pointer(
+            self.ty.clone(),
+        ))?))
     }
 
     /// `float64(float64, intp)` builds the signature `double (double, npy_intp)`.
@@ -274,10 +288,10 @@ impl PyNativeType {
             };
             params.push(t);
         }
-        Ok(PySignature::new(abi::Signature::new(
-            self.ty.clone(),
-            params,
-        )))
+        let sig = abi::Signature::new(self.ty.clone(), params);
+        // A signature nests as deep as the function type it describes.
+        within_depth(Type::Function(Box::new(sig.clone())))?;
+        Ok(PySignature::new(sig))
     }
 }
 
@@ -351,11 +365,10 @@ impl PySignature {
         format!("nativecall.Signature('{}')", self.sig)
     }
 
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        match signature_from_object(other) {
-            Ok(s) => self.sig.abi_eq(&s),
-            Err(_) => false,
-        }
+    /// ABI equality with another `Signature` (anything else is unequal: a string cannot
+    /// hash like every spelling of the signature it names; compare with `Signature(text)`).
+    fn __eq__(&self, other: &Bound<'_, Self>) -> bool {
+        self.sig.abi_eq(&other.get().sig)
     }
 
     fn __hash__(&self) -> u64 {
@@ -390,8 +403,10 @@ impl PySignature {
     }
 
     /// The function-pointer type with this signature (`double (*)(double, void *)`).
-    fn pointer(&self) -> PyNativeType {
-        PyNativeType::new(Type::function_pointer((*self.sig).clone()))
+    fn pointer(&self) -> PyResult<PyNativeType> {
+        Ok(PyNativeType::new(within_depth(Type::function_pointer(
+            (*self.sig).clone(),
+        ))?))
     }
 
     fn __len__(&self) -> usize {

@@ -28,6 +28,8 @@ pub struct UfuncLoops {
     doc: CString,
     _code: Vec<Arc<CodeMemory>>,
     kernels: Vec<Py<Kernel>>,
+    /// How to make the ufunc again (for pickling); it lives and dies with the ufunc.
+    recipe: Option<Py<PyAny>>,
 }
 
 // SAFETY: the boxed arrays are written once before the ufunc exists and only read after.
@@ -42,6 +44,33 @@ impl UfuncLoops {
     fn kernels(&self, py: Python<'_>) -> Vec<Py<Kernel>> {
         self.kernels.iter().map(|k| k.clone_ref(py)).collect()
     }
+
+    /// What `_make_ufunc` was given to remake the ufunc (`None` if nothing).
+    #[getter]
+    fn recipe(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.recipe.as_ref().map(|r| r.clone_ref(py))
+    }
+}
+
+/// The loops of a ufunc that `_make_ufunc` made, else `None` (NumPy's own ufuncs, and
+/// any other object). NumPy ufuncs cannot be weakly referenced, so what belongs to one
+/// is found through its `obj` slot, which the ufunc releases when it dies.
+#[pyfunction]
+pub fn _ufunc_loops<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, UfuncLoops>>> {
+    let py = obj.py();
+    let ufunc_type = py.import("numpy")?.getattr("ufunc")?;
+    if !obj.is_instance(&ufunc_type)? {
+        return Ok(None);
+    }
+    // SAFETY: `obj` is a live numpy.ufunc, so it is a PyUFuncObject; `obj` is either
+    // NULL or a reference the ufunc owns for as long as `obj` lives.
+    let slot = unsafe { (*(obj.as_ptr() as *mut PyUFuncObject)).fields.obj };
+    if slot.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: a live object (see above); borrowed, so take a new reference.
+    let held = unsafe { Bound::from_borrowed_ptr(py, slot) };
+    Ok(held.cast_into::<UfuncLoops>().ok())
 }
 
 fn npy_type(t: &Type) -> Option<c_char> {
@@ -68,15 +97,17 @@ fn npy_type(t: &Type) -> Option<c_char> {
 }
 
 /// A `numpy.ufunc` named `name` with one loop per kernel (all of the same arity).
-/// `identity` is `None`, 0 or 1 (what `reduce` starts from).
+/// `identity` is `None`, 0 or 1 (what `reduce` starts from); `recipe` is kept with the
+/// loops for as long as the ufunc lives (see [`_ufunc_loops`]).
 #[pyfunction]
-#[pyo3(signature = (name, doc, kernels, identity=None))]
+#[pyo3(signature = (name, doc, kernels, identity=None, recipe=None))]
 pub fn _make_ufunc<'py>(
     py: Python<'py>,
     name: &str,
     doc: &str,
     kernels: Vec<Bound<'py, Kernel>>,
     identity: Option<i64>,
+    recipe: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let Some(first) = kernels.first() else {
         return Err(PyValueError::new_err(
@@ -143,6 +174,7 @@ pub fn _make_ufunc<'py>(
             doc: CString::new(doc).unwrap_or_default(),
             _code: code,
             kernels: kernels.iter().map(|k| k.clone().unbind()).collect(),
+            recipe,
         },
     )?;
     let l = loops.get();

@@ -107,11 +107,15 @@ pub struct Entry {
     pub guard: Option<CountGuard>,
 }
 
+/// A translated kernel: its body's function, and for a kernel that makes calls the
+/// entry that callers use (see [`entry_for`]).
+type Translated = (Context, FuncId, Types, Signature, Option<(Context, FuncId)>);
+
 fn translate(
     module: &mut JITModule,
     f: &Function,
     entry: Option<&Entry>,
-) -> Result<(Context, FuncId, Types, Signature), KernelError> {
+) -> Result<Translated, KernelError> {
     translate_as(module, f, entry, false)
 }
 
@@ -120,7 +124,7 @@ fn translate_as(
     f: &Function,
     entry: Option<&Entry>,
     ufunc: bool,
-) -> Result<(Context, FuncId, Types, Signature), KernelError> {
+) -> Result<Translated, KernelError> {
     check_value_types(f)?;
     let types = Typer::run(f)?;
     let sig = kernel_signature(f, &types);
@@ -149,16 +153,24 @@ fn translate_as(
     } else {
         clif_signature(module, entry.map_or(&sig, |e| &e.outer))?
     };
+    // A kernel that makes calls checks the stack around each; its body takes this
+    // thread's StackState as a last, hidden parameter from a small entry function.
+    let guarded = !ufunc && entry.is_none() && makes_calls(&f.body);
+    let mut body_sig = csig.clone();
+    if guarded {
+        body_sig.params.push(ir::AbiParam::new(pointer_type()));
+    }
     let id = module
-        .declare_anonymous_function(&csig)
+        .declare_anonymous_function(&body_sig)
         .map_err(|e| JitError::Codegen(e.to_string()))?;
     let mut ctx = module.make_context();
-    ctx.func.signature = csig;
+    ctx.func.signature = body_sig;
     let mut fctx = FunctionBuilderContext::new();
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut g = Gen::new(b, f, &types, module, id);
         g.entry = entry.cloned();
+        g.guarded = guarded;
         if ufunc {
             g.ufunc_body()?;
         } else {
@@ -166,7 +178,106 @@ fn translate_as(
         }
         g.b.finalize(module.target_config());
     }
-    Ok((ctx, id, types, sig))
+    let wrapper = if guarded {
+        Some(entry_for(module, id, csig)?)
+    } else {
+        None
+    };
+    Ok((ctx, id, types, sig, wrapper))
+}
+
+/// The entry of a kernel that makes calls: fetch this thread's StackState once and pass
+/// it to the body `body` as its last parameter.
+fn entry_for(
+    module: &mut JITModule,
+    body: FuncId,
+    csig: ir::Signature,
+) -> Result<(Context, FuncId), KernelError> {
+    let id = module
+        .declare_anonymous_function(&csig)
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
+    let ptr = pointer_type();
+    let call_conv = csig.call_conv;
+    let mut ctx = module.make_context();
+    ctx.func.signature = csig;
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let mut vals = b.block_params(block).to_vec();
+    let mut hsig = ir::Signature::new(call_conv);
+    hsig.returns.push(ir::AbiParam::new(ptr));
+    let href = b.import_signature(hsig);
+    let helper = b.ins().iconst(ptr, runtime::stack_state_address() as i64);
+    let state = b.ins().call_indirect(href, helper, &[]);
+    vals.push(b.inst_results(state)[0]);
+    let body_ref = module.declare_func_in_func(body, b.func);
+    let call = b.ins().call(body_ref, &vals);
+    let rets = b.inst_results(call).to_vec();
+    b.ins().return_(&rets);
+    b.finalize(module.target_config());
+    Ok((ctx, id))
+}
+
+/// Define a translated kernel's body and finish with the function callers use.
+fn finish_kernel(
+    mut module: JITModule,
+    id: FuncId,
+    ctx: &mut Context,
+    wrapper: Option<(Context, FuncId)>,
+) -> Result<(usize, Arc<CodeMemory>), KernelError> {
+    let Some((mut wctx, wid)) = wrapper else {
+        return Ok(finish(module, id, ctx)?);
+    };
+    module
+        .define_function(id, ctx)
+        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
+    module.clear_context(ctx);
+    Ok(finish(module, wid, &mut wctx)?)
+}
+
+/// Whether `body` calls anything but builtins (only such a kernel can recurse).
+fn makes_calls(body: &[Stmt]) -> bool {
+    fn expr(e: &Expr) -> bool {
+        match e {
+            Expr::Call(Callee::Builtin(_), args, _) => args.iter().any(expr),
+            Expr::Call(..) => true,
+            Expr::Unary(_, a, _) | Expr::Shape(a, _, _) | Expr::Ndim(a, _) => expr(a),
+            Expr::Binary(_, a, b, _) => expr(a) || expr(b),
+            Expr::Compare(a, rest, _) => expr(a) || rest.iter().any(|(_, e)| expr(e)),
+            Expr::BoolOp(_, es, _) => es.iter().any(expr),
+            Expr::IfExp(c, a, b, _) => expr(c) || expr(a) || expr(b),
+            Expr::Index(p, idx, _) => expr(p) || idx.iter().any(expr),
+            Expr::Int(..)
+            | Expr::Float(..)
+            | Expr::Bool(..)
+            | Expr::Null(_)
+            | Expr::Name(..)
+            | Expr::FuncRef(..) => false,
+        }
+    }
+    body.iter().any(|s| match s {
+        Stmt::Assign(_, es, _) => es.iter().any(expr),
+        Stmt::AugAssign(_, _, e, _) | Stmt::Expr(e, _) => expr(e),
+        Stmt::Return(e, _) => e.as_ref().is_some_and(expr),
+        Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => {
+            expr(p) || idx.iter().any(expr) || expr(v)
+        }
+        Stmt::If(c, a, b, _) | Stmt::While(c, a, b, _) => {
+            expr(c) || makes_calls(a) || makes_calls(b)
+        }
+        Stmt::For {
+            start,
+            stop,
+            step,
+            body,
+            orelse,
+            ..
+        } => expr(start) || expr(stop) || expr(step) || makes_calls(body) || makes_calls(orelse),
+        Stmt::Break(_) | Stmt::Continue(_) | Stmt::Pass => false,
+    })
 }
 
 /// Compile a kernel into fresh code memory.
@@ -177,36 +288,42 @@ pub fn compile(f: &Function) -> Result<Compiled, KernelError> {
 /// Compile a kernel with another entry (see [`Entry`]); the result's `signature` is
 /// the kernel's own, its code takes `entry.outer`.
 pub fn compile_entry(f: &Function, entry: Option<&Entry>) -> Result<Compiled, KernelError> {
-    let mut module = new_module()?;
-    let (mut ctx, id, types, signature) = translate(&mut module, f, entry)?;
-    let (address, code) = finish(module, id, &mut ctx)?;
-    Ok(Compiled {
-        address,
-        code,
-        types,
-        signature,
+    super::with_room(|| {
+        let mut module = new_module()?;
+        let (mut ctx, id, types, signature, wrapper) = translate(&mut module, f, entry)?;
+        let (address, code) = finish_kernel(module, id, &mut ctx, wrapper)?;
+        Ok(Compiled {
+            address,
+            code,
+            types,
+            signature,
+        })
     })
 }
 
 /// Compile a kernel's body as a NumPy ufunc inner loop
 /// (`void (char **args, npy_intp const *dimensions, npy_intp const *steps, void *data)`).
 pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
-    let mut module = new_module()?;
-    let (mut ctx, id, types, signature) = translate_as(&mut module, f, None, true)?;
-    let (address, code) = finish(module, id, &mut ctx)?;
-    Ok(Compiled {
-        address,
-        code,
-        types,
-        signature,
+    super::with_room(|| {
+        let mut module = new_module()?;
+        let (mut ctx, id, types, signature, wrapper) = translate_as(&mut module, f, None, true)?;
+        let (address, code) = finish_kernel(module, id, &mut ctx, wrapper)?;
+        Ok(Compiled {
+            address,
+            code,
+            types,
+            signature,
+        })
     })
 }
 
 /// The Cranelift IR a kernel lowers to, before optimisation (for `inspect_ir`).
 pub fn clif_text(f: &Function) -> Result<String, KernelError> {
-    let mut module = new_module()?;
-    let (ctx, ..) = translate(&mut module, f, None)?;
-    Ok(ctx.func.display().to_string())
+    super::with_room(|| {
+        let mut module = new_module()?;
+        let (ctx, ..) = translate(&mut module, f, None)?;
+        Ok(ctx.func.display().to_string())
+    })
 }
 
 /// Where a ufunc loop's `return` stores and continues.
@@ -247,6 +364,10 @@ struct Gen<'a, 'b> {
     ufunc: Option<UfuncLoop>,
     ptr: ir::Type,
     call_conv: cranelift_codegen::isa::CallConv,
+    /// Whether the body checks the stack around calls (its last parameter is the
+    /// thread's StackState, kept in `stack_state`).
+    guarded: bool,
+    stack_state: Option<Value>,
 }
 
 type R<T> = Result<T, KernelError>;
@@ -290,6 +411,8 @@ impl<'a, 'b> Gen<'a, 'b> {
             ufunc: None,
             ptr: pointer_type(),
             call_conv,
+            guarded: false,
+            stack_state: None,
         }
         .declare(types)
     }
@@ -318,7 +441,10 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         self.b.seal_block(entry);
-        let outer: Vec<Value> = self.b.block_params(entry).to_vec();
+        let mut outer: Vec<Value> = self.b.block_params(entry).to_vec();
+        if self.guarded {
+            self.stack_state = outer.pop();
+        }
         let params = match self.entry.clone() {
             None => outer,
             Some(e) => self.entry_params(&e, &outer),
@@ -1085,7 +1211,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                 )
             }
             Expr::Call(callee, cargs, span) => self.call(e, callee, cargs, *span)?,
-            Expr::Shape(a, k, _) => (self.shape_of(a, *k as usize), I64),
+            Expr::Shape(a, k, _) => (self.shape_of(a, *k as usize, None)?, I64),
             Expr::Ndim(a, _) => {
                 let nd = match self.ty(a)? {
                     Type::Array { ndim, .. } => ndim,
@@ -1103,6 +1229,16 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
         }
         let (pv, pt) = self.expr(p)?;
+        if let Type::Array {
+            dtype,
+            ndim,
+            contiguous,
+        } = &pt
+        {
+            // Any other array expression (`(a if c else b)[i]`): read its descriptor here.
+            let view = self.array_view(pv, dtype, *ndim, *contiguous);
+            return self.array_element(&view, idx);
+        }
         let elem = pt.pointee().cloned().expect("typed: a pointer");
         let (iv, it) = self.expr(&idx[0])?;
         let i = self.convert(iv, &it, &I64);
@@ -1150,6 +1286,12 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.seal_block(good);
         self.b.switch_to_block(bad);
         self.call_void_helper(runtime::index_error_address(), info);
+        self.return_error_value();
+        self.b.switch_to_block(good);
+    }
+
+    /// Return the kernel's error value (NaN, 0 or nothing) after an error was recorded.
+    fn return_error_value(&mut self) {
         let rets: Vec<Value> = match clif(&self.ret) {
             _ if self.ret == Type::Void => vec![],
             clt::F64 => vec![self.b.ins().f64const(f64::NAN)],
@@ -1157,6 +1299,46 @@ impl<'a, 'b> Gen<'a, 'b> {
             ty => vec![self.b.ins().iconst(ty, 0)],
         };
         self.b.ins().return_(&rets);
+    }
+
+    /// Around a call that may reach this kernel again (directly, or through a function
+    /// pointer or native code), in a kernel that checks the stack: `before`, return the
+    /// error value if the stack pointer is below this thread's limit (marking the thread
+    /// as unwinding and recording a recursion error); after, return it if the thread is
+    /// unwinding, so that no caller goes on or recurses again.
+    fn guard_call(&mut self, before: bool) {
+        let Some(state) = self.stack_state else {
+            return;
+        };
+        let flags = MemFlagsData::trusted();
+        let stop = if before {
+            let sp = self.b.ins().get_stack_pointer(self.ptr);
+            let limit = self
+                .b
+                .ins()
+                .load(self.ptr, flags, state, runtime::STACK_LIMIT_OFFSET);
+            self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit)
+        } else {
+            self.b
+                .ins()
+                .load(clt::I8, flags, state, runtime::STACK_UNWINDING_OFFSET)
+        };
+        let (bad, good) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(bad);
+        self.b.ins().brif(stop, bad, &[], good, &[]);
+        self.b.seal_block(bad);
+        self.b.seal_block(good);
+        self.b.switch_to_block(bad);
+        if before {
+            let one = self.b.ins().iconst(clt::I8, 1);
+            self.b
+                .ins()
+                .store(flags, one, state, runtime::STACK_UNWINDING_OFFSET);
+            self.b
+                .ins()
+                .store(flags, one, state, runtime::STACK_ERROR_OFFSET);
+        }
+        self.return_error_value();
         self.b.switch_to_block(good);
     }
 
@@ -1253,11 +1435,24 @@ impl<'a, 'b> Gen<'a, 'b> {
         strides
     }
 
-    fn shape_of(&mut self, a: &Expr, k: usize) -> Value {
-        match a {
-            Expr::Name(n, _) => self.arrays[n].shape[k],
-            _ => unreachable!("typed: arrays are parameters"),
+    /// Extent `k` of the array `a`: from a parameter's view, else read from the descriptor
+    /// of `tensor` (`a` already evaluated) or of `a` evaluated here (`(a if c else b).shape[0]`).
+    fn shape_of(&mut self, a: &Expr, k: usize, tensor: Option<Value>) -> R<Value> {
+        if let Expr::Name(n, _) = a {
+            if let Some(view) = self.arrays.get(n) {
+                return Ok(view.shape[k]);
+            }
         }
+        let tensor = match tensor {
+            Some(t) => t,
+            None => self.expr(a)?.0,
+        };
+        let flags = MemFlagsData::trusted();
+        let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, 24);
+        Ok(self
+            .b
+            .ins()
+            .load(clt::I64, flags, shape_ptr, (8 * k) as i32))
     }
 
     fn compare(&mut self, op: CmpOp, a: Value, ta: &Type, b: Value, tb: &Type) -> Value {
@@ -1270,33 +1465,78 @@ impl<'a, 'b> Gen<'a, 'b> {
             return self.b.ins().icmp(cc, a, b);
         }
         let p = promote(ta, tb).expect("typed: numbers");
+        // A 64-bit int against a float compares exactly (converting the int could round).
+        match (ta, tb) {
+            (Type::Int(i), t) if clif(ta).bits() == 64 && is_float(t) => {
+                let x = self.convert(b, tb, &Type::F64);
+                return self.compare_int_float(op, a, i.signed(), x);
+            }
+            (t, Type::Int(i)) if clif(tb).bits() == 64 && is_float(t) => {
+                let x = self.convert(a, ta, &Type::F64);
+                return self.compare_int_float(op.swapped(), b, i.signed(), x);
+            }
+            // uint64 against a signed int: a negative one is smaller, else compare unsigned.
+            (Type::Int(u), Type::Int(i)) if clif(ta).bits() == 64 && !u.signed() && i.signed() => {
+                let s = self.convert(b, tb, &I64);
+                return self.compare_signed_unsigned(op.swapped(), s, a);
+            }
+            (Type::Int(i), Type::Int(u)) if clif(tb).bits() == 64 && !u.signed() && i.signed() => {
+                let s = self.convert(a, ta, &I64);
+                return self.compare_signed_unsigned(op, s, b);
+            }
+            _ => {}
+        }
         let (a, b) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
         if is_float(&p) {
-            let cc = match op {
-                CmpOp::Eq => FloatCC::Equal,
-                CmpOp::Ne => FloatCC::NotEqual,
-                CmpOp::Lt => FloatCC::LessThan,
-                CmpOp::Le => FloatCC::LessThanOrEqual,
-                CmpOp::Gt => FloatCC::GreaterThan,
-                CmpOp::Ge => FloatCC::GreaterThanOrEqual,
-            };
-            self.b.ins().fcmp(cc, a, b)
+            self.b.ins().fcmp(float_cc(op), a, b)
         } else {
             let signed = matches!(p, Type::Int(i) if i.signed());
-            let cc = match (op, signed) {
-                (CmpOp::Eq, _) => IntCC::Equal,
-                (CmpOp::Ne, _) => IntCC::NotEqual,
-                (CmpOp::Lt, true) => IntCC::SignedLessThan,
-                (CmpOp::Le, true) => IntCC::SignedLessThanOrEqual,
-                (CmpOp::Gt, true) => IntCC::SignedGreaterThan,
-                (CmpOp::Ge, true) => IntCC::SignedGreaterThanOrEqual,
-                (CmpOp::Lt, false) => IntCC::UnsignedLessThan,
-                (CmpOp::Le, false) => IntCC::UnsignedLessThanOrEqual,
-                (CmpOp::Gt, false) => IntCC::UnsignedGreaterThan,
-                (CmpOp::Ge, false) => IntCC::UnsignedGreaterThanOrEqual,
-            };
-            self.b.ins().icmp(cc, a, b)
+            self.b.ins().icmp(int_cc(op, signed), a, b)
         }
+    }
+
+    /// `s op u` for an int64 `s` and a uint64 `u`, exactly (promoting either to the
+    /// other's type would wrap).
+    fn compare_signed_unsigned(&mut self, op: CmpOp, s: Value, u: Value) -> Value {
+        let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, s, 0);
+        let by_unsigned = self.b.ins().icmp(int_cc(op, false), s, u);
+        let below = self.iconst(
+            clt::I8,
+            matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Ne) as i64,
+        );
+        self.b.ins().select(negative, below, by_unsigned)
+    }
+
+    /// `i op x` for an int64 (or uint64) `i` and a float64 `x`, exactly, as CPython's
+    /// `float_richcompare`: converting `i` rounds, but rounding is monotonic, so where
+    /// `float(i) != x` (or `x` is NaN) comparing `float(i)` with `x` gives the answer.
+    /// Where `float(i) == x`, `x` is an integer within the int's range, or the first
+    /// float past it (2**63, 2**64), and the ints are compared instead. Branch-free.
+    fn compare_int_float(&mut self, op: CmpOp, i: Value, signed: bool, x: Value) -> Value {
+        let (fi, xi, top) = if signed {
+            (
+                self.b.ins().fcvt_from_sint(clt::F64, i),
+                self.b.ins().fcvt_to_sint_sat(clt::I64, x),
+                9223372036854775808.0,
+            )
+        } else {
+            (
+                self.b.ins().fcvt_from_uint(clt::F64, i),
+                self.b.ins().fcvt_to_uint_sat(clt::I64, x),
+                18446744073709551616.0,
+            )
+        };
+        let by_float = self.b.ins().fcmp(float_cc(op), fi, x);
+        let by_int = self.b.ins().icmp(int_cc(op, signed), i, xi);
+        let top = self.b.ins().f64const(top);
+        let past = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, top);
+        let below = self.iconst(
+            clt::I8,
+            matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Ne) as i64,
+        );
+        let tie = self.b.ins().select(past, below, by_int);
+        let rounded_equal = self.b.ins().fcmp(FloatCC::Equal, fi, x);
+        self.b.ins().select(rounded_equal, tie, by_float)
     }
 
     /// Python's `min(a, b)` / `max(a, b)` on floats: `b if b < a else a` (or `>`), without
@@ -1363,6 +1603,11 @@ impl<'a, 'b> Gen<'a, 'b> {
         } else {
             p
         };
+        if op == BinOp::Div && !is_float(&promote(ta, tb).expect("numbers")) {
+            let q = promote(ta, tb).expect("numbers");
+            let (x, y) = (self.convert(a, ta, &q), self.convert(b, tb, &q));
+            return Ok((self.int_true_div(x, y, &q), rt));
+        }
         let (x, y) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
         let v = if is_float(&p) {
             match op {
@@ -1409,6 +1654,56 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
         };
         Ok((v, rt))
+    }
+
+    /// `x / y` on ints of type `t`, correctly rounded as CPython's: one `fdiv` when both
+    /// are exact in float64 (always for 32 bits and less, else |v| <= 2**53, tested
+    /// inline), the runtime's exact division otherwise.
+    fn int_true_div(&mut self, x: Value, y: Value, t: &Type) -> Value {
+        let (fx, fy) = (
+            self.convert(x, t, &Type::F64),
+            self.convert(y, t, &Type::F64),
+        );
+        if clif(t).bits() < 64 {
+            return self.b.ins().fdiv(fx, fy);
+        }
+        let signed = matches!(t, Type::Int(i) if i.signed());
+        let exact = |s: &mut Self, v: Value| {
+            // -2**53 <= v <= 2**53 (signed), v <= 2**53 (unsigned).
+            let (v, bound) = if signed {
+                (s.b.ins().iadd_imm_s(v, 1 << 53), 1i64 << 54)
+            } else {
+                (v, 1i64 << 53)
+            };
+            s.b.ins()
+                .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, v, bound)
+        };
+        let (ex, ey) = (exact(self, x), exact(self, y));
+        let both = self.b.ins().band(ex, ey);
+        let (fast, slow, done) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.append_block_param(done, clt::F64);
+        self.b.ins().brif(both, fast, &[], slow, &[]);
+        self.b.seal_block(fast);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(fast);
+        let q = self.b.ins().fdiv(fx, fy);
+        self.b.ins().jump(done, &args(&[q]));
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let helper = if signed {
+            runtime::int_true_divide_address()
+        } else {
+            runtime::uint_true_divide_address()
+        };
+        let q = self.call_helper(helper, &[clt::I64, clt::I64], clt::F64, &[x, y]);
+        self.b.ins().jump(done, &args(&[q]));
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
     }
 
     /// The value of `v` if it is an integer constant.
@@ -1541,7 +1836,9 @@ impl<'a, 'b> Gen<'a, 'b> {
                         None => raw_vals.push(it.next().expect("visible argument")),
                     }
                 }
+                self.guard_call(true);
                 let v = self.indirect_call(target.address, &target.raw, &raw_vals, None)?;
+                self.guard_call(false);
                 Ok((
                     v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
                     target.visible.ret.clone(),
@@ -1558,7 +1855,9 @@ impl<'a, 'b> Gen<'a, 'b> {
                     vals.push(self.expr_as(a, p)?);
                 }
                 let fp = self.b.use_var(var);
+                self.guard_call(true);
                 let v = self.indirect_call(0, &sig, &vals, Some(fp))?;
+                self.guard_call(false);
                 Ok((
                     v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
                     sig.ret.clone(),
@@ -1580,9 +1879,12 @@ impl<'a, 'b> Gen<'a, 'b> {
                 for (a, p) in cargs.iter().zip(&params) {
                     vals.push(self.expr_as(a, p)?);
                 }
+                vals.extend(self.stack_state);
+                self.guard_call(true);
                 let call = self.b.ins().call(self.self_ref, &vals);
-                let ret = self.ret.clone();
                 let v = self.b.inst_results(call).first().copied();
+                self.guard_call(false);
+                let ret = self.ret.clone();
                 Ok((v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)), ret))
             }
         }
@@ -1657,12 +1959,19 @@ impl<'a, 'b> Gen<'a, 'b> {
                 }
                 (acc, rt)
             }
-            Builtin::Len => (self.shape_of(&cargs[0], 0), I64),
+            Builtin::Len => (self.shape_of(&cargs[0], 0, Some(vals[0].0))?, I64),
             Builtin::Int | Builtin::Float | Builtin::Bool => {
                 let (v, t) = &vals[0];
                 (self.convert(*v, t, &rt), rt)
             }
             Builtin::Math(m) => {
+                if matches!(m, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)
+                    && !is_float(&vals[0].1)
+                {
+                    // Python: an int's floor, ceil and trunc are the int itself.
+                    let (v, t) = &vals[0];
+                    return Ok((self.convert(*v, t, &rt), rt));
+                }
                 let xs: Vec<Value> = vals
                     .iter()
                     .map(|(v, t)| self.convert(*v, t, &Type::F64))
@@ -1706,6 +2015,32 @@ impl<'a, 'b> Gen<'a, 'b> {
                 (out, rt)
             }
         })
+    }
+}
+
+fn float_cc(op: CmpOp) -> FloatCC {
+    match op {
+        CmpOp::Eq => FloatCC::Equal,
+        CmpOp::Ne => FloatCC::NotEqual,
+        CmpOp::Lt => FloatCC::LessThan,
+        CmpOp::Le => FloatCC::LessThanOrEqual,
+        CmpOp::Gt => FloatCC::GreaterThan,
+        CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+    }
+}
+
+fn int_cc(op: CmpOp, signed: bool) -> IntCC {
+    match (op, signed) {
+        (CmpOp::Eq, _) => IntCC::Equal,
+        (CmpOp::Ne, _) => IntCC::NotEqual,
+        (CmpOp::Lt, true) => IntCC::SignedLessThan,
+        (CmpOp::Le, true) => IntCC::SignedLessThanOrEqual,
+        (CmpOp::Gt, true) => IntCC::SignedGreaterThan,
+        (CmpOp::Ge, true) => IntCC::SignedGreaterThanOrEqual,
+        (CmpOp::Lt, false) => IntCC::UnsignedLessThan,
+        (CmpOp::Le, false) => IntCC::UnsignedLessThanOrEqual,
+        (CmpOp::Gt, false) => IntCC::UnsignedGreaterThan,
+        (CmpOp::Ge, false) => IntCC::UnsignedGreaterThanOrEqual,
     }
 }
 

@@ -94,6 +94,19 @@ pub enum CmpOp {
     Ge,
 }
 
+impl CmpOp {
+    /// The operator that gives the same answer with the operands swapped (`a < b` is `b > a`).
+    pub fn swapped(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            same => same,
+        }
+    }
+}
+
 /// Built-in functions and the `math` module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
@@ -217,6 +230,9 @@ pub struct NativeTarget {
     pub raw: Signature,
     /// Constant arguments (their bits) at raw parameter positions.
     pub hidden: Vec<(usize, u64)>,
+    /// Which visible parameters' arrays the function writes (`None`: unknown, so
+    /// every array it is given counts as written).
+    pub writes: Option<Vec<bool>>,
 }
 
 /// A callee with one or more candidate signatures (Cython fused functions have several).

@@ -3,6 +3,8 @@
 //! Each is `extern "C"`, takes and returns plain numbers, and cannot panic, so
 //! nothing can unwind out of generated code. Math functions are the C library's own.
 
+use std::cell::Cell;
+
 use super::ir::MathFn;
 
 /// The C library's math functions, called directly by generated code (CPython's `math`
@@ -29,7 +31,6 @@ mod libm {
         pub fn sinh(x: c_double) -> c_double;
         pub fn cosh(x: c_double) -> c_double;
         pub fn tanh(x: c_double) -> c_double;
-        pub fn hypot(x: c_double, y: c_double) -> c_double;
         pub fn fmod(x: c_double, y: c_double) -> c_double;
         pub fn erf(x: c_double) -> c_double;
         pub fn erfc(x: c_double) -> c_double;
@@ -72,6 +73,173 @@ pub extern "C" fn py_floordiv(a: f64, b: f64) -> f64 {
     } else {
         0.0f64.copysign(a / b)
     }
+}
+
+/// `a / b` on int64, correctly rounded as CPython's `int / int` (`long_true_divide`).
+/// Generated code calls this only when an operand is beyond ±2**53; below that one
+/// `fdiv` of the converted operands is already correctly rounded. By zero: `float(a) / 0.0`.
+pub extern "C" fn int_true_divide(a: i64, b: i64) -> f64 {
+    true_divide(a < 0, a.unsigned_abs(), b < 0, b.unsigned_abs())
+}
+
+/// [`int_true_divide`] for uint64.
+pub extern "C" fn uint_true_divide(a: u64, b: u64) -> f64 {
+    true_divide(false, a, false, b)
+}
+
+/// The quotient of two integers given as signs and magnitudes, rounded once to
+/// float64 (half to even). CPython's algorithm: scale `a` so that the integer
+/// quotient has 55 or 56 bits, keep whether anything was lost as a sticky bit, round
+/// to 53 bits and scale back. The quotient lies within 2**±64, so neither overflow nor
+/// subnormals can occur, and every step fits in a u128.
+fn true_divide(a_neg: bool, a: u64, b_neg: bool, b: u64) -> f64 {
+    const MANT: i32 = f64::MANTISSA_DIGITS as i32;
+    let negate = a_neg != b_neg;
+    let sign = |v: f64| if negate { -v } else { v };
+    if b == 0 {
+        let fa = a as f64;
+        return if a_neg { -fa } else { fa } / 0.0;
+    }
+    if a == 0 {
+        return sign(0.0);
+    }
+    if a <= 1 << MANT && b <= 1 << MANT {
+        return sign(a as f64 / b as f64);
+    }
+    let bits = |v: u64| 64 - v.leading_zeros() as i32;
+    let shift = bits(a) - bits(b) - MANT - 2;
+    let (x, mut inexact) = if shift <= 0 {
+        ((a as u128) << -shift, false)
+    } else {
+        ((a >> shift) as u128, a & ((1 << shift) - 1) != 0)
+    };
+    let q = x / b as u128;
+    inexact |= x % b as u128 != 0;
+    let extra = 128 - q.leading_zeros() as i32 - MANT;
+    let mask = 1u128 << (extra - 1);
+    let mut low = q | inexact as u128;
+    if low & mask != 0 && low & (3 * mask - 1) != 0 {
+        low += mask;
+    }
+    let q = low & !(2 * mask - 1);
+    // Exact: q has at most 54 significant bits (its low `extra` bits are clear), and
+    // 2**shift is a normal float64.
+    let scale = f64::from_bits(((1023 + shift) as u64) << 52);
+    sign(q as f64 * scale)
+}
+
+/// Python's `x ** y` and `math.pow` on floats: the C library's `pow`, except that a NaN
+/// operand is returned as it is (its sign kept), as CPython's `float_pow` does; C's
+/// `pow` may give a NaN of the other sign.
+pub extern "C" fn py_pow(x: f64, y: f64) -> f64 {
+    if x.is_nan() {
+        return if y == 0.0 { 1.0 } else { x };
+    }
+    if y.is_nan() {
+        return if x == 1.0 { 1.0 } else { y };
+    }
+    // SAFETY: `pow` is a pure C function of two doubles.
+    unsafe { libm::pow(x, y) }
+}
+
+/// `math.atan2(y, x)` as CPython's `m_atan2`: a NaN operand gives the positive NaN
+/// (C's `atan2` returns the operand, sign included), and the infinities and zeros are
+/// settled before the C library is asked.
+pub extern "C" fn py_atan2(y: f64, x: f64) -> f64 {
+    use std::f64::consts::PI;
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    if y.is_infinite() {
+        if x.is_infinite() {
+            let quarter = if x.is_sign_positive() { 0.25 } else { 0.75 };
+            return (quarter * PI).copysign(y);
+        }
+        return (0.5 * PI).copysign(y);
+    }
+    if x.is_infinite() || y == 0.0 {
+        return if x.is_sign_positive() { 0.0 } else { PI }.copysign(y);
+    }
+    // SAFETY: `atan2` is a pure C function of two doubles.
+    unsafe { libm::atan2(y, x) }
+}
+
+/// `math.hypot(x, y)` as CPython 3.11 computes it (`vector_norm` in
+/// Modules/mathmodule.c): scaled by a power of two, squared with Veltkamp splitting
+/// and summed with compensation, then one Newton correction of the square root. The
+/// C library's `hypot` differs from it in the last bit for about 1 in 150 inputs.
+pub extern "C" fn py_hypot(x: f64, y: f64) -> f64 {
+    let v = [x.abs(), y.abs()];
+    // CPython's scan: a NaN never becomes the maximum (so an infinity still wins).
+    let max = v.iter().fold(0.0, |m, &x| if x > m { x } else { m });
+    vector_norm(&v, max, v.iter().any(|x| x.is_nan()))
+}
+
+fn vector_norm(v: &[f64], max: f64, found_nan: bool) -> f64 {
+    const T27: f64 = 134217729.0; // 2**27 + 1
+    if max.is_infinite() {
+        return max;
+    }
+    if found_nan {
+        return f64::NAN;
+    }
+    if max == 0.0 || v.len() <= 1 {
+        return max;
+    }
+    let (mut csum, mut frac1, mut frac2, mut frac3) = (1.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let add = |x: f64, frac: &mut f64, csum: &mut f64| {
+        let old = *csum;
+        *csum += x;
+        *frac += (old - *csum) + x;
+    };
+    let split = |x: f64| {
+        let t = x * T27;
+        let hi = t - (t - x);
+        (hi, x - hi)
+    };
+    // frexp: max = m * 2**max_e with 0.5 <= m < 1.
+    let max_e = frexp_exponent(max);
+    if max_e >= -1023 {
+        let scale = ldexp(1.0, -max_e);
+        for &x in v {
+            let (hi, lo) = split(x * scale);
+            add(hi * hi, &mut frac1, &mut csum);
+            add(2.0 * hi * lo, &mut frac2, &mut csum);
+            frac3 += lo * lo;
+        }
+        let h = (csum - 1.0 + (frac1 + frac2 + frac3)).sqrt();
+        let (hi, lo) = split(h);
+        add(-hi * hi, &mut frac1, &mut csum);
+        add(-2.0 * hi * lo, &mut frac2, &mut csum);
+        add(-lo * lo, &mut frac3, &mut csum);
+        let x = csum - 1.0 + (frac1 + frac2 + frac3);
+        return (h + x / (2.0 * h)) / scale;
+    }
+    // ldexp(1.0, -max_e) would overflow: divide by max instead.
+    for &x in v {
+        let x = x / max;
+        add(x * x, &mut frac1, &mut csum);
+    }
+    max * (csum - 1.0 + frac1).sqrt()
+}
+
+/// The exponent `frexp` gives a finite, nonzero `x` (`x = m * 2**e`, `0.5 <= |m| < 1`).
+fn frexp_exponent(x: f64) -> i32 {
+    let biased = ((x.to_bits() >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        // Subnormal: normalise first.
+        frexp_exponent(x * f64::from_bits(0x4350_0000_0000_0000)) - 54 // 2**54
+    } else {
+        biased - 1022
+    }
+}
+
+/// `x * 2**e`, exact for the powers `vector_norm` uses (e in -1024..=1077, x = 1).
+fn ldexp(x: f64, e: i32) -> f64 {
+    // Two steps so that 2**e never needs a biased exponent outside 1..=2046.
+    let half = e / 2;
+    x * f64::from_bits(((1023 + half) as u64) << 52)
+        * f64::from_bits(((1023 + e - half) as u64) << 52)
 }
 
 /// `base ** exp` on integers, wrapping. A negative exponent gives the integer part
@@ -130,9 +298,9 @@ pub fn math_helper(m: MathFn) -> Option<(usize, usize)> {
         Erfc => one(libm::erfc),
         Gamma => one(libm::tgamma),
         Lgamma => one(libm::lgamma),
-        Pow => two(libm::pow),
-        Atan2 => two(libm::atan2),
-        Hypot => two(libm::hypot),
+        Pow => two(py_pow),
+        Atan2 => two(py_atan2),
+        Hypot => two(py_hypot),
         Fmod => two(libm::fmod),
         Sqrt | Floor | Ceil | Trunc | Fabs | Copysign | Isnan | Isinf | Isfinite => None,
     }
@@ -153,9 +321,19 @@ pub fn ipow_address() -> usize {
     ipow as *const () as usize
 }
 
-/// The C library's `pow`.
+/// See [`py_pow`].
 pub fn pow_address() -> usize {
-    libm::pow as unsafe extern "C" fn(f64, f64) -> f64 as usize
+    py_pow as *const () as usize
+}
+
+/// See [`int_true_divide`].
+pub fn int_true_divide_address() -> usize {
+    int_true_divide as *const () as usize
+}
+
+/// See [`uint_true_divide`].
+pub fn uint_true_divide_address() -> usize {
+    uint_true_divide as *const () as usize
 }
 
 thread_local! {
@@ -177,4 +355,163 @@ pub fn index_error_address() -> usize {
 /// Take (and clear) the index error this thread's last bounds-checked call recorded.
 pub fn take_index_error() -> Option<(i64, i64, i64)> {
     INDEX_ERROR.with(|e| e.take())
+}
+
+/// What the kernels running on one thread share to check the stack. Generated code gets a
+/// pointer to it once per call from outside (see [`stack_state`]) and reads and writes
+/// the fields directly; the offsets are asserted below.
+#[repr(C)]
+pub struct StackState {
+    /// The lowest stack address at which a kernel may still make a call.
+    pub limit: Cell<usize>,
+    /// 1 while kernels return from a call that found the stack nearly full.
+    pub unwinding: Cell<u8>,
+    /// 1 once that happened, until the Python caller takes it.
+    pub error: Cell<u8>,
+}
+
+/// Offsets generated code uses.
+pub const STACK_LIMIT_OFFSET: i32 = 0;
+/// See [`STACK_LIMIT_OFFSET`].
+pub const STACK_UNWINDING_OFFSET: i32 = 8;
+/// See [`STACK_LIMIT_OFFSET`].
+pub const STACK_ERROR_OFFSET: i32 = 9;
+const _: () = {
+    assert!(std::mem::offset_of!(StackState, limit) == STACK_LIMIT_OFFSET as usize);
+    assert!(std::mem::offset_of!(StackState, unwinding) == STACK_UNWINDING_OFFSET as usize);
+    assert!(std::mem::offset_of!(StackState, error) == STACK_ERROR_OFFSET as usize);
+};
+
+thread_local! {
+    static STACK_STATE: StackState = const {
+        StackState {
+            limit: Cell::new(0),
+            unwinding: Cell::new(0),
+            error: Cell::new(0),
+        }
+    };
+}
+
+/// Stack kept free below a kernel's frame for what it calls (C functions, helpers).
+const STACK_RESERVE: usize = 256 * 1024;
+
+/// The lowest address of this thread's stack and its size, if the platform says.
+#[cfg(target_os = "linux")]
+fn thread_stack() -> Option<(usize, usize)> {
+    // SAFETY: `attr` is initialised by pthread_getattr_np before it is read, and
+    // destroyed once; the out-pointers are valid locals.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+        libc::pthread_attr_destroy(&mut attr);
+        ok.then_some((addr as usize, size))
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn thread_stack() -> Option<(usize, usize)> {
+    // SAFETY: both calls only read the current thread's attributes.
+    unsafe {
+        let me = libc::pthread_self();
+        let top = libc::pthread_get_stackaddr_np(me) as usize;
+        let size = libc::pthread_get_stacksize_np(me);
+        Some((top - size, size))
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn thread_stack() -> Option<(usize, usize)> {
+    None
+}
+
+/// The limit for a thread whose stack pointer is near `sp`: the bottom of its stack plus
+/// a reserve (a quarter of a small stack). Where the platform cannot say, 1 MiB below `sp`.
+fn stack_limit(sp: usize) -> usize {
+    let limit = match thread_stack() {
+        Some((low, size)) if low < sp && sp <= low + size => low + STACK_RESERVE.min(size / 4),
+        _ => sp.saturating_sub(1024 * 1024),
+    };
+    limit.max(1)
+}
+
+/// Called once per call from outside by every kernel that makes calls (only those can
+/// recurse): this thread's [`StackState`], its limit found on first use. A call from
+/// outside starts afresh, so any earlier unwinding is over.
+pub extern "C" fn stack_state() -> *const StackState {
+    let probe = 0u8;
+    let sp = std::ptr::addr_of!(probe) as usize;
+    STACK_STATE.with(|s| {
+        if s.limit.get() == 0 {
+            s.limit.set(stack_limit(sp));
+        }
+        s.unwinding.set(0);
+        s as *const StackState
+    })
+}
+
+/// The address of [`stack_state`].
+pub fn stack_state_address() -> usize {
+    stack_state as *const () as usize
+}
+
+/// Take (and clear) whether a kernel on this thread found the stack nearly full since
+/// the last take.
+pub fn take_recursion_error() -> bool {
+    STACK_STATE.with(|s| {
+        s.unwinding.set(0);
+        s.error.replace(0) != 0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_division_rounds_once_as_cpython_does() {
+        // Expected values from CPython's int / int.
+        let cases: [(i64, i64, f64); 5] = [
+            (-9007199254740994, 9007199254740993, -1.0),
+            (i64::MAX, 3, 3.0744573456182584e18),
+            (i64::MIN, i64::MAX, -1.0),
+            (4611686018427388929, 2048, 2251799813685248.5),
+            (6917529027641081857, 3, 2.305843009213694e18),
+        ];
+        for (a, b, q) in cases {
+            assert_eq!(int_true_divide(a, b).to_bits(), q.to_bits(), "{a} / {b}");
+        }
+        assert_eq!(uint_true_divide(u64::MAX, u64::MAX - 2), 1.0);
+        assert_eq!(
+            int_true_divide(0, -(1 << 60)).to_bits(),
+            (-0.0f64).to_bits()
+        );
+        assert_eq!(int_true_divide(-(1 << 60), 0), f64::NEG_INFINITY);
+        assert!(int_true_divide(0, 0).is_nan());
+    }
+
+    #[test]
+    fn hypot_follows_cpython_on_specials_and_subnormals() {
+        assert_eq!(py_hypot(f64::NAN, f64::INFINITY), f64::INFINITY);
+        let nan = py_hypot(-f64::NAN, 1.0);
+        assert!(nan.is_nan() && nan.is_sign_positive());
+        assert_eq!(py_hypot(0.6, 0.8), 1.0);
+        assert_eq!(py_hypot(3e-320, 4e-320), 5e-320);
+        assert_eq!(py_hypot(1e308, 1e308), 1.4142135623730951e308);
+        assert_eq!(py_hypot(-0.0, 0.0).to_bits(), 0);
+    }
+
+    #[test]
+    fn pow_and_atan2_keep_cpython_s_nan() {
+        let neg_nan = -f64::NAN;
+        assert_eq!(py_pow(neg_nan, 1.0).to_bits(), neg_nan.to_bits());
+        assert_eq!(py_pow(1.0, neg_nan), 1.0);
+        assert_eq!(py_pow(neg_nan, 0.0), 1.0);
+        assert!(py_atan2(neg_nan, 1.0).is_sign_positive());
+        assert_eq!(py_atan2(-0.0, -1.0), -std::f64::consts::PI);
+    }
 }

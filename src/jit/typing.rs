@@ -138,6 +138,27 @@ pub fn promote(a: &Type, b: &Type) -> Option<Type> {
 
 /// The type a variable holding both an `a` and a `b` has (`None`: they cannot share one).
 pub fn unify(a: &Type, b: &Type) -> Option<Type> {
+    // Every array is a `DLTensor *` to the ABI; in kernels its dtype and ndim matter, and
+    // the pair is C-contiguous only when both are (a C-contiguous array is also strided).
+    if let (
+        Type::Array {
+            dtype: x,
+            ndim: n,
+            contiguous: c,
+        },
+        Type::Array {
+            dtype: y,
+            ndim: m,
+            contiguous: d,
+        },
+    ) = (a, b)
+    {
+        return (x.abi_eq(y) && n == m).then(|| Type::Array {
+            dtype: x.clone(),
+            ndim: *n,
+            contiguous: *c && *d,
+        });
+    }
     if a.abi_eq(b) {
         return Some(a.clone());
     }
@@ -243,8 +264,7 @@ impl<'f> Typer<'f> {
                 ),
             ));
         }
-        let mut written = HashSet::new();
-        stored_names(&f.body, &mut written);
+        let written = written_names(f, &t.vars);
         Ok(Types {
             vars: t.vars,
             ret,
@@ -878,22 +898,150 @@ impl<'f> Typer<'f> {
     }
 }
 
-/// Names used as the base of `x[...] = ...` and `x[...] op= ...` anywhere in `body`.
-fn stored_names(body: &[Stmt], out: &mut HashSet<String>) {
-    for s in body {
-        match s {
-            Stmt::Store(Expr::Name(n, _), ..) | Stmt::AugStore(Expr::Name(n, _), ..) => {
-                out.insert(n.clone());
+/// The names whose array memory the kernel writes: stored into, or passed to a callee
+/// that writes that parameter (a callee's writes are the caller's; one whose writes are
+/// unknown counts as writing every array it is given). Arrays are parameters only, so
+/// no local aliases one.
+fn written_names(f: &Function, vars: &HashMap<String, Type>) -> HashSet<String> {
+    let mut w = Writes {
+        f,
+        vars,
+        out: HashSet::new(),
+    };
+    // Recursive calls write what the kernel writes, so repeat until nothing changes.
+    loop {
+        let before = w.out.len();
+        w.block(&f.body);
+        if w.out.len() == before {
+            return w.out;
+        }
+    }
+}
+
+struct Writes<'a> {
+    f: &'a Function,
+    vars: &'a HashMap<String, Type>,
+    out: HashSet<String>,
+}
+
+impl Writes<'_> {
+    /// The array variables `e` may evaluate to.
+    fn arrays(&self, e: &Expr, into: &mut Vec<String>) {
+        match e {
+            Expr::Name(n, _) if matches!(self.vars.get(n), Some(Type::Array { .. })) => {
+                into.push(n.clone())
             }
-            Stmt::If(_, a, b, _) | Stmt::While(_, a, b, _) => {
-                stored_names(a, out);
-                stored_names(b, out);
-            }
-            Stmt::For { body, orelse, .. } => {
-                stored_names(body, out);
-                stored_names(orelse, out);
+            Expr::IfExp(_, a, b, _) => {
+                self.arrays(a, into);
+                self.arrays(b, into);
             }
             _ => {}
+        }
+    }
+
+    /// Whether `callee` may write the array passed at visible position `k`.
+    fn callee_writes(&self, callee: &Callee, k: usize) -> bool {
+        match callee {
+            Callee::Builtin(_) => false,
+            Callee::Local(_) => true,
+            Callee::SelfCall => self
+                .f
+                .params
+                .get(k)
+                .is_some_and(|(n, _)| self.out.contains(n)),
+            Callee::Native(i) => self.f.natives[*i].targets.iter().any(|t| {
+                let takes_array = t.visible.arg_types().nth(k).is_some_and(|p| {
+                    matches!(p, Type::Array { .. })
+                        || matches!(p, Type::Pointer { pointee, .. } if **pointee == Type::DLTensor)
+                });
+                takes_array
+                    && t.writes
+                        .as_ref()
+                        .is_none_or(|w| w.get(k).copied().unwrap_or(true))
+            }),
+        }
+    }
+
+    fn block(&mut self, body: &[Stmt]) {
+        for s in body {
+            self.stmt(s);
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        match s {
+            Stmt::Assign(_, values, _) => values.iter().for_each(|e| self.expr(e)),
+            Stmt::AugAssign(_, _, e, _) | Stmt::Expr(e, _) | Stmt::Return(Some(e), _) => {
+                self.expr(e)
+            }
+            Stmt::Store(target, index, value, _) | Stmt::AugStore(target, index, _, value, _) => {
+                let mut stored = Vec::new();
+                self.arrays(target, &mut stored);
+                self.out.extend(stored);
+                self.expr(target);
+                index.iter().for_each(|e| self.expr(e));
+                self.expr(value);
+            }
+            Stmt::If(test, a, b, _) | Stmt::While(test, a, b, _) => {
+                self.expr(test);
+                self.block(a);
+                self.block(b);
+            }
+            Stmt::For {
+                start,
+                stop,
+                step,
+                body,
+                orelse,
+                ..
+            } => {
+                self.expr(start);
+                self.expr(stop);
+                self.expr(step);
+                self.block(body);
+                self.block(orelse);
+            }
+            Stmt::Break(_) | Stmt::Continue(_) | Stmt::Return(None, _) | Stmt::Pass => {}
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        match e {
+            Expr::Call(callee, args, _) => {
+                for (k, a) in args.iter().enumerate() {
+                    if self.callee_writes(callee, k) {
+                        let mut passed = Vec::new();
+                        self.arrays(a, &mut passed);
+                        self.out.extend(passed);
+                    }
+                    self.expr(a);
+                }
+            }
+            Expr::Unary(_, a, _) | Expr::Shape(a, _, _) | Expr::Ndim(a, _) => self.expr(a),
+            Expr::Binary(_, a, b, _) => {
+                self.expr(a);
+                self.expr(b);
+            }
+            Expr::Compare(a, rest, _) => {
+                self.expr(a);
+                rest.iter().for_each(|(_, e)| self.expr(e));
+            }
+            Expr::BoolOp(_, items, _) => items.iter().for_each(|e| self.expr(e)),
+            Expr::IfExp(t, a, b, _) => {
+                self.expr(t);
+                self.expr(a);
+                self.expr(b);
+            }
+            Expr::Index(a, index, _) => {
+                self.expr(a);
+                index.iter().for_each(|e| self.expr(e));
+            }
+            Expr::Int(..)
+            | Expr::Float(..)
+            | Expr::Bool(..)
+            | Expr::Null(_)
+            | Expr::Name(..)
+            | Expr::FuncRef(..) => {}
         }
     }
 }
@@ -1100,6 +1248,10 @@ fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
                 numeric(t)?;
             }
             match m {
+                // Of an int: the int itself (uint64 keeps values past int64's range).
+                MathFn::Floor | MathFn::Ceil | MathFn::Trunc if is_int(&bool_as_int(&args[0])) => {
+                    bool_as_int(&args[0])
+                }
                 MathFn::Floor | MathFn::Ceil | MathFn::Trunc => I64,
                 MathFn::Isnan | MathFn::Isinf | MathFn::Isfinite => Type::Bool,
                 _ => Type::F64,
