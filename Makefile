@@ -46,7 +46,7 @@ fuzz: build
 	status=0; \
 	NATIVECALL_FUZZ_SCALE=$(NATIVECALL_FUZZ_SCALE) $(PY) tests/fuzz/runner.py fuzz_signatures --seed $(FUZZ_SEED) --record || status=1; \
 	NATIVECALL_FUZZ_SCALE=$(NATIVECALL_FUZZ_SCALE) $(PY) tests/fuzz/runner.py fuzz_kernels --seed $(FUZZ_SEED) --record || status=1; \
-	NATIVECALL_FUZZ_SCALE=$(DIFFERENTIAL_SCALE) $(PY) -m pytest tests/test_jit_differential.py || status=1; \
+	NATIVECALL_FUZZ_SCALE=$(DIFFERENTIAL_SCALE) NATIVECALL_FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest tests/test_jit_differential.py || status=1; \
 	exit $$status
 
 lint: $(VENV)/.installed
