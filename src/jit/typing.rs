@@ -453,13 +453,18 @@ impl<'f> Typer<'f> {
     }
 
     fn check_truthy(&self, e: &Expr) -> R<()> {
-        let t = self.known(e)?;
-        if is_numeric(&t) || matches!(t, Type::Pointer { .. }) {
+        self.check_truthy_type(e, &self.known(e)?)
+    }
+
+    /// `check_truthy` of `e` already typed as `t` (typing it again would make nested
+    /// `not`/`and`/`or` take time exponential in their depth).
+    fn check_truthy_type(&self, e: &Expr, t: &Type) -> R<()> {
+        if is_numeric(t) || matches!(t, Type::Pointer { .. }) {
             Ok(())
         } else {
             Err(CompileError::typing(
                 e.span(),
-                format!("a {} has no truth value", kernel_type_name(&t)),
+                format!("a {} has no truth value", kernel_type_name(t)),
             ))
         }
     }
@@ -678,7 +683,7 @@ impl<'f> Typer<'f> {
                 let t = t!(x);
                 match op {
                     UnaryOp::Not => {
-                        self.check_truthy(x)?;
+                        self.check_truthy_type(x, &t)?;
                         Type::Bool
                     }
                     UnaryOp::Neg | UnaryOp::Pos if is_numeric(&t) => bool_as_int(&t),
@@ -726,7 +731,7 @@ impl<'f> Typer<'f> {
                 let mut acc: Option<Type> = None;
                 for v in values {
                     let t = t!(v);
-                    self.check_truthy(v)?;
+                    self.check_truthy_type(v, &t)?;
                     acc = Some(match acc {
                         None => t,
                         Some(a) => unify(&a, &t).ok_or_else(|| {
