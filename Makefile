@@ -9,7 +9,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test build build-release rust-test py-test lint stubs-check clean
+.PHONY: demo test build build-release rust-test py-test fuzz lint stubs-check clean
 
 $(VENV)/.installed: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,20 @@ py-test: build
 	$(PY) -m pytest -q tests
 
 test: rust-test py-test
+
+# The long fuzz run: 10**6 signatures and 10**4 kernels (times NATIVECALL_FUZZ_SCALE), a
+# new seed each time (FUZZ_SEED=n repeats one); new findings are appended to
+# tests/fuzz_corpus/, which `make test` replays. Then the differential test, longer.
+# Every part runs; the target fails if any found something.
+NATIVECALL_FUZZ_SCALE ?= 1
+DIFFERENTIAL_SCALE ?= 20
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: build
+	status=0; \
+	NATIVECALL_FUZZ_SCALE=$(NATIVECALL_FUZZ_SCALE) $(PY) tests/fuzz/runner.py fuzz_signatures --seed $(FUZZ_SEED) --record || status=1; \
+	NATIVECALL_FUZZ_SCALE=$(NATIVECALL_FUZZ_SCALE) $(PY) tests/fuzz/runner.py fuzz_kernels --seed $(FUZZ_SEED) --record || status=1; \
+	NATIVECALL_FUZZ_SCALE=$(DIFFERENTIAL_SCALE) NATIVECALL_FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest tests/test_jit_differential.py || status=1; \
+	exit $$status
 
 lint: $(VENV)/.installed
 	cargo fmt --check

@@ -84,6 +84,11 @@ def jit(signature=None, **options):
     and ``bool`` mean float64, int64 and bool; a missing return annotation is
     inferred). Compilation is eager; errors raise :class:`CompileError` subclasses
     that point at the source. See docs/semantics.md for the language.
+
+    Without a source file (``exec``, ``python -c``, the plain REPL), pass the text:
+    ``nativecall.jit("float64(float64)", source="def f(x): ...", globals=None)`` returns
+    the kernel of the one function it defines; outside names come from ``globals`` (a
+    dict, copied) and from the source's own imports.
     """
     from ._jit import jit as _jit  # the frontend (ast, inspect) loads on first use
 

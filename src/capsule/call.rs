@@ -217,7 +217,7 @@ pub fn convert_arg(
             }
             Ok(s)
         }
-        Type::Array { dtype, ndim } => array_arg(obj, Some((dtype, *ndim)), ty, ctx, borrows),
+        Type::Array { dtype, ndim, .. } => array_arg(obj, Some((dtype, *ndim)), ty, ctx, borrows),
         Type::Pointer { pointee, .. }
             if **pointee == Type::DLTensor && !obj.is_none() && !obj.is_instance_of::<PyInt>() =>
         {
@@ -524,6 +524,8 @@ fn numpy_view(
             )));
         }
     }
+    let shape: Vec<i64> = arr.shape().iter().map(|&d| d as i64).collect();
+    check_contiguous(&shape, Some(&strides), ty, ctx)?;
     // SAFETY: a live ndarray; reading its flags field.
     let writeable =
         unsafe { (*arr.as_array_ptr()).fields.flags } & numpy::npyffi::NPY_ARRAY_WRITEABLE != 0;
@@ -533,7 +535,6 @@ fn numpy_view(
             ctx.what(ty)
         )));
     }
-    let shape: Vec<i64> = arr.shape().iter().map(|&d| d as i64).collect();
     // SAFETY: a live ndarray; its data pointer is valid while `obj` is (kept below).
     let data = unsafe { (*arr.as_array_ptr()).fields.data } as *mut std::ffi::c_void;
     let mut view = Box::new((
@@ -559,6 +560,43 @@ fn numpy_view(
     borrows.numpy_views.push(view);
     borrows.objects.push(obj.clone().unbind());
     Ok(Some(Slot::from_bytes(&address.to_ne_bytes())))
+}
+
+/// Refuse an array that is not C-contiguous for a parameter whose type says it is
+/// (`float64[:, ::1]`, indexed with strides computed from the shape). `strides` are in
+/// elements (`None`: compact). As NumPy's flags say, a dimension of length 1 may have
+/// any stride, and an empty array is contiguous (no element can be reached).
+fn check_contiguous(
+    shape: &[i64],
+    strides: Option<&[i64]>,
+    ty: &Type,
+    ctx: &ArgContext<'_>,
+) -> PyResult<()> {
+    let (
+        Type::Array {
+            contiguous: true, ..
+        },
+        Some(strides),
+    ) = (ty, strides)
+    else {
+        return Ok(());
+    };
+    if shape.contains(&0) {
+        return Ok(());
+    }
+    let mut want = 1i64;
+    for (k, (&n, &s)) in shape.iter().zip(strides).enumerate().rev() {
+        if n != 1 && s != want {
+            return Err(PyValueError::new_err(format!(
+                "{} must be C-contiguous: dimension {k} has stride {s} (in elements), {want} \
+                 expected for shape {shape:?}; pass numpy.ascontiguousarray(...) or declare \
+                 the parameter with ':' (any strides)",
+                ctx.what(ty),
+            )));
+        }
+        want = want.saturating_mul(n);
+    }
+    Ok(())
 }
 
 /// A `nativecall.Array`'s descriptor, checked like any DLPack argument.
@@ -595,6 +633,7 @@ fn own_array_view(
             )));
         }
     }
+    check_contiguous(shape, Some(strides), ty, ctx)?;
     if ctx.writes && readonly {
         return Err(PyValueError::new_err(format!(
             "{} is read-only, and the kernel writes to it",
@@ -674,6 +713,7 @@ fn array_arg(
             )));
         }
     }
+    check_contiguous(tensor.shape(), tensor.strides(), ty, ctx)?;
     if ctx.writes && imported.flags().contains(dlpark::DlpackFlags::READ_ONLY) {
         return Err(PyValueError::new_err(format!(
             "{} is read-only, and the kernel writes to it",

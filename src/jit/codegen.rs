@@ -450,8 +450,13 @@ impl<'a, 'b> Gen<'a, 'b> {
             Some(e) => self.entry_params(&e, &outer),
         };
         for (k, (name, t)) in self.f.params.iter().enumerate() {
-            if let Type::Array { dtype, ndim } = t {
-                let view = self.array_view(params[k], dtype, *ndim);
+            if let Type::Array {
+                dtype,
+                ndim,
+                contiguous,
+            } = t
+            {
+                let view = self.array_view(params[k], dtype, *ndim, *contiguous);
                 self.arrays.insert(name.clone(), view);
             }
         }
@@ -1224,9 +1229,14 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
         }
         let (pv, pt) = self.expr(p)?;
-        if let Type::Array { dtype, ndim } = &pt {
+        if let Type::Array {
+            dtype,
+            ndim,
+            contiguous,
+        } = &pt
+        {
             // Any other array expression (`(a if c else b)[i]`): read its descriptor here.
-            let view = self.array_view(pv, dtype, *ndim);
+            let view = self.array_view(pv, dtype, *ndim, *contiguous);
             return self.array_element(&view, idx);
         }
         let elem = pt.pointee().cloned().expect("typed: a pointer");
@@ -1342,8 +1352,15 @@ impl<'a, 'b> Gen<'a, 'b> {
     }
 
     /// Read an array parameter's descriptor once, at entry: data (with byte_offset),
-    /// shape, and strides in elements (compact row-major when the producer gave none).
-    fn array_view(&mut self, tensor: Value, dtype: &Type, ndim: u32) -> ArrayView {
+    /// shape, and strides in elements (compact row-major when the producer gave none, or
+    /// when the type says C-contiguous: then the producer's strides are not read).
+    fn array_view(
+        &mut self,
+        tensor: Value,
+        dtype: &Type,
+        ndim: u32,
+        contiguous: bool,
+    ) -> ArrayView {
         let flags = MemFlagsData::trusted();
         if self.f.boundscheck {
             let got = self.b.ins().load(clt::I32, flags, tensor, 16);
@@ -1357,7 +1374,6 @@ impl<'a, 'b> Gen<'a, 'b> {
         let byte_offset = self.b.ins().load(clt::I64, flags, tensor, 40);
         let base = self.b.ins().iadd(data, byte_offset);
         let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, 24);
-        let strides_ptr = self.b.ins().load(self.ptr, flags, tensor, 32);
         let shape: Vec<Value> = (0..ndim)
             .map(|k| {
                 self.b
@@ -1365,6 +1381,16 @@ impl<'a, 'b> Gen<'a, 'b> {
                     .load(clt::I64, flags, shape_ptr, (8 * k) as i32)
             })
             .collect();
+        if contiguous {
+            let strides = self.compact_strides(&shape);
+            return ArrayView {
+                base,
+                shape,
+                strides,
+                dtype: dtype.clone(),
+            };
+        }
+        let strides_ptr = self.b.ins().load(self.ptr, flags, tensor, 32);
         let (given, compact, merge) = (
             self.b.create_block(),
             self.b.create_block(),
@@ -1387,10 +1413,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             .collect();
         self.b.ins().jump(merge, &args(&loaded));
         self.b.switch_to_block(compact);
-        let mut strides = vec![self.b.ins().iconst(clt::I64, 1); ndim as usize];
-        for k in (0..ndim as usize).rev().skip(1) {
-            strides[k] = self.b.ins().imul(strides[k + 1], shape[k + 1]);
-        }
+        let strides = self.compact_strides(&shape);
         self.b.ins().jump(merge, &args(&strides));
         self.b.seal_block(merge);
         self.b.switch_to_block(merge);
@@ -1401,6 +1424,15 @@ impl<'a, 'b> Gen<'a, 'b> {
             strides,
             dtype: dtype.clone(),
         }
+    }
+
+    /// Row-major strides, in elements, of an array of `shape`.
+    fn compact_strides(&mut self, shape: &[Value]) -> Vec<Value> {
+        let mut strides = vec![self.b.ins().iconst(clt::I64, 1); shape.len()];
+        for k in (0..shape.len()).rev().skip(1) {
+            strides[k] = self.b.ins().imul(strides[k + 1], shape[k + 1]);
+        }
+        strides
     }
 
     /// Extent `k` of the array `a`: from a parameter's view, else read from the descriptor
@@ -1833,9 +1865,12 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
             Callee::SelfCall => {
                 if self.entry.is_some() || self.ufunc.is_some() {
-                    // The function's own entry is the adapted one; recursion needs a thunk.
-                    return Err(JitError::Unsupported(
-                        "an adapted entry for a recursive kernel".into(),
+                    // The function's own entry is the adapted one or a ufunc loop: recursion
+                    // needs a thunk (adapters fall back to one) and ufunc loops refuse it.
+                    return Err(CompileError::unsupported(
+                        span,
+                        "a recursive kernel cannot be a ufunc loop: call a @nativecall.jit kernel \
+                         from the vectorized function instead",
                     )
                     .into());
                 }
