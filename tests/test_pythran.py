@@ -52,13 +52,15 @@ def count_positive(n, xs):
 
 
 @pytest.fixture(scope="session")
-def pythran_module(request):
+def pythran_module(request, tmp_path_factory):
     """The module above, compiled by Pythran once: the extension is cached under
     .pytest_cache keyed by the source, Pythran's version and the interpreter, so
-    later sessions import it without compiling."""
+    later sessions import it without compiling (without pytest's cache plugin,
+    once per session in a temporary folder)."""
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     key = hashlib.sha256(f"{PYTHRAN_SOURCE}\0{pythran.__version__}\0{suffix}".encode()).hexdigest()[:16]
-    directory = request.config.cache.mkdir(f"pythran-{key}")
+    cache = getattr(request.config, "cache", None)
+    directory = cache.mkdir(f"pythran-{key}") if cache else tmp_path_factory.mktemp(f"pythran-{key}")
     name = "nc_pythran_test"
     ext = directory / f"{name}{suffix}"
     if not ext.exists():
