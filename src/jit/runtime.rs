@@ -5,7 +5,7 @@
 
 use std::cell::Cell;
 
-use super::ir::MathFn;
+use super::ir::{MathFn, PythonVersion};
 
 /// The C library's math functions, called directly by generated code (CPython's `math`
 /// module calls the same ones, so results agree bit for bit; `gamma`/`lgamma` are the
@@ -146,9 +146,18 @@ pub extern "C" fn py_pow(x: f64, y: f64) -> f64 {
 /// (C's `atan2` returns the operand, sign included), and the infinities and zeros are
 /// settled before the C library is asked.
 pub extern "C" fn py_atan2(y: f64, x: f64) -> f64 {
+    atan2_with_nan(y, x, f64::NAN)
+}
+
+/// [`py_atan2`] as CPython 3.10 has it: its NaN is `Py_HUGE_VAL * 0.`, see [`py310_nan`].
+pub extern "C" fn py_atan2_310(y: f64, x: f64) -> f64 {
+    atan2_with_nan(y, x, py310_nan())
+}
+
+fn atan2_with_nan(y: f64, x: f64, nan: f64) -> f64 {
     use std::f64::consts::PI;
     if x.is_nan() || y.is_nan() {
-        return f64::NAN;
+        return nan;
     }
     if y.is_infinite() {
         if x.is_infinite() {
@@ -164,28 +173,104 @@ pub extern "C" fn py_atan2(y: f64, x: f64) -> f64 {
     unsafe { libm::atan2(y, x) }
 }
 
-/// `math.hypot(x, y)` as CPython 3.11 computes it (`vector_norm` in
-/// Modules/mathmodule.c): scaled by a power of two, squared with Veltkamp splitting
-/// and summed with compensation, then one Newton correction of the square root. The
-/// C library's `hypot` differs from it in the last bit for about 1 in 150 inputs.
-pub extern "C" fn py_hypot(x: f64, y: f64) -> f64 {
-    let v = [x.abs(), y.abs()];
-    // CPython's scan: a NaN never becomes the maximum (so an infinity still wins).
-    let max = v.iter().fold(0.0, |m, &x| if x > m { x } else { m });
-    vector_norm(&v, max, v.iter().any(|x| x.is_nan()))
+/// The NaN CPython 3.10 returns from `math` code (`Py_NAN`, defined there as
+/// `Py_HUGE_VAL * 0.` and computed when it runs): the hardware's default NaN, which is
+/// negative on x86 and positive on ARM. From 3.11 on, `Py_NAN` is the positive NaN.
+fn py310_nan() -> f64 {
+    std::hint::black_box(f64::INFINITY) * 0.0
 }
 
-fn vector_norm(v: &[f64], max: f64, found_nan: bool) -> f64 {
-    const T27: f64 = 134217729.0; // 2**27 + 1
+/// `math.hypot(x, y)` as CPython 3.12 and later compute it (`vector_norm` in
+/// Modules/mathmodule.c): scaled by a power of two, squared exactly with `fma`, summed
+/// with compensation, then one Newton correction of the square root; subnormal
+/// operands are first scaled up by 2**1022. The C library's `hypot` differs from it in
+/// the last bit for about 1 in 150 inputs.
+pub extern "C" fn py_hypot(x: f64, y: f64) -> f64 {
+    let mut v = [x.abs(), y.abs()];
+    let max = max_of(&v);
+    hypot_special(&v, f64::NAN).unwrap_or_else(|| vector_norm(&mut v, max))
+}
+
+/// `math.hypot(x, y)` as CPython 3.11 computes it: [`py_hypot`]'s method, but squared
+/// with Veltkamp splitting (no `fma`) into three accumulators, and subnormal operands
+/// divided by the largest. It and 3.12's differ in the last bit for about 1 in 300
+/// inputs with subnormal or very different operands.
+pub extern "C" fn py_hypot_311(x: f64, y: f64) -> f64 {
+    let v = [x.abs(), y.abs()];
+    hypot_special(&v, f64::NAN).unwrap_or_else(|| vector_norm_311(&v, max_of(&v)))
+}
+
+/// `math.hypot(x, y)` as CPython 3.10 computes it: 3.11's, except that a NaN operand
+/// gives 3.10's `Py_NAN` (see [`py310_nan`]).
+pub extern "C" fn py_hypot_310(x: f64, y: f64) -> f64 {
+    let v = [x.abs(), y.abs()];
+    hypot_special(&v, py310_nan()).unwrap_or_else(|| vector_norm_311(&v, max_of(&v)))
+}
+
+/// CPython's scan for the largest magnitude: a NaN never becomes the maximum.
+fn max_of(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m, &x| if x > m { x } else { m })
+}
+
+/// `vector_norm`'s answers before any arithmetic: an infinity wins over a NaN, and a NaN
+/// operand gives the release's `Py_NAN`.
+fn hypot_special(v: &[f64], nan: f64) -> Option<f64> {
+    let max = max_of(v);
     if max.is_infinite() {
-        return max;
+        Some(max)
+    } else if v.iter().any(|x| x.is_nan()) {
+        Some(nan)
+    } else if max == 0.0 || v.len() <= 1 {
+        Some(max)
+    } else {
+        None
     }
-    if found_nan {
-        return f64::NAN;
+}
+
+/// CPython 3.12's `vector_norm` for finite, nonnegative `v` with largest element
+/// `max > 0`.
+fn vector_norm(v: &mut [f64], max: f64) -> f64 {
+    // frexp: max = m * 2**max_e with 0.5 <= m < 1.
+    let max_e = frexp_exponent(max);
+    if max_e < -1023 {
+        // ldexp(1.0, -max_e) would overflow: make the subnormals normal first.
+        for x in v.iter_mut() {
+            *x /= f64::MIN_POSITIVE;
+        }
+        return f64::MIN_POSITIVE * vector_norm(v, max / f64::MIN_POSITIVE);
     }
-    if max == 0.0 || v.len() <= 1 {
-        return max;
+    // Error-free product (`dl_mul`, with `fma`) and sum of |a| >= |b| (`dl_fast_sum`).
+    let dl_mul = |x: f64, y: f64| {
+        let z = x * y;
+        (z, x.mul_add(y, -z))
+    };
+    let dl_fast_sum = |a: f64, b: f64| {
+        let x = a + b;
+        (x, (a - x) + b)
+    };
+    let scale = ldexp(1.0, -max_e);
+    let (mut csum, mut frac1, mut frac2) = (1.0f64, 0.0f64, 0.0f64);
+    for &x in v.iter() {
+        let x = x * scale;
+        let (hi, lo) = dl_mul(x, x);
+        let (sum, err) = dl_fast_sum(csum, hi);
+        csum = sum;
+        frac1 += lo;
+        frac2 += err;
     }
+    let h = (csum - 1.0 + (frac1 + frac2)).sqrt();
+    let (hi, lo) = dl_mul(-h, h);
+    let (sum, err) = dl_fast_sum(csum, hi);
+    csum = sum;
+    frac1 += lo;
+    frac2 += err;
+    let x = csum - 1.0 + (frac1 + frac2);
+    (h + x / (2.0 * h)) / scale
+}
+
+/// CPython 3.10's and 3.11's `vector_norm`, with [`vector_norm`]'s preconditions.
+fn vector_norm_311(v: &[f64], max: f64) -> f64 {
+    const T27: f64 = 134217729.0; // 2**27 + 1
     let (mut csum, mut frac1, mut frac2, mut frac3) = (1.0f64, 0.0f64, 0.0f64, 0.0f64);
     let add = |x: f64, frac: &mut f64, csum: &mut f64| {
         let old = *csum;
@@ -197,7 +282,6 @@ fn vector_norm(v: &[f64], max: f64, found_nan: bool) -> f64 {
         let hi = t - (t - x);
         (hi, x - hi)
     };
-    // frexp: max = m * 2**max_e with 0.5 <= m < 1.
     let max_e = frexp_exponent(max);
     if max_e >= -1023 {
         let scale = ldexp(1.0, -max_e);
@@ -271,8 +355,10 @@ pub extern "C" fn ipow(base: i64, exp: i64) -> i64 {
 }
 
 /// The address of the helper for a `math` function that has no Cranelift instruction,
-/// with its arity (all take and return `double`).
-pub fn math_helper(m: MathFn) -> Option<(usize, usize)> {
+/// with its arity (all take and return `double`), as CPython `python` computes it:
+/// `hypot` changed its algorithm in 3.12, and `atan2` and `hypot` return a NaN of
+/// the hardware's choice in 3.10 (the positive one from 3.11 on).
+pub fn math_helper(m: MathFn, python: PythonVersion) -> Option<(usize, usize)> {
     use MathFn::*;
     type F1 = unsafe extern "C" fn(f64) -> f64;
     type F2 = unsafe extern "C" fn(f64, f64) -> f64;
@@ -299,7 +385,10 @@ pub fn math_helper(m: MathFn) -> Option<(usize, usize)> {
         Gamma => one(libm::tgamma),
         Lgamma => one(libm::lgamma),
         Pow => two(py_pow),
+        Atan2 if python < PythonVersion::new(3, 11) => two(py_atan2_310),
         Atan2 => two(py_atan2),
+        Hypot if python < PythonVersion::new(3, 11) => two(py_hypot_310),
+        Hypot if python < PythonVersion::new(3, 12) => two(py_hypot_311),
         Hypot => two(py_hypot),
         Fmod => two(libm::fmod),
         Sqrt | Floor | Ceil | Trunc | Fabs | Copysign | Isnan | Isinf | Isfinite => None,
@@ -496,13 +585,39 @@ mod tests {
 
     #[test]
     fn hypot_follows_cpython_on_specials_and_subnormals() {
-        assert_eq!(py_hypot(f64::NAN, f64::INFINITY), f64::INFINITY);
-        let nan = py_hypot(-f64::NAN, 1.0);
-        assert!(nan.is_nan() && nan.is_sign_positive());
-        assert_eq!(py_hypot(0.6, 0.8), 1.0);
-        assert_eq!(py_hypot(3e-320, 4e-320), 5e-320);
-        assert_eq!(py_hypot(1e308, 1e308), 1.4142135623730951e308);
-        assert_eq!(py_hypot(-0.0, 0.0).to_bits(), 0);
+        for hypot in [py_hypot, py_hypot_311, py_hypot_310] {
+            assert_eq!(hypot(f64::NAN, f64::INFINITY), f64::INFINITY);
+            assert_eq!(hypot(0.6, 0.8), 1.0);
+            assert_eq!(hypot(3e-320, 4e-320), 5e-320);
+            assert_eq!(hypot(1e308, 1e308), 1.4142135623730951e308);
+            assert_eq!(hypot(-0.0, 0.0).to_bits(), 0);
+        }
+        for hypot in [py_hypot, py_hypot_311] {
+            let nan = hypot(-f64::NAN, 1.0);
+            assert!(nan.is_nan() && nan.is_sign_positive());
+        }
+        assert_eq!(py_hypot_310(1.0, f64::NAN).to_bits(), py310_nan().to_bits());
+    }
+
+    #[test]
+    fn hypot_of_subnormals_changed_in_cpython_3_12() {
+        // Expected values from CPython 3.11 and 3.12.
+        let (x, y) = (3.1098219472394e-309, 5.32878654075366e-309);
+        assert_eq!(py_hypot_311(x, y), 6.169842667398356e-309);
+        assert_eq!(py_hypot(x, y), 6.16984266739835e-309);
+        assert_eq!(py_hypot_310(x, y), py_hypot_311(x, y));
+    }
+
+    #[test]
+    fn math_helpers_follow_the_cpython_release() {
+        let helper = |m, minor| math_helper(m, PythonVersion::new(3, minor)).map(|h| h.0);
+        let address = |f: extern "C" fn(f64, f64) -> f64| Some(f as usize);
+        assert_eq!(helper(MathFn::Hypot, 10), address(py_hypot_310));
+        assert_eq!(helper(MathFn::Hypot, 11), address(py_hypot_311));
+        assert_eq!(helper(MathFn::Hypot, 12), address(py_hypot));
+        assert_eq!(helper(MathFn::Hypot, 14), address(py_hypot));
+        assert_eq!(helper(MathFn::Atan2, 10), address(py_atan2_310));
+        assert_eq!(helper(MathFn::Atan2, 11), address(py_atan2));
     }
 
     #[test]
@@ -512,6 +627,7 @@ mod tests {
         assert_eq!(py_pow(1.0, neg_nan), 1.0);
         assert_eq!(py_pow(neg_nan, 0.0), 1.0);
         assert!(py_atan2(neg_nan, 1.0).is_sign_positive());
+        assert_eq!(py_atan2_310(1.0, f64::NAN).to_bits(), py310_nan().to_bits());
         assert_eq!(py_atan2(-0.0, -1.0), -std::f64::consts::PI);
     }
 }
