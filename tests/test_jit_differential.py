@@ -231,6 +231,8 @@ class Generator:
                 return rng.choice([f, f, math.nextafter(f, math.inf), math.nextafter(f, -math.inf), -f])
             if r < 0.6:
                 return rng.uniform(-10, 10) * 2.0 ** rng.randint(-30, 70)
+            if r < 0.7:
+                return rng.getrandbits(rng.randint(1, 52)) * rng.choice([5e-324, -5e-324])  # subnormal
             return rng.choice(FLOATS)
 
         a, b = an_int(), an_int()
