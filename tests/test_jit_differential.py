@@ -166,7 +166,8 @@ class Generator:
             return Node(f"math.{f}({a.src}, {b.src})", f"math.{f}({a.ref}, {b.ref})", "float", (a, b))
         a = e()
         f = self.rng.choice(
-            ["sqrt", "fabs", "floor", "ceil", "trunc", "exp", "expm1", "log", "log1p", "atan", "sin", "tanh", "erf"]
+            ["sqrt", "fabs", "floor", "ceil", "trunc", "exp", "expm1", "log", "log1p", "atan", "sin", "tanh", "erf",
+             "gamma", "lgamma"]
         )  # fmt: skip
         out = "int" if f in ("floor", "ceil", "trunc") else "float"
         return Node(f"math.{f}({a.src})", f"math.{f}({a.ref})", out, (a,))

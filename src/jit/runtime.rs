@@ -1,15 +1,15 @@
 //! Functions generated code calls for operations Cranelift has no instruction for.
 //!
 //! Each is `extern "C"`, takes and returns plain numbers, and cannot panic, so
-//! nothing can unwind out of generated code. Math functions are the C library's own.
+//! nothing can unwind out of generated code. Math functions are the C library's own where
+//! CPython's `math` calls it, and CPython's code transcribed where it has its own.
 
 use std::cell::Cell;
 
 use super::ir::{MathFn, PythonVersion};
 
 /// The C library's math functions, called directly by generated code (CPython's `math`
-/// module calls the same ones, so results agree bit for bit; `gamma`/`lgamma` are the
-/// exception, CPython has its own).
+/// module calls the same ones, so results agree bit for bit).
 mod libm {
     use std::ffi::c_double;
 
@@ -34,8 +34,6 @@ mod libm {
         pub fn fmod(x: c_double, y: c_double) -> c_double;
         pub fn erf(x: c_double) -> c_double;
         pub fn erfc(x: c_double) -> c_double;
-        pub fn tgamma(x: c_double) -> c_double;
-        pub fn lgamma(x: c_double) -> c_double;
     }
 }
 
@@ -326,6 +324,173 @@ fn ldexp(x: f64, e: i32) -> f64 {
         * f64::from_bits(((1023 + e - half) as u64) << 52)
 }
 
+/// `math.gamma(x)` as CPython computes it (`m_tgamma` in Modules/mathmodule.c, the same
+/// in every release since 3.2): the Lanczos approximation with a correction for the
+/// rounding of `x + g - 0.5`, the reflection formula below zero, and a table for
+/// small integers. Where CPython raises, the value `m_tgamma` returns.
+pub extern "C" fn py_gamma(x: f64) -> f64 {
+    use std::f64::consts::PI;
+    if !x.is_finite() {
+        // gamma(nan) = nan, gamma(inf) = inf, gamma(-inf) = nan.
+        return if x.is_nan() || x > 0.0 { x } else { f64::NAN };
+    }
+    if x == 0.0 {
+        return f64::INFINITY.copysign(x);
+    }
+    if x == x.floor() {
+        if x < 0.0 {
+            return f64::NAN;
+        }
+        if x <= GAMMA_INTEGRAL.len() as f64 {
+            return GAMMA_INTEGRAL[x as usize - 1];
+        }
+    }
+    let absx = x.abs();
+    if absx < 1e-20 {
+        return 1.0 / x;
+    }
+    if absx > 200.0 {
+        return if x < 0.0 {
+            0.0 / sinpi(x)
+        } else {
+            f64::INFINITY
+        };
+    }
+    let y = absx + LANCZOS_G_MINUS_HALF;
+    // The rounding error of y, computed so that no step rounds.
+    let z = if absx > LANCZOS_G_MINUS_HALF {
+        (y - absx) - LANCZOS_G_MINUS_HALF
+    } else {
+        (y - LANCZOS_G_MINUS_HALF) - absx
+    };
+    let z = z * LANCZOS_G / y;
+    // SAFETY (all blocks below): `exp` and `pow` are pure C functions of doubles.
+    if x < 0.0 {
+        let mut r = -PI / sinpi(absx) / absx * unsafe { libm::exp(y) } / lanczos_sum(absx);
+        r -= z * r;
+        if absx < 140.0 {
+            r /= unsafe { libm::pow(y, absx - 0.5) };
+        } else {
+            let sqrtpow = unsafe { libm::pow(y, absx / 2.0 - 0.25) };
+            r /= sqrtpow;
+            r /= sqrtpow;
+        }
+        r
+    } else {
+        let mut r = lanczos_sum(absx) / unsafe { libm::exp(y) };
+        r += z * r;
+        if absx < 140.0 {
+            r *= unsafe { libm::pow(y, absx - 0.5) };
+        } else {
+            let sqrtpow = unsafe { libm::pow(y, absx / 2.0 - 0.25) };
+            r *= sqrtpow;
+            r *= sqrtpow;
+        }
+        r
+    }
+}
+
+/// `math.lgamma(x)` as CPython computes it (`m_lgamma`, unchanged since 3.2): the log of
+/// [`py_gamma`]'s Lanczos approximation, with the reflection formula below zero.
+pub extern "C" fn py_lgamma(x: f64) -> f64 {
+    const LOG_PI: f64 = 1.1447298858494002;
+    if !x.is_finite() {
+        return if x.is_nan() { x } else { f64::INFINITY };
+    }
+    if x == x.floor() && x <= 2.0 {
+        return if x <= 0.0 { f64::INFINITY } else { 0.0 };
+    }
+    let absx = x.abs();
+    // SAFETY (all blocks): `log` is a pure C function of a double.
+    let log = |v: f64| unsafe { libm::log(v) };
+    if absx < 1e-20 {
+        return -log(absx);
+    }
+    let mut r = log(lanczos_sum(absx)) - LANCZOS_G;
+    r += (absx - 0.5) * (log(absx + LANCZOS_G - 0.5) - 1.0);
+    if x < 0.0 {
+        r = LOG_PI - log(sinpi(absx).abs()) - log(absx) - r;
+    }
+    r
+}
+
+const LANCZOS_G: f64 = 6.02468004077673;
+const LANCZOS_G_MINUS_HALF: f64 = 5.52468004077673;
+const LANCZOS_NUM: [f64; 13] = [
+    23531376880.41076,
+    42919803642.6491,
+    35711959237.35567,
+    17921034426.03721,
+    6039542586.352028,
+    1439720407.3117216,
+    248874557.86205417,
+    31426415.585400194,
+    2876370.6289353725,
+    186056.26539522348,
+    8071.672002365816,
+    210.82427775157936,
+    2.5066282746310002,
+];
+/// x * (x + 1) * ... * (x + 11), expanded.
+const LANCZOS_DEN: [f64; 13] = [
+    0.0,
+    39916800.0,
+    120543840.0,
+    150917976.0,
+    105258076.0,
+    45995730.0,
+    13339535.0,
+    2637558.0,
+    357423.0,
+    32670.0,
+    1925.0,
+    66.0,
+    1.0,
+];
+/// gamma(1) ..= gamma(23), exact.
+const GAMMA_INTEGRAL: [f64; 23] = {
+    let mut table = [1.0; 23];
+    let mut i = 1;
+    while i < 23 {
+        table[i] = table[i - 1] * i as f64;
+        i += 1;
+    }
+    table
+};
+
+/// CPython's `lanczos_sum` for x > 0, as a rational function in x (or in 1/x from 5 on).
+fn lanczos_sum(x: f64) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    if x < 5.0 {
+        for i in (0..13).rev() {
+            num = num * x + LANCZOS_NUM[i];
+            den = den * x + LANCZOS_DEN[i];
+        }
+    } else {
+        for i in 0..13 {
+            num = num / x + LANCZOS_NUM[i];
+            den = den / x + LANCZOS_DEN[i];
+        }
+    }
+    num / den
+}
+
+/// CPython's `m_sinpi`: sin(pi * x) for finite x, exact at the integers.
+fn sinpi(x: f64) -> f64 {
+    use std::f64::consts::PI;
+    let y = x.abs() % 2.0;
+    // SAFETY (all blocks): `sin` and `cos` are pure C functions of a double.
+    let r = match (2.0 * y).round() as i32 {
+        0 => unsafe { libm::sin(PI * y) },
+        1 => unsafe { libm::cos(PI * (y - 0.5)) },
+        // Not -sin(pi * (y - 1.0)), which gives -0.0 at y == 1.0.
+        2 => unsafe { libm::sin(PI * (1.0 - y)) },
+        3 => -unsafe { libm::cos(PI * (y - 1.5)) },
+        _ => unsafe { libm::sin(PI * (y - 2.0)) },
+    };
+    1.0f64.copysign(x) * r
+}
+
 /// `base ** exp` on integers, wrapping. A negative exponent gives the integer part
 /// of the exact result: 1 for base 1, ±1 for base -1, and 0 otherwise (Python would
 /// give a float, and raise for base 0).
@@ -382,8 +547,8 @@ pub fn math_helper(m: MathFn, python: PythonVersion) -> Option<(usize, usize)> {
         Tanh => one(libm::tanh),
         Erf => one(libm::erf),
         Erfc => one(libm::erfc),
-        Gamma => one(libm::tgamma),
-        Lgamma => one(libm::lgamma),
+        Gamma => one(py_gamma),
+        Lgamma => one(py_lgamma),
         Pow => two(py_pow),
         Atan2 if python < PythonVersion::new(3, 11) => two(py_atan2_310),
         Atan2 => two(py_atan2),
@@ -618,6 +783,26 @@ mod tests {
         assert_eq!(helper(MathFn::Hypot, 14), address(py_hypot));
         assert_eq!(helper(MathFn::Atan2, 10), address(py_atan2_310));
         assert_eq!(helper(MathFn::Atan2, 11), address(py_atan2));
+    }
+
+    #[test]
+    fn gamma_and_lgamma_are_cpython_s_not_the_c_library_s() {
+        // Expected values from CPython; glibc's tgamma and lgamma differ in the last bits.
+        let cases = [
+            (2.5, 1.3293403881791372, 0.2846828704729196),
+            (-2.5, -0.9453087204829417, -0.05624371649767457),
+            (150.5, 4.661072627097377e261, 602.5139548705855),
+            (-150.5, -4.478447658150641e-264, -606.383188068925),
+            (-0.3, -4.326851108825192, 1.4648400508576032),
+        ];
+        for (x, gamma, lgamma) in cases {
+            assert_eq!(py_gamma(x), gamma, "gamma({x})");
+            assert_eq!(py_lgamma(x), lgamma, "lgamma({x})");
+        }
+        assert_eq!(py_gamma(23.0), 1124000727777607680000.0);
+        assert_eq!(py_gamma(-0.0), f64::NEG_INFINITY);
+        assert!(py_gamma(-3.0).is_nan() && py_gamma(-f64::INFINITY).is_nan());
+        assert_eq!((py_lgamma(1.0), py_lgamma(-2.0)), (0.0, f64::INFINITY));
     }
 
     #[test]
