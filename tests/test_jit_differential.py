@@ -166,7 +166,8 @@ class Generator:
             return Node(f"math.{f}({a.src}, {b.src})", f"math.{f}({a.ref}, {b.ref})", "float", (a, b))
         a = e()
         f = self.rng.choice(
-            ["sqrt", "fabs", "floor", "ceil", "trunc", "exp", "expm1", "log", "log1p", "atan", "sin", "tanh", "erf"]
+            ["sqrt", "fabs", "floor", "ceil", "trunc", "exp", "expm1", "log", "log1p", "atan", "sin", "tanh", "erf",
+             "gamma", "lgamma"]
         )  # fmt: skip
         out = "int" if f in ("floor", "ceil", "trunc") else "float"
         return Node(f"math.{f}({a.src})", f"math.{f}({a.ref})", out, (a,))
@@ -231,6 +232,8 @@ class Generator:
                 return rng.choice([f, f, math.nextafter(f, math.inf), math.nextafter(f, -math.inf), -f])
             if r < 0.6:
                 return rng.uniform(-10, 10) * 2.0 ** rng.randint(-30, 70)
+            if r < 0.7:
+                return rng.getrandbits(rng.randint(1, 52)) * rng.choice([5e-324, -5e-324])  # subnormal
             return rng.choice(FLOATS)
 
         a, b = an_int(), an_int()

@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, Overloads, Span, Stmt,
-    UnaryOp,
+    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, Overloads, PythonVersion,
+    Span, Stmt, UnaryOp,
 };
 use crate::jit::typing::{kernel_type_name, ErrorKind};
 use crate::jit::{self, KernelError};
@@ -262,6 +262,8 @@ fn function_from(obj: &Bound<'_, PyAny>) -> PyResult<Function> {
     let body = list(&t.get_item(4)?, stmt_from)?;
     let natives = list(&t.get_item(5)?, overloads_from)?;
     let boundscheck: bool = t.get_item(6)?.extract()?;
+    // `math` follows the running interpreter's release where releases differ.
+    let version = obj.py().version_info();
     Ok(Function {
         name,
         params,
@@ -269,6 +271,7 @@ fn function_from(obj: &Bound<'_, PyAny>) -> PyResult<Function> {
         body,
         natives,
         boundscheck,
+        python: PythonVersion::new(version.major, version.minor),
     })
 }
 

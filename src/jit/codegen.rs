@@ -2001,13 +2001,14 @@ impl<'a, 'b> Gen<'a, 'b> {
                         self.b.ins().fcmp(cc, a, inf)
                     }
                     MathFn::Log if xs.len() == 2 => {
-                        let (addr, _) = runtime::math_helper(MathFn::Log).expect("log helper");
+                        let (addr, _) =
+                            runtime::math_helper(MathFn::Log, self.f.python).expect("log helper");
                         let num = self.call_helper(addr, &[clt::F64], clt::F64, &[xs[0]]);
                         let den = self.call_helper(addr, &[clt::F64], clt::F64, &[xs[1]]);
                         self.b.ins().fdiv(num, den)
                     }
                     _ => {
-                        let (addr, n) = runtime::math_helper(m)
+                        let (addr, n) = runtime::math_helper(m, self.f.python)
                             .expect("a helper for every other math function");
                         self.call_helper(addr, &vec![clt::F64; n], clt::F64, &xs[..n])
                     }
