@@ -64,6 +64,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernel::_compile_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(adapt::_user_data_thunk, m)?)?;
     m.add_function(wrap_pyfunction!(roots::_solve_roots, m)?)?;
+    m.add_function(wrap_pyfunction!(roots::_solve_root, m)?)?;
     m.add("SignatureError", py.get_type::<errors::SignatureError>())?;
     m.add_function(wrap_pyfunction!(typedef, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
