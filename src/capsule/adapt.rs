@@ -324,13 +324,17 @@ fn adapted_entry(
 /// An adapted callable, each struct field's C type and offset, and the struct size.
 type UserDataThunk<'py> = (Bound<'py, NativeCallable>, Vec<(String, usize)>, usize);
 
+/// An adapted signature, its argument sources, each extra parameter's type and offset,
+/// and the struct size.
+pub(crate) type UserDataLayout = (Arc<Signature>, Vec<ArgSource>, Vec<(Type, usize)>, usize);
+
 /// Where `f`'s parameters after the first `leading` are read from: a struct behind a
 /// trailing `void *`. Returns the adapted signature, the argument sources, each extra
 /// parameter's type and offset, and the struct size.
 pub(crate) fn user_data_layout(
     f: &NativeCallable,
     leading: usize,
-) -> PyResult<(Arc<Signature>, Vec<ArgSource>, Vec<(Type, usize)>, usize)> {
+) -> PyResult<UserDataLayout> {
     let params: Vec<Type> = f.signature.arg_types().cloned().collect();
     if params.len() < leading {
         return Err(PyTypeError::new_err(format!(

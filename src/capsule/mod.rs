@@ -9,8 +9,8 @@
 pub mod adapt;
 pub mod array;
 pub mod call;
-pub mod callback;
 pub mod callable;
+pub mod callback;
 pub mod errors;
 pub mod kernel;
 pub mod roots;

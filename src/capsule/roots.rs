@@ -271,7 +271,10 @@ pub fn _solve_root(
         let sig = &me.signature;
         let params: Vec<&Type> = sig.arg_types().collect();
         let double = |t: &Type| t.abi_eq(&Type::F64);
-        if !double(&sig.ret) || params.is_empty() || !double(params[0]) || params.len() != 1 + args.len()
+        if !double(&sig.ret)
+            || params.is_empty()
+            || !double(params[0])
+            || params.len() != 1 + args.len()
         {
             return Err(PyTypeError::new_err(format!(
                 "f must take x and then the {} extra argument(s) in args and return a double; {} is '{sig}'",

@@ -22,7 +22,10 @@ pub struct Thunk {
     pub code: Arc<CodeMemory>,
 }
 
-pub(super) fn clif_signature(module: &impl Module, sig: &Signature) -> Result<ir::Signature, JitError> {
+pub(super) fn clif_signature(
+    module: &impl Module,
+    sig: &Signature,
+) -> Result<ir::Signature, JitError> {
     let mut s = module.make_signature();
     for p in &sig.params {
         s.params.extend(abi_params(&p.ty)?);
