@@ -282,7 +282,7 @@ pub(crate) fn cached_entry(
     guard: Option<CountGuard>,
 ) -> PyResult<Thunk> {
     let me = slf.get();
-    let key: AdapterKey = (target.to_string(), sources.to_vec(), guard);
+    let key: AdapterKey = ((**target).clone(), sources.to_vec(), guard);
     if let Some(t) = me.adapters.lock().get(&key) {
         return Ok(t.clone());
     }
@@ -331,10 +331,7 @@ pub(crate) type UserDataLayout = (Arc<Signature>, Vec<ArgSource>, Vec<(Type, usi
 /// Where `f`'s parameters after the first `leading` are read from: a struct behind a
 /// trailing `void *`. Returns the adapted signature, the argument sources, each extra
 /// parameter's type and offset, and the struct size.
-pub(crate) fn user_data_layout(
-    f: &NativeCallable,
-    leading: usize,
-) -> PyResult<UserDataLayout> {
+pub(crate) fn user_data_layout(f: &NativeCallable, leading: usize) -> PyResult<UserDataLayout> {
     let params: Vec<Type> = f.signature.arg_types().cloned().collect();
     if params.len() < leading {
         return Err(PyTypeError::new_err(format!(

@@ -59,9 +59,10 @@ pub struct NativeCallable {
     pub(crate) adapters: Mutex<HashMap<AdapterKey, Thunk>>,
 }
 
-/// What identifies an adapted entry: the consumer's signature (as spelled, since scipy
-/// compares names), where each argument comes from, and the element-count guard.
-pub(crate) type AdapterKey = (String, Vec<ArgSource>, Option<CountGuard>);
+/// What identifies an adapted entry: the consumer's signature (compared as written,
+/// spelling included, since scipy compares names), where each argument comes from, and
+/// the element-count guard.
+pub(crate) type AdapterKey = (Signature, Vec<ArgSource>, Option<CountGuard>);
 
 impl NativeCallable {
     /// A callable whose code has exactly `signature`.
