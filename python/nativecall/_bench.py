@@ -488,14 +488,22 @@ def bench_callbacks(repeats):
             s += gaussian(float(i))
         return s
 
-    ways = {k: (lambda k=k: loops[k](n)) for k in loops}
+    # The same loop called two ways: through ctypes.PYFUNCTYPE, which keeps the GIL (each
+    # callback's PyGILState_Ensure is then a counter), and as a kernel call, which
+    # releases it (each callback takes the GIL and gives it back).
+    held_proto = ctypes.PYFUNCTYPE(ctypes.c_double, ctypes.c_int64)
+    ways = {}
+    for k, loop in loops.items():
+        held = held_proto(loop.address)
+        ways[f"{k}, caller holds the GIL"] = lambda held=held: held(n)
+        ways[f"{k}, caller released the GIL"] = lambda loop=loop: loop(n)
     ways["Python loop calling f"] = lambda: python_loop(n)
     t = {k: v / n for k, v in _interleaved(ways, repeats, 1).items()}
     result["c_to_python_per_call"] = t
     base = t["Python loop calling f"]
     for k, v in t.items():
         target = "—"
-        if k == "nativecall.callback":
+        if k == "nativecall.callback, caller holds the GIL":
             target = ("met" if v / base <= 1.3 else "MISSED") + " (≤ 1.3× a Python-level call)"
         rows.append([f"C → Python per call: {k}", f"{v * 1e9:.0f} ns", f"{v / base:.2f}×", target])
     return result, _table(rows, ["callbacks and caches", "per call", "ratio", "target"])

@@ -27,6 +27,7 @@ from ._native import NativeCallable, Signature
 __all__ = ["brentq", "brenth", "ridder", "bisect", "RootsResult"]
 
 _EPS = float(np.finfo(float).eps)
+_RTOL_MIN = 4 * _EPS
 _INT_MAX = int(np.iinfo(np.intc).max)
 _VALUE_ERROR = -3  # scipy's _EVALUEERR: a NaN bracket end or a NaN from f
 _SOLVERS = {}
@@ -91,26 +92,31 @@ def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
         args = (args,)
     if not xtol > 0:
         raise ValueError(f"xtol too small ({xtol:g} <= 0)" if xtol <= 0 else f"xtol must be a number, got {xtol}")
-    if not rtol >= 4 * _EPS:
+    if not rtol >= _RTOL_MIN:
         raise ValueError(
             f"rtol too small ({rtol:g} < {4 * _EPS:g})" if rtol < 4 * _EPS else f"rtol must be a number, got {rtol}"
         )
     maxiter = operator.index(maxiter)  # as scipy: 100.0 is a TypeError, not silently truncated
     if not 0 <= maxiter <= _INT_MAX:
         raise ValueError(f"maxiter must be >= 0 and <= {_INT_MAX} (a C int), got {maxiter}")
-    if type(a) in _SCALARS and type(b) in _SCALARS and all(type(x) in _SCALARS for x in args):
-        # One root: no arrays, and f's adapter comes from the cache it shares with its exports.
-        nc = f if isinstance(f, NativeCallable) else native(f)
-        root, iterations, calls, flag, nan_at = _native._solve_root(
-            _solver(method), nc, float(a), float(b), args, float(xtol), float(rtol), maxiter
-        )
-        if flag:
-            _raise_for(flag, a, b, nan_at, iterations, root, disp, "")
-        if not full_output:
-            return root
-        from scipy.optimize import RootResults
+    if type(a) in _SCALARS and type(b) in _SCALARS:
+        for x in args:
+            if type(x) not in _SCALARS:
+                break
+        else:
+            # One root: no arrays, and f's adapter comes from the cache it shares with its exports.
+            nc = f if isinstance(f, NativeCallable) else native(f)
+            solver = _SOLVERS.get(method) or _solver(method)
+            root, iterations, calls, flag, nan_at = _native._solve_root(
+                solver, nc, float(a), float(b), args, float(xtol), float(rtol), maxiter
+            )
+            if flag:
+                _raise_for(flag, a, b, nan_at, iterations, root, disp, "")
+            if not full_output:
+                return root
+            from scipy.optimize import RootResults
 
-        return root, RootResults(root=root, iterations=iterations, function_calls=calls, flag=flag, method=method)
+            return root, RootResults(root=root, iterations=iterations, function_calls=calls, flag=flag, method=method)
     callback, layout, size = _callback(f, len(args))
     values = [np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), *[np.asarray(x) for x in args]]
     scalar = all(v.ndim == 0 for v in values)

@@ -57,6 +57,10 @@ pub struct NativeCallable {
     /// exporting it again under an adapted signature shares the code instead of compiling.
     /// Dropped with the callable: the cache never keeps code alive on its own.
     pub(crate) adapters: Mutex<HashMap<AdapterKey, Thunk>>,
+    /// The entry taking every parameter after the first from a user-data struct, with
+    /// the struct's fields (type, offset) and size: what `nativecall.optimize` calls,
+    /// looked up once instead of on every scalar solve.
+    pub(crate) user_data_entry: OnceLock<(Thunk, Vec<(Type, usize)>, usize)>,
 }
 
 /// What identifies an adapted entry: the consumer's signature (compared as written,
@@ -92,6 +96,7 @@ impl NativeCallable {
             plan: OnceLock::new(),
             thunk: OnceLock::new(),
             adapters: Mutex::new(HashMap::new()),
+            user_data_entry: OnceLock::new(),
         })
     }
 

@@ -282,13 +282,19 @@ pub fn _solve_root(
                 me.name
             )));
         }
-        let (target, sources, layout, size) = user_data_layout(me, 1)?;
-        let entry = cached_entry(f, &target, &sources, None)?;
+        let (entry, layout, size) = match me.user_data_entry.get() {
+            Some(e) => e,
+            None => {
+                let (target, sources, layout, size) = user_data_layout(me, 1)?;
+                let entry = cached_entry(f, &target, &sources, None)?;
+                me.user_data_entry.get_or_init(|| (entry, layout, size))
+            }
+        };
         let data = match size {
             0 => Vec::new(),
-            _ => pack_into(&me.name, 1, &layout, size, args, &mut borrows)?,
+            _ => pack_into(&me.name, 1, layout, *size, args, &mut borrows)?,
         };
-        (entry.address, data, Some(entry))
+        (entry.address, data, Some(entry.clone()))
     };
     let base = if data.is_empty() {
         std::ptr::null_mut()
