@@ -60,8 +60,11 @@ pub struct NativeCallable {
     /// The entry taking every parameter after the first from a user-data struct, with
     /// the struct's fields (type, offset) and size: what `nativecall.optimize` calls,
     /// looked up once instead of on every scalar solve.
-    pub(crate) user_data_entry: OnceLock<(Thunk, Vec<(Type, usize)>, usize)>,
+    pub(crate) user_data_entry: OnceLock<UserDataEntry>,
 }
+
+/// An adapted entry, each user-data field's type and offset, and the struct size.
+pub(crate) type UserDataEntry = (Thunk, Vec<(Type, usize)>, usize);
 
 /// What identifies an adapted entry: the consumer's signature (compared as written,
 /// spelling included, since scipy compares names), where each argument comes from, and
