@@ -10,6 +10,7 @@ pub mod adapt;
 pub mod array;
 pub mod call;
 pub mod callable;
+pub mod callback;
 pub mod errors;
 pub mod kernel;
 pub mod roots;
@@ -64,6 +65,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernel::_compile_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(adapt::_user_data_thunk, m)?)?;
     m.add_function(wrap_pyfunction!(roots::_solve_roots, m)?)?;
+    m.add_function(wrap_pyfunction!(roots::_solve_root, m)?)?;
+    m.add_class::<callback::CallbackOwner>()?;
+    m.add_function(wrap_pyfunction!(callback::callback, m)?)?;
     m.add("SignatureError", py.get_type::<errors::SignatureError>())?;
     m.add_function(wrap_pyfunction!(typedef, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
