@@ -116,6 +116,9 @@ def test_buffers_of_the_wrong_element_type_or_rank_are_refused_by_name():
         total(memoryview(bytearray(32)).cast("d", (2, 2)))
     with pytest.raises(TypeError, match=r"needs an array: .*buffer .*; got list"):
         total([1.0, 2.0])
+    # Kernels load whole elements: a buffer starting inside one is refused, not read torn.
+    with pytest.raises(BufferError, match="not aligned to its 8-byte float64 elements"):
+        total(memoryview(bytearray(17))[1:].cast("d"))
     # Byte strides that are not whole elements cannot be described to a kernel.
     packed = np.zeros(4, dtype=[("x", "<f8"), ("tag", "u1")])["x"]
     with pytest.raises(BufferError, match=r"byte strides \[9\], not whole 8-byte elements"):
