@@ -184,6 +184,9 @@ def test_array_interface_read_only_flag_is_honoured():
     assert total(interface_of(x, readonly=True)) == 3.0
     with pytest.raises(ValueError, match="read-only, and the kernel writes to it"):
         add(interface_of(x, readonly=True), 1.0)
+    flagged_by_int = Interface(data=(x.ctypes.data, 1), typestr="<f8", shape=(3,))  # NumPy reads it as truth
+    with pytest.raises(ValueError, match="read-only"):
+        add(flagged_by_int, 1.0)
     assert x.tolist() == [0.0, 1.0, 2.0]
     assert nativecall.asarray(interface_of(x, readonly=True)).readonly
 
@@ -200,10 +203,13 @@ def test_array_interface_read_only_flag_is_honoured():
         ({"typestr": "<f8", "shape": (2,), "mask": b"\x00\x01"}, TypeError, "masked arrays are not accepted"),
         ({"typestr": "<f8", "shape": (2, 1)}, TypeError, "needs a 1-dimensional array, got 2"),
         ({"shape": (2,)}, ValueError, "no 'typestr'"),
+        ({"typestr": "<f8", "shape": (2,), "data": ("0x1000", False)}, ValueError, r"'data' is not \(int address"),
+        ({"typestr": "<f8", "shape": (2,), "data": (0, False)}, ValueError, "a null data address"),
+        ({"typestr": "<f8", "shape": (2,), "data": 3.0}, BufferError, "through the buffer of a float"),
     ],
 )
 def test_bad_array_interfaces_are_clear_errors(interface, exc, words):
-    owner = Interface(data=bytearray(16), **interface)
+    owner = Interface(**{"data": bytearray(16), **interface})
     with pytest.raises(exc, match=words):
         total(owner)
 

@@ -13,7 +13,7 @@ use dlpark::{DlpackFlags, Managed, ManagedTensorBase};
 use pyo3::exceptions::{PyBufferError, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyCapsule, PyDict, PyInt, PyTuple};
+use pyo3::types::{PyCapsule, PyDict, PyInt, PyTuple};
 
 use crate::abi::{FloatType, IntType, Type};
 
@@ -445,7 +445,7 @@ fn element_strides(
 /// Refuse an address that is not aligned for its elements (kernels load them whole).
 fn check_aligned(data: usize, t: &Type, size: i64, what: &str, source: &str) -> PyResult<()> {
     let align = t.align().unwrap_or(1);
-    if size > 0 && data % align != 0 {
+    if size > 0 && !data.is_multiple_of(align) {
         return Err(PyBufferError::new_err(format!(
             "{what}: {source} starts at address {data:#x}, not aligned to its {align}-byte {} elements",
             crate::jit::typing::kernel_type_name(t)
@@ -631,8 +631,8 @@ fn from_interface<'py>(
             let (address, readonly): (Bound<'py, PyAny>, Bound<'py, PyAny>) = d
                 .extract()
                 .map_err(|_| bad("'data' is not (address, readonly)".into()))?;
-            if !address.is_instance_of::<PyInt>() || !readonly.is_instance_of::<PyBool>() {
-                return Err(bad("'data' is not (int address, bool readonly)".into()));
+            if !address.is_instance_of::<PyInt>() {
+                return Err(bad("'data' is not (int address, readonly flag)".into()));
             }
             let address: usize = address
                 .extract()
