@@ -12,6 +12,7 @@ use dlpark::python::{export_dlpack, DlpackExporter, ExportRequest, ImportedDlpac
 use dlpark::{DlpackFlags, Managed, ManagedTensorBase};
 use pyo3::exceptions::{PyBufferError, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::ffi;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyInt, PyTuple};
 
@@ -385,31 +386,38 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// [`asarray`] for anything but a `nativecall.Array`; `what` names the caller in errors
 /// ("nativecall.asarray", "argument 1 of f (float64[:])").
 pub(crate) fn import_any(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Array> {
-    let has = |name: &str| obj.hasattr(name).unwrap_or(false);
+    let py = obj.py();
+    // Optional lookups: a missing protocol costs no AttributeError.
+    let interface = || obj.getattr_opt(intern!(py, "__array_interface__"));
     // SAFETY: `obj` is a live object; PyObject_CheckBuffer only inspects its type.
     let buffer = unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } == 1;
-    let interface = has("__array_interface__");
-    if obj.is_instance_of::<PyCapsule>() || has("__dlpack__") {
+    if obj.is_instance_of::<PyCapsule>() || obj.getattr_opt(intern!(py, "__dlpack__"))?.is_some() {
         match dlpark::python::from_dlpack(obj.as_borrowed(), None, None) {
             Ok(imported) => return from_imported(imported, &format!("{what}: ")),
             // The producer refused (NumPy does for byte-swapped arrays): the other
             // protocols, if it speaks one, say precisely why the array is unusable.
-            Err(_) if interface || buffer => {}
-            Err(e) => {
-                return Err(PyTypeError::new_err(format!(
-                    "{what} needs an array, got {} whose DLPack export failed: {e}",
-                    type_name(obj)
-                )))
-            }
+            Err(e) => match interface()? {
+                Some(iface) => return from_interface(obj, &iface, what),
+                None if buffer => return from_buffer(obj, what),
+                None => {
+                    return Err(PyTypeError::new_err(format!(
+                        "{what} needs an array, got {} whose DLPack export failed: {e}",
+                        type_name(obj)
+                    )))
+                }
+            },
         }
     }
-    if interface {
-        return from_interface(obj, &obj.getattr("__array_interface__")?, what);
+    if let Some(iface) = interface()? {
+        return from_interface(obj, &iface, what);
     }
     if buffer {
         return from_buffer(obj, what);
     }
-    if has("__cuda_array_interface__") {
+    if obj
+        .getattr_opt(intern!(py, "__cuda_array_interface__"))?
+        .is_some()
+    {
         return Err(PyValueError::new_err(format!(
             "{what} must be in CPU memory, got a {} in CUDA memory (__cuda_array_interface__); this build of nativecall runs on the CPU only: copy it to the host first",
             type_name(obj)
