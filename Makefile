@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_PACKAGES := maturin numpy scipy cython cffi numba pytest "dask[array]" distributed pythran transonic
+# mypy checks the stubs against the built module (stubtest) and the typed example (--strict).
+LINT_PACKAGES := mypy scipy-stubs
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PYO3_PYTHON := $(abspath $(PY))
@@ -14,7 +16,7 @@ export PYO3_PYTHON := $(abspath $(PY))
 $(VENV)/.installed: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(PIP_PACKAGES)
+	$(PY) -m pip install --quiet $(PIP_PACKAGES) $(LINT_PACKAGES)
 	touch $@
 
 # Debug build for tests: Cranelift's verifier checks every generated function.
@@ -54,6 +56,8 @@ lint: $(VENV)/.installed
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
 	$(PY) tests/check_stubs.py
+	$(PY) -m mypy.stubtest nativecall._native
+	$(PY) -m mypy --strict examples/typed_quad.py
 
 clean:
 	rm -rf target $(VENV)

@@ -13,6 +13,7 @@ import importlib
 import re
 import sys
 import types
+from typing import Any
 
 from ._native import NativeCallable, Signature, Type
 
@@ -26,7 +27,9 @@ ACCEPTED = (
 )
 
 
-def native(obj, signature=None, *, returns=None):
+def native(
+    obj: Any, signature: str | Signature | None = None, *, returns: str | Type | None = None
+) -> NativeCallable:
     """Return a :class:`NativeCallable` for any native function object.
 
     Accepts a PyCapsule (its name is the signature; pass ``signature=`` when it is
@@ -455,7 +458,7 @@ def _module(module):
     raise TypeError(f"expected a module or a dotted module name, got {type(module).__name__}")
 
 
-def cython_functions(module):
+def cython_functions(module: str | types.ModuleType) -> dict[str, NativeCallable]:
     """Every C function a Cython module exports in ``__pyx_capi__``, as
     ``{capsule name: NativeCallable}`` (fused specialisations keep their
     ``__pyx_fuse_N`` names). Cython's hidden ``__pyx_skip_dispatch`` and optional
@@ -490,7 +493,9 @@ def plain_name(key):
     return m.group(1) if m else key
 
 
-def from_cython(module, name, signature=None):
+def from_cython(
+    module: str | types.ModuleType, name: str, signature: str | Signature | None = None
+) -> NativeCallable:
     """The C function ``name`` that a Cython module exports, e.g.
     ``from_cython("scipy.special.cython_special", "gamma", "double (double)")``.
 

@@ -56,6 +56,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ufunc::_make_ufunc, m)?)?;
     m.add_function(wrap_pyfunction!(ufunc::_ufunc_loops, m)?)?;
     m.add_function(wrap_pyfunction!(array::from_dlpack, m)?)?;
+    m.add_function(wrap_pyfunction!(array::asarray, m)?)?;
     m.add_function(wrap_pyfunction!(array::zeros, m)?)?;
     m.add_function(wrap_pyfunction!(array::empty, m)?)?;
     m.add(
