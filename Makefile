@@ -11,7 +11,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test build build-release rust-test py-test fuzz lint stubs-check clean
+.PHONY: demo test build build-release rust-test py-test golden fuzz lint stubs-check clean
 
 $(VENV)/.installed: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ py-test: build
 	$(PY) -m pytest -q tests
 
 test: rust-test py-test
+
+# Rewrite tests/golden/*.clif, the Cranelift IR `cargo test --test golden_clif` compares
+# generated code with, after an intended codegen change (review the diff, then commit it).
+golden:
+	NATIVECALL_UPDATE_GOLDEN=1 cargo test --test golden_clif
 
 # The long fuzz run: 10**6 signatures and 10**4 kernels (times NATIVECALL_FUZZ_SCALE), a
 # new seed each time (FUZZ_SEED=n repeats one); new findings are appended to

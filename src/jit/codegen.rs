@@ -319,11 +319,61 @@ pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
 
 /// The Cranelift IR a kernel lowers to, before optimisation (for `inspect_ir`).
 pub fn clif_text(f: &Function) -> Result<String, KernelError> {
+    clif_listing(f, None)
+}
+
+/// The Cranelift IR of every function compiled for a kernel with `entry`, before
+/// optimisation: its body, then (for a kernel that makes calls) the function callers
+/// enter by. Addresses of runtime helpers and native callees, which generated code holds
+/// as constants, print as `<name>`, so the text is the same on every run and machine.
+pub fn clif_listing(f: &Function, entry: Option<&Entry>) -> Result<String, KernelError> {
     super::with_room(|| {
         let mut module = new_module()?;
-        let (ctx, ..) = translate(&mut module, f, None)?;
-        Ok(ctx.func.display().to_string())
+        let (ctx, _, _, _, wrapper) = translate(&mut module, f, entry)?;
+        let mut text = ctx.func.display().to_string();
+        if let Some((wctx, _)) = wrapper {
+            text.push('\n');
+            text.push_str(&wctx.func.display().to_string());
+        }
+        let native = |a: usize| {
+            f.natives
+                .iter()
+                .flat_map(|o| &o.targets)
+                .find(|t| t.address == a)
+                .map(|t| t.name.as_str())
+        };
+        Ok(name_addresses(&text, |a| {
+            runtime::helper_name(a).or_else(|| native(a))
+        }))
     })
+}
+
+/// `text` with each hexadecimal number that `name` knows as an address (an `iconst`
+/// operand, and the comments that repeat it) replaced by `<name>`.
+fn name_addresses<'n>(text: &str, name: impl Fn(usize) -> Option<&'n str>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 2..]
+            .find(|c: char| !(c.is_ascii_hexdigit() || c == '_'))
+            .map_or(&rest[at + 2..], |end| &rest[at + 2..at + 2 + end]);
+        let literal = &rest[at..at + 2 + digits.len()];
+        match usize::from_str_radix(&digits.replace('_', ""), 16)
+            .ok()
+            .and_then(&name)
+        {
+            Some(n) => {
+                out.push('<');
+                out.push_str(n);
+                out.push('>');
+            }
+            None => out.push_str(literal),
+        }
+        rest = &rest[at + literal.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Where a ufunc loop's `return` stores and continues.

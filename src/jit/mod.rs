@@ -16,8 +16,8 @@ pub mod typing;
 pub use callback::{callback_entry, callback_type_supported, Dispatcher};
 pub use code::{code_stats, CodeMemory};
 pub use codegen::{
-    clif_text, compile, compile_entry, compile_ufunc_loop, kernel_signature, Compiled, Entry,
-    KernelError,
+    clif_listing, clif_text, compile, compile_entry, compile_ufunc_loop, kernel_signature,
+    Compiled, Entry, KernelError,
 };
 pub use thunk::{adapter_thunk, constant_args_thunk, ArgSource, CountGuard, Thunk};
 

@@ -560,6 +560,52 @@ pub fn math_helper(m: MathFn, python: PythonVersion) -> Option<(usize, usize)> {
     }
 }
 
+/// The name of the helper at `address`, for listings of generated code that must read
+/// the same on every run and machine (generated code calls helpers by address).
+pub fn helper_name(address: usize) -> Option<&'static str> {
+    type F1 = unsafe extern "C" fn(f64) -> f64;
+    type F2 = unsafe extern "C" fn(f64, f64) -> f64;
+    let one = |f: F1, n| (f as usize, n);
+    let two = |f: F2, n| (f as usize, n);
+    let named: [(usize, &'static str); 34] = [
+        one(libm::exp, "exp"),
+        one(libm::expm1, "expm1"),
+        one(libm::log, "log"),
+        one(libm::log1p, "log1p"),
+        one(libm::log2, "log2"),
+        one(libm::log10, "log10"),
+        one(libm::sin, "sin"),
+        one(libm::cos, "cos"),
+        one(libm::tan, "tan"),
+        one(libm::asin, "asin"),
+        one(libm::acos, "acos"),
+        one(libm::atan, "atan"),
+        one(libm::sinh, "sinh"),
+        one(libm::cosh, "cosh"),
+        one(libm::tanh, "tanh"),
+        one(libm::erf, "erf"),
+        one(libm::erfc, "erfc"),
+        two(libm::fmod, "fmod"),
+        two(libm::pow, "pow"),
+        one(py_gamma, "py_gamma"),
+        one(py_lgamma, "py_lgamma"),
+        two(py_pow, "py_pow"),
+        two(py_atan2, "py_atan2"),
+        two(py_atan2_310, "py_atan2_310"),
+        two(py_hypot, "py_hypot"),
+        two(py_hypot_311, "py_hypot_311"),
+        two(py_hypot_310, "py_hypot_310"),
+        (py_fmod_address(), "py_fmod"),
+        (py_floordiv_address(), "py_floordiv"),
+        (ipow_address(), "ipow"),
+        (int_true_divide_address(), "int_true_divide"),
+        (uint_true_divide_address(), "uint_true_divide"),
+        (index_error_address(), "index_error"),
+        (stack_state_address(), "stack_state"),
+    ];
+    named.iter().find(|(a, _)| *a == address).map(|(_, n)| *n)
+}
+
 /// Addresses of the operator helpers.
 pub fn py_fmod_address() -> usize {
     py_fmod as *const () as usize
