@@ -8,7 +8,8 @@ from typing_extensions import disjoint_base
 __all__ = [
     "Type", "Signature", "NativeCallable", "Kernel", "PackedArgs", "Array", "UfuncLoops",
     "_make_ufunc", "_ufunc_loops", "from_dlpack", "asarray", "zeros", "empty",
-    "KernelCompileFailure", "_compile_kernel", "_user_data_thunk", "_solve_roots",
+    "KernelCompileFailure", "_compile_kernel", "_user_data_thunk", "_solve_roots", "_solve_root",
+    "CallbackOwner", "callback",
     "SignatureError", "typedef", "stats",
     "void", "bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
     "intp", "uintp", "intc", "uintc", "float32", "float64", "complex64", "complex128", "voidptr",
@@ -55,7 +56,7 @@ class Type:
     @property
     def ndim(self) -> Optional[int]: ...
     @property
-    def contiguous(self) -> Optional[bool]: ...
+    def contiguous(self) -> Optional[builtins.bool]: ...
     def pointer(self) -> "Type": ...
     def __getitem__(self, key: Any, /) -> "Type": ...
 
@@ -204,6 +205,7 @@ def _solve_roots(solver: NativeCallable, f: NativeCallable, a: Any, b: Any, fiel
 def _solve_root(solver: NativeCallable, f: NativeCallable, a: float, b: float, args: tuple, xtol: float,
                 rtol: float, maxiter: int) -> tuple[float, int, int, int, float]: ...
 
+@final
 class CallbackOwner:
     """Keeps a callback's Python function and generated entry alive."""
 
