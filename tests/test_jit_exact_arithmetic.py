@@ -286,6 +286,28 @@ def test_pow_of_a_nan_keeps_python_s_nan_and_its_sign(fn):
     assert not wrong, wrong
 
 
+@nativecall.jit("float64(float64, float64)")
+def product_of_negations(x, y):
+    return (-x) * (-y)
+
+
+@nativecall.jit("float64(float64)")
+def product_of_negated_constant(x):
+    return (-2.5) * (-x)
+
+
+def test_a_product_of_two_negations_keeps_the_negated_nan_s_sign():
+    # -x * -y is not x * y when one of them is a NaN: the product carries the NaN
+    # operand's sign, which the negation flipped (CPython and the hardware agree).
+    cases = [(a, b) for a in [NEG_NAN, POS_NAN] for b in [math.inf, -math.inf, 2.0, -0.0]]
+    cases += [(b, a) for a, b in cases]
+    assert bits(product_of_negations(math.inf, NEG_NAN)) == bits(POS_NAN)
+    wrong = [(a, b) for a, b in cases if bits(product_of_negations(a, b)) != bits((-a) * (-b))]
+    assert not wrong, wrong
+    for x in [NEG_NAN, POS_NAN, 3.0, -0.0]:
+        assert bits(product_of_negated_constant(x)) == bits((-2.5) * (-x))
+
+
 ONE_ARG = ["exp", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
            "cosh", "tanh", "erf", "erfc", "sqrt", "fabs", "gamma", "lgamma"]  # fmt: skip
 TWO_ARGS = ["pow", "atan2", "fmod", "copysign", "hypot", "log"]

@@ -1168,7 +1168,7 @@ impl<'a, 'b> Gen<'a, 'b> {
                         let rt = if t == Type::Bool { I64 } else { t.clone() };
                         let v = self.convert(v, &t, &rt);
                         if is_float(&rt) {
-                            (self.b.ins().fneg(v), rt)
+                            (self.float_neg(v), rt)
                         } else {
                             (self.b.ins().ineg(v), rt)
                         }
@@ -1754,6 +1754,31 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.b.seal_block(done);
         self.b.switch_to_block(done);
         self.b.block_params(done)[0]
+    }
+
+    /// `-v` for a float: its sign bit flipped, as CPython's negation, NaNs included. Not
+    /// `fneg`: Cranelift's mid-end rewrites `fneg(x) * fneg(y)` to `x * y`, which gives a
+    /// NaN operand's own sign where CPython's product carries the negated one. A constant
+    /// operand is negated here, as `fneg` of a constant would have been folded.
+    fn float_neg(&mut self, v: Value) -> Value {
+        if let ir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(v) {
+            match self.b.func.dfg.insts[inst] {
+                ir::InstructionData::UnaryIeee64 {
+                    opcode: ir::Opcode::F64const,
+                    imm,
+                } => return self.b.ins().f64const(-imm),
+                ir::InstructionData::UnaryIeee32 {
+                    opcode: ir::Opcode::F32const,
+                    imm,
+                } => return self.b.ins().f32const(-imm),
+                _ => {}
+            }
+        }
+        let sign = match self.b.func.dfg.value_type(v) {
+            clt::F32 => self.b.ins().f32const(-0.0),
+            _ => self.b.ins().f64const(-0.0),
+        };
+        self.b.ins().bxor(v, sign)
     }
 
     /// The value of `v` if it is an integer constant.
