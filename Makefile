@@ -18,7 +18,8 @@ PYVER := $(shell $(PYTHON_EXE) -c 'import sys; print("%d.%d" % sys.version_info[
 VENV ?= .venv
 endif
 PY := $(VENV)/bin/python
-PIP_PACKAGES := maturin numpy scipy cython cffi numba pytest "dask[array]" distributed
+# setuptools: Cython's cythonize imports distutils, which Python 3.12 no longer ships.
+PIP_PACKAGES := maturin numpy scipy cython setuptools cffi numba pytest "dask[array]" distributed
 # 3.11 and later run the stable-ABI (abi3) build, the one their wheel ships; 3.10 its own.
 MATURIN_FEATURES := $(if $(filter 3.10,$(PYVER)),,--features abi3)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
