@@ -19,19 +19,21 @@ VENV ?= .venv
 endif
 PY := $(VENV)/bin/python
 # setuptools: Cython's cythonize imports distutils, which Python 3.12 no longer ships.
-PIP_PACKAGES := maturin numpy scipy cython setuptools cffi numba pytest "dask[array]" distributed
+PIP_PACKAGES := maturin numpy scipy cython setuptools cffi numba pytest "dask[array]" distributed pythran transonic
+# mypy checks the stubs against the built module (stubtest) and the typed example (--strict).
+LINT_PACKAGES := mypy scipy-stubs
 # 3.11 and later run the stable-ABI (abi3) build, the one their wheel ships; 3.10 its own.
 MATURIN_FEATURES := $(if $(filter 3.10,$(PYVER)),,--features abi3)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test build build-release rust-test py-test lint stubs-check wheel wheel-test clean
+.PHONY: demo test test-all build build-release rust-test py-test golden fuzz lint stubs-check wheel wheel-test clean
 
 $(VENV)/.installed: Makefile
 	test -x $(PY) || $(PYTHON_EXE) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(PIP_PACKAGES)
+	$(PY) -m pip install --quiet $(PIP_PACKAGES) $(LINT_PACKAGES)
 	touch $@
 
 # The editable install puts the extension into python/nativecall/, shared by every venv; a
@@ -58,12 +60,39 @@ py-test: build
 
 test: rust-test py-test
 
+# Everything a release is checked with (.ci/run does the first two steps only): the whole
+# suite on 3.11, pytest on every other supported CPython, then the wheels in fresh venvs.
+test-all: test
+	for version in 3.10 3.12 3.13; do $(MAKE) py-test PYTHON=python$$version || exit 1; done
+	$(MAKE) wheel-test
+
+# Rewrite tests/golden/*.clif, the Cranelift IR `cargo test --test golden_clif` compares
+# generated code with, after an intended codegen change (review the diff, then commit it).
+golden:
+	NATIVECALL_UPDATE_GOLDEN=1 cargo test --test golden_clif
+
+# The long fuzz run: 10**6 signatures and 10**4 kernels (times NATIVECALL_FUZZ_SCALE), a
+# new seed each time (FUZZ_SEED=n repeats one); new findings are appended to
+# tests/fuzz_corpus/, which `make test` replays. Then the differential test, longer.
+# Every part runs; the target fails if any found something.
+NATIVECALL_FUZZ_SCALE ?= 1
+DIFFERENTIAL_SCALE ?= 20
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: build
+	status=0; \
+	NATIVECALL_FUZZ_SCALE=$(NATIVECALL_FUZZ_SCALE) $(PY) tests/fuzz/runner.py fuzz_signatures --seed $(FUZZ_SEED) --record || status=1; \
+	NATIVECALL_FUZZ_SCALE=$(NATIVECALL_FUZZ_SCALE) $(PY) tests/fuzz/runner.py fuzz_kernels --seed $(FUZZ_SEED) --record || status=1; \
+	NATIVECALL_FUZZ_SCALE=$(DIFFERENTIAL_SCALE) NATIVECALL_FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest tests/test_jit_differential.py || status=1; \
+	exit $$status
+
 lint: $(VENV)/.installed
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
 	cargo clippy --all-targets --features abi3 -- -D warnings
 	$(PY) tests/check_stubs.py
+	$(PY) -m mypy.stubtest nativecall._native
+	$(PY) -m mypy --strict examples/typed_quad.py
 
 # Release wheels that need no Rust where they are installed, and the sdist, in dist/:
 # one stable-ABI wheel for CPython 3.11 and later (built with this venv's Python, 3.11+),

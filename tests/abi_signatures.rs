@@ -291,11 +291,32 @@ fn user_typedefs_extend_the_parser() {
 fn numba_array_spellings_are_dltensor_pointers_at_the_abi() {
     let s = sig("float64(float64[:], int32[:, ::1], uint8[:, :, :, :])");
     assert_eq!(s.to_string(), "double (DLTensor *, DLTensor *, DLTensor *)");
-    assert_eq!(s.params[1].ty, Type::array(Type::Int(IntType::Int), 2));
+    assert_eq!(s.params[0].ty, Type::array(Type::F64, 1));
+    assert_eq!(s.params[1].ty, Type::c_array(Type::Int(IntType::Int), 2));
     assert!(s.abi_eq(&sig("double (DLTensor *, DLTensor *, struct DLTensor *)")));
     let e = parse_signature("float64(void[:])").unwrap_err();
     assert!(e.message.contains("array elements must be numbers"), "{e}");
     assert!(parse_signature("float64(float64[:,])").is_err());
+}
+
+#[test]
+fn array_steps_other_than_a_last_one_are_refused() {
+    for text in [
+        "void(float64[::2])",
+        "void(float64[::-1])",
+        "void(float64[::1, :])",
+        "void(float64[::1, ::1])",
+        "void(float64[:, ::0])",
+        "void(float64[:, ::])",
+    ] {
+        assert!(parse_signature(text).is_err(), "{text}");
+    }
+    let e = parse_signature("void(float64[:, ::2])").unwrap_err();
+    assert!(e.message.contains("'::1' on the last one"), "{e}");
+    assert_eq!(e.position, "void(float64[:, :".len());
+    let s = sig("void(float64[::1], int8[:, :, ::1])");
+    assert_eq!(s.params[0].ty, Type::c_array(Type::F64, 1));
+    assert_eq!(s.params[1].ty, Type::c_array(Type::Int(IntType::I8), 3));
 }
 
 #[test]

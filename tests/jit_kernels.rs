@@ -2,7 +2,9 @@
 //! (Debug builds run Cranelift's verifier on every function compiled here.)
 
 use nativecall::abi::{IntType, Type};
-use nativecall::jit::ir::{BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, Span, Stmt};
+use nativecall::jit::ir::{
+    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, PythonVersion, Span, Stmt,
+};
 use nativecall::jit::typing::ErrorKind;
 use nativecall::jit::{compile, KernelError};
 
@@ -34,6 +36,7 @@ fn func(params: &[(&str, Type)], ret_ty: Option<Type>, body: Vec<Stmt>) -> Funct
         body,
         natives: vec![],
         boundscheck: false,
+        python: PythonVersion::new(3, 12),
     }
 }
 

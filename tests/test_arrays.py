@@ -82,7 +82,7 @@ def test_negative_indices_count_from_the_end_and_boundscheck_raises():
     [
         (np.arange(3, dtype=np.int32), TypeError, "needs double elements"),
         (np.zeros((2, 2)), TypeError, "needs a 1-dimensional array, got 2"),
-        (np.float64(1.0), TypeError, "DLPack"),
+        (np.float64(1.0), TypeError, "needs a 1-dimensional array, got 0"),  # a 0-d buffer
         (np.array(3.0), TypeError, "needs a 1-dimensional array, got 0"),
         ([1.0, 2.0], TypeError, "DLPack"),
         ("abc", TypeError, "DLPack"),

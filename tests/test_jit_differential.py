@@ -1,35 +1,72 @@
-"""Differential test: a few hundred generated kernels against CPython running the same functions.
+"""Differential test: generated kernels against CPython running the same functions.
 
-Expressions are random trees over the kernel language's operators, builtins and math
-functions, over int64 and float64 inputs. For every input CPython's result is the
-reference; an input is set aside only where docs/semantics.md says kernels differ on
-purpose: CPython raises (division by zero, math domain errors, float overflow,
-int(nan)), or an integer leaves the range where int64 and float64 agree with Python's
-unbounded ints (|v| > 2**53). Everything else must match exactly: same value, same
-sign of zero, NaN where CPython gives NaN.
+Expressions are random trees over the kernel language's operators, builtins, math
+functions and array reads (of conditional expressions of arrays too), over int64,
+float64 and array inputs whose values reach the places where a float64 shortcut
+would differ from Python: ints beyond 2**53 up to
+int64's limits, floats next to them (float(a) and its neighbours), signed zeros, both
+signs of NaN, infinities, subnormals.
+
+The reference is CPython running a transcription of the kernel: where the kernel's
+type rules turn an int into a float64 (a conditional expression, `and`/`or`, `min`/
+`max` or a local that unify int with float, as docs/semantics.md says), the reference
+says `float(...)` explicitly. Every other result must be bit-identical: same value,
+same type, same sign of zero, NaN with the same sign. An input is set aside only where
+docs/semantics.md says kernels differ on purpose: CPython raises (division by zero,
+math domain errors, float overflow, int(nan)) or returns a complex number, or an int
+leaves int64 (kernels wrap). The reference checks every value it computes, so only the
+subexpressions CPython actually evaluates decide that.
+
+Each shard runs in its own interpreter (`python tests/test_jit_differential.py SEED COUNT`),
+so a crash or a hang is a failure that shows the program and the input it was running.
+`NATIVECALL_FUZZ_SCALE=N` multiplies the number of kernels (1 is the suite's size);
+`NATIVECALL_FUZZ_SEED` changes the seeds.
 """
 
+import json
 import linecache
 import math
+import operator
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 
-import nativecall
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SMALL_INTS = [-7, -3, -1, 0, 1, 2, 5, 13]
+BIG_INTS = [2**53, 2**53 + 1, -(2**53) - 1, -(2**53) - 2, 2**62 + 1, 3 * 2**60 + 7, INT64_MAX, INT64_MIN, INT64_MIN + 1]
+NEG_NAN = math.copysign(math.nan, -1.0)
+FLOATS = [-2.5, -1.0, -0.0, 0.0, 0.5, 1.5, 3.25, 1e10, math.inf, -math.inf, math.nan, NEG_NAN, 5e-324, 1e300,
+          2.0**53, 2.0**63, -(2.0**63), 2.0**64, 9007199254740994.0]  # fmt: skip
+ARRAYS = ("v", "w", "v2", "w2")  # float64, int64, float64, int64
+ARRAY_LEN = 4
+SHARDS = 4
+KERNELS_PER_SHARD = 80
+INPUTS_PER_KERNEL = 30
 
-INTS = [-7, -3, -1, 0, 1, 2, 5, 13]
-FLOATS = [-2.5, -1.0, -0.0, 0.0, 0.5, 1.5, 3.25, 1e10, math.inf, math.nan]
-LIMIT = 2**53
+
+def scale():
+    return max(1, int(os.environ.get("NATIVECALL_FUZZ_SCALE", "1")))
+
+
+def base_seed():
+    return int(os.environ.get("NATIVECALL_FUZZ_SEED", "0"))
 
 
 class Node:
-    def __init__(self, src, kind, children=()):
-        self.src, self.kind, self.children = src, kind, children
+    """An expression: its kernel source, its reference source, and its kernel type."""
 
-    def subtrees(self):
-        yield self
-        for c in self.children:
-            yield from c.subtrees()
+    def __init__(self, src, ref, kind, children=()):
+        self.src, self.ref, self.kind, self.children = src, f"_c({ref})", kind, children
+
+
+def _as(node, kind):
+    """The reference for `node` converted as the kernel converts it to `kind`."""
+    if kind == "float" and node.kind != "float":
+        return f"float({node.ref})"
+    return node.ref
 
 
 class Generator:
@@ -38,77 +75,102 @@ class Generator:
 
     def leaf(self):
         r = self.rng.random()
-        if r < 0.3:
-            return Node(self.rng.choice(["a", "b"]), "int")
-        if r < 0.6:
-            return Node(self.rng.choice(["x", "y"]), "float")
-        if r < 0.8:
-            return Node(str(self.rng.randint(0, 9)), "int")
-        return Node(repr(self.rng.choice([0.5, 2.0, 3.75, -1.25, 0.1])), "float")
+        if r < 0.25:
+            n = self.rng.choice(["a", "b"])
+            return Node(n, n, "int")
+        if r < 0.5:
+            n = self.rng.choice(["x", "y"])
+            return Node(n, n, "float")
+        if r < 0.65:
+            name, kind = self.rng.choice([("v", "float"), ("w", "int")])
+            arr = name
+            if self.rng.random() < 0.3:
+                other = "v2" if name == "v" else "w2"
+                cond = self.rng.choice(["a > b", "x < y", "a", "x"])
+                arr = f"({name} if {cond} else {other})"
+            k = self.rng.randint(-ARRAY_LEN, ARRAY_LEN - 1)
+            return Node(f"{arr}[{k}]", f"{arr}[{k}]", kind)
+        if r < 0.7:
+            return Node("len(v)", "len(v)", "int")
+        if r < 0.85:
+            n = str(self.rng.choice([0, 1, 2, 3, 7, 9, 2**53 + 1, 2**62]))
+            return Node(n, n, "int")
+        f = self.rng.choice([0.5, 2.0, 3.75, -1.25, 0.1, 2.0**53, 1e300])
+        n = f"({f!r})" if f < 0 else repr(f)
+        return Node(n, n, "float")
 
     def expr(self, depth):
         if depth <= 0 or self.rng.random() < 0.2:
             return self.leaf()
         e = lambda: self.expr(depth - 1)  # noqa: E731
         kind = self.rng.choice(
-            ["arith", "arith", "arith", "div", "pow", "compare", "chain", "boolop", "not", "ifexp", "neg",
-             "abs", "minmax", "cast", "bitwise", "math"]
+            ["arith", "arith", "arith", "div", "div", "div", "pow", "compare", "compare", "chain", "boolop", "not",
+             "ifexp", "ifexp", "neg", "abs", "minmax", "cast", "bitwise", "math", "math", "math2"]
         )  # fmt: skip
         if kind == "arith":
             a, b = e(), e()
             op = self.rng.choice(["+", "-", "*"])
-            return Node(f"({a.src} {op} {b.src})", _num(a, b), (a, b))
+            return Node(f"({a.src} {op} {b.src})", _arith(op, a, b), _num(a, b), (a, b))
         if kind == "div":
             a, b = e(), e()
-            op = self.rng.choice(["/", "//", "%"])
+            op = self.rng.choice(["/", "/", "/", "//", "%"])
             out = "float" if op == "/" else _num(a, b)
-            return Node(f"({a.src} {op} {b.src})", out, (a, b))
+            return Node(f"({a.src} {op} {b.src})", _arith(op, a, b), out, (a, b))
         if kind == "pow":
             a = e()
             k = self.rng.randint(0, 3)
-            return Node(f"({a.src} ** {k})", "float" if a.kind == "float" else "int", (a,))
+            out = "float" if a.kind == "float" else "int"
+            return Node(f"({a.src} ** {k})", f"{a.ref} ** {k}", out, (a,))
         if kind == "compare":
             a, b = e(), e()
             op = self.rng.choice(["<", "<=", ">", ">=", "==", "!="])
-            return Node(f"({a.src} {op} {b.src})", "bool", (a, b))
+            return Node(f"({a.src} {op} {b.src})", f"{a.ref} {op} {b.ref}", "bool", (a, b))
         if kind == "chain":
             a, b, c = e(), e(), e()
-            o1, o2 = self.rng.choice(["<", "<="]), self.rng.choice(["<", "<=", "!="])
-            return Node(f"({a.src} {o1} {b.src} {o2} {c.src})", "bool", (a, b, c))
+            o1, o2 = self.rng.choice(["<", "<=", "=="]), self.rng.choice(["<", "<=", "!=", ">="])
+            return Node(f"({a.src} {o1} {b.src} {o2} {c.src})", f"{a.ref} {o1} {b.ref} {o2} {c.ref}", "bool", (a, b, c))
         if kind == "boolop":
             a, b = e(), e()
             op = self.rng.choice(["and", "or"])
-            return Node(f"({a.src} {op} {b.src})", _unify(a, b), (a, b))
+            k = _unify(a, b)
+            return Node(f"({a.src} {op} {b.src})", f"{_as(a, k)} {op} {_as(b, k)}", k, (a, b))
         if kind == "not":
             a = e()
-            return Node(f"(not {a.src})", "bool", (a,))
+            return Node(f"(not {a.src})", f"not {a.ref}", "bool", (a,))
         if kind == "ifexp":
             c, a, b = e(), e(), e()
-            return Node(f"({a.src} if {c.src} else {b.src})", _unify(a, b), (c, a, b))
-        if kind == "neg":
+            k = _unify(a, b)
+            return Node(f"({a.src} if {c.src} else {b.src})", f"{_as(a, k)} if {c.ref} else {_as(b, k)}", k, (c, a, b))
+        if kind in ("neg", "abs"):
             a = e()
-            return Node(f"(-{a.src})", "int" if a.kind == "bool" else a.kind, (a,))
-        if kind == "abs":
-            a = e()
-            return Node(f"abs({a.src})", "int" if a.kind == "bool" else a.kind, (a,))
+            out = "int" if a.kind == "bool" else a.kind
+            src = f"(-{a.src})" if kind == "neg" else f"abs({a.src})"
+            ref = f"-{a.ref}" if kind == "neg" else f"abs({a.ref})"
+            return Node(src, ref, out, (a,))
         if kind == "minmax":
             a, b = e(), e()
             f = self.rng.choice(["min", "max"])
-            return Node(f"{f}({a.src}, {b.src})", _unify(a, b), (a, b))
+            k = _unify(a, b)
+            return Node(f"{f}({a.src}, {b.src})", f"{f}({_as(a, k)}, {_as(b, k)})", k, (a, b))
         if kind == "cast":
             a = e()
             f = self.rng.choice(["int", "float"])
-            return Node(f"{f}({a.src})", f, (a,))
+            return Node(f"{f}({a.src})", f"{f}({a.ref})", f, (a,))
         if kind == "bitwise":
             a, b = self.int_expr(depth - 1), self.int_expr(depth - 1)
             op = self.rng.choice(["&", "|", "^"])
-            return Node(f"({a.src} {op} {b.src})", "int", (a, b))
+            return Node(f"({a.src} {op} {b.src})", f"{a.ref} {op} {b.ref}", "int", (a, b))
+        if kind == "math2":
+            a, b = e(), e()
+            f = self.rng.choice(["hypot", "hypot", "hypot", "atan2", "pow", "fmod", "copysign"])
+            return Node(f"math.{f}({a.src}, {b.src})", f"math.{f}({a.ref}, {b.ref})", "float", (a, b))
         a = e()
-        f = self.rng.choice(["sqrt", "fabs", "floor", "ceil", "exp", "atan", "hypot"])
-        if f == "hypot":
-            b = e()
-            return Node(f"math.hypot({a.src}, {b.src})", "float", (a, b))
-        return Node(f"math.{f}({a.src})", "int" if f in ("floor", "ceil") else "float", (a,))
+        f = self.rng.choice(
+            ["sqrt", "fabs", "floor", "ceil", "trunc", "exp", "expm1", "log", "log1p", "atan", "sin", "tanh", "erf",
+             "gamma", "lgamma"]
+        )  # fmt: skip
+        out = "int" if f in ("floor", "ceil", "trunc") else "float"
+        return Node(f"math.{f}({a.src})", f"math.{f}({a.ref})", out, (a,))
 
     def int_expr(self, depth):
         while True:
@@ -116,113 +178,233 @@ class Generator:
             if n.kind == "int":
                 return n
 
+    def kernel(self):
+        """The kernel's source and its reference's, for one random expression."""
+        tree = self.expr(self.rng.choice([3, 4, 4, 5, 5, 6]))
+        params = "a, b, x, y, v, w, v2, w2"
+        variant = self.rng.random()
+        if variant < 0.2:
+            # A local that unifies the expression with an int, through a branch, then a loop.
+            t = _as(tree, "float" if tree.kind == "float" else "int")
+            body = (
+                "    t = {e}\n"
+                "    if a > b:\n"
+                "        t = {plus}\n"
+                "    for i in range(3):\n"
+                "        t = {times}\n"
+                "    return t\n"
+            )
+            src = body.format(e=tree.src, plus="t + 1", times="t * 1")
+            ref = body.format(e=t, plus="_c(t + 1)", times="_c(t * 1)")
+        elif variant < 0.3:
+            # A float accumulator in a while loop with augmented assignment.
+            body = (
+                "    s = 0.0\n"
+                "    i = 0\n"
+                "    while i < 2:\n"
+                "        s += {e}\n"
+                "        i += 1\n"
+                "    return s\n"
+            )
+            src = body.format(e=tree.src)
+            ref = body.format(e=_as(tree, "float"))
+        else:
+            src = f"    return {tree.src}\n"
+            ref = f"    return {tree.ref}\n"
+        return f"def kernel({params}):\n{src}", f"def reference({params}):\n{ref}"
+
+    def inputs(self):
+        rng = self.rng
+
+        def an_int():
+            r = rng.random()
+            if r < 0.45:
+                return rng.choice(SMALL_INTS)
+            if r < 0.7:
+                return rng.choice(BIG_INTS)
+            v = rng.getrandbits(rng.randint(40, 63))
+            return -v if rng.random() < 0.5 else v
+
+        def a_float(near):
+            r = rng.random()
+            if r < 0.25:
+                f = float(near)
+                return rng.choice([f, f, math.nextafter(f, math.inf), math.nextafter(f, -math.inf), -f])
+            if r < 0.6:
+                return rng.uniform(-10, 10) * 2.0 ** rng.randint(-30, 70)
+            if r < 0.7:
+                return rng.getrandbits(rng.randint(1, 52)) * rng.choice([5e-324, -5e-324])  # subnormal
+            return rng.choice(FLOATS)
+
+        a, b = an_int(), an_int()
+        return {
+            "a": a,
+            "b": b,
+            "x": a_float(rng.choice([a, b])),
+            "y": a_float(rng.choice([a, b])),
+            "v": [a_float(an_int()) for _ in range(ARRAY_LEN)],
+            "w": [an_int() for _ in range(ARRAY_LEN)],
+            "v2": [a_float(an_int()) for _ in range(ARRAY_LEN)],
+            "w2": [an_int() for _ in range(ARRAY_LEN)],
+        }
+
+
+def _arith(op, a, b):
+    return f"_arith({a.ref}, {b.ref}, {op!r})"
+
 
 def _num(a, b):
-    if "float" in (a.kind, b.kind):
-        return "float"
-    return "int"
+    return "float" if "float" in (a.kind, b.kind) else "int"
 
 
 def _unify(a, b):
-    if a.kind == b.kind:
-        return a.kind
-    return _num(a, b)
+    return a.kind if a.kind == b.kind else _num(a, b)
 
 
-def python_value(src, env):
+OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+             "//": operator.floordiv, "%": operator.mod}  # fmt: skip
+NANS_MET = [False]
+
+
+def _binary(a, b, op):
+    """`a op b`, noting when two NaNs meet: which one's sign the result carries is not
+    specified (IEEE 754 leaves it open; docs/semantics.md)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        NANS_MET[0] = True
+    return OPERATORS[op](a, b)
+
+
+class SetAside(Exception):
+    """CPython's result is not a reference: docs/semantics.md lets kernels differ here."""
+
+
+def _check(v):
+    if isinstance(v, complex) or (type(v) is int and not INT64_MIN <= v <= INT64_MAX):
+        raise SetAside
+    return v
+
+
+def reference_value(ref_func, env):
+    """CPython's result (SetAside if it is not a reference), and whether two NaNs met on the way."""
+    NANS_MET[0] = False
     try:
-        return eval(src, {"math": math}, env)
-    except (ArithmeticError, ValueError):
-        return _RAISES
+        return ref_func(**env), NANS_MET[0]
+    except (ArithmeticError, ValueError, SetAside):
+        return SetAside, False
 
 
-_RAISES = object()
-
-
-def usable(tree, env):
-    """Whether CPython's result for this input is a reference the kernel must match."""
-    for sub in tree.subtrees():
-        v = python_value(sub.src, env)
-        if v is _RAISES or isinstance(v, complex):
+def same(mine, theirs, nan_sign_open=False):
+    """Bit-identical: the same type (a kernel int may stand for a bool), value, zero sign, and
+    NaN sign (unless two NaNs met in an arithmetic operation)."""
+    if isinstance(theirs, float):
+        if not isinstance(mine, float):
             return False
-        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > LIMIT:
-            return False
-    return True
-
-
-def promoted(tree, env):
-    """Whether some subexpression is float64 in the kernel (int and float unified) while
-    CPython still holds an int there: then, as documented, only the sign of a zero may differ."""
-    for sub in tree.subtrees():
-        if sub.kind == "float" and isinstance(python_value(sub.src, env), int):
-            return True
-    return False
-
-
-def same(mine, theirs, zero_sign_may_differ):
-    if isinstance(mine, float):
-        exact_zero = not (zero_sign_may_differ or not isinstance(theirs, float))
-        theirs = float(theirs)
         if math.isnan(theirs):
-            return math.isnan(mine)
-        return mine == theirs and (not exact_zero or math.copysign(1.0, mine) == math.copysign(1.0, theirs))
-    if isinstance(mine, bool):
-        return isinstance(theirs, bool) and mine == theirs
-    return mine == int(theirs)
+            return math.isnan(mine) and (nan_sign_open or math.copysign(1.0, mine) == math.copysign(1.0, theirs))
+        return mine == theirs and math.copysign(1.0, mine) == math.copysign(1.0, theirs)
+    if isinstance(theirs, bool) and isinstance(mine, bool):
+        return mine == theirs
+    return type(mine) is int and mine == theirs
 
 
-def compile_source(src, name):
+def define(src, name):
     filename = f"<differential {name}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-    ns = {"math": math}
+    ns = {"math": math, "_c": _check, "_arith": _binary}
     exec(compile(src, filename, "exec"), ns)
-    return ns["kernel"]
+    return ns
 
 
-def cases(count, seed):
+def run_shard(seed, count, crash_at=None):
+    """Worker: compile and check `count` kernels; one JSON line per program and input
+    before it runs (so a crash names them), a summary line at the end."""
+    import faulthandler
+
+    import numpy as np
+
+    import nativecall
+
+    def say(**record):
+        print(json.dumps(record), flush=True)
+
     gen = Generator(seed)
-    for n in range(count):
-        tree = gen.expr(4)
-        yield n, tree
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_generated_kernels_match_cpython(seed):
-    count = 120
     checked = skipped = 0
     mismatches = []
-    rng = random.Random(seed * 7919)
-    for n, tree in cases(count, seed):
-        if rng.random() < 0.25:
-            # A statement-level variant: a local promoted through a branch, then a loop.
-            src = (
-                "def kernel(a, b, x, y):\n"
-                f"    t = {tree.src}\n"
-                "    if a > b:\n"
-                "        t = t + 1\n"
-                "    for i in range(3):\n"
-                "        t = t * 1\n"
-                "    return t\n"
-            )
-        else:
-            src = f"def kernel(a, b, x, y):\n    return {tree.src}\n"
-        func = compile_source(src, f"{seed}-{n}")
-        kernel = _compile(func)
-        for _ in range(12):
-            env = {"a": rng.choice(INTS), "b": rng.choice(INTS), "x": rng.choice(FLOATS), "y": rng.choice(FLOATS)}
-            if not usable(tree, env):
+    for n in range(count):
+        src, ref_src = gen.kernel()
+        say(program=src)
+        func = define(src, f"{seed}-{n}")["kernel"]
+        func.__annotations__ = {
+            "a": nativecall.int64, "b": nativecall.int64, "x": nativecall.float64, "y": nativecall.float64,
+            "v": nativecall.float64[:], "w": nativecall.int64[:], "v2": nativecall.float64[:],
+            "w2": nativecall.int64[:],
+        }  # fmt: skip
+        kernel = nativecall.jit(func)
+        reference = define(ref_src, f"{seed}-{n} reference")["reference"]
+        for _ in range(INPUTS_PER_KERNEL):
+            env = gen.inputs()
+            want, nans_met = reference_value(reference, env)
+            if want is SetAside:
                 skipped += 1
                 continue
-            want = func(**env)
-            got = kernel(env["a"], env["b"], env["x"], env["y"])
+            say(input=repr(env))
+            if crash_at == checked:
+                faulthandler._sigsegv()
+            arrays = {k: np.array(env[k], dtype=np.float64 if k[0] == "v" else np.int64) for k in ARRAYS}
+            got = kernel(env["a"], env["b"], env["x"], env["y"], arrays["v"], arrays["w"], arrays["v2"], arrays["w2"])
             checked += 1
-            if not same(got, want, promoted(tree, env)):
-                mismatches.append((tree.src, env, got, want, kernel.inspect_types()["return"]))
-    assert not mismatches, "\n".join(map(repr, mismatches[:10]))
-    assert checked > count * 12 * 0.5, f"only {checked} inputs checked ({skipped} set aside)"
+            if not same(got, want, nans_met):
+                mismatches.append({"program": src, "input": repr(env), "kernel": repr(got), "cpython": repr(want)})
+    say(summary={"checked": checked, "skipped": skipped, "mismatches": mismatches})
 
 
-def _compile(func):
-    """Compile with the parameters typed and the return type inferred."""
-    func.__annotations__ = {"a": nativecall.int64, "b": nativecall.int64, "x": nativecall.float64, "y": nativecall.float64}
-    return nativecall.jit(func)
+def run_in_subprocess(seed, count, timeout, crash_at=None):
+    """Run a shard in a fresh interpreter; return its summary, or fail showing what it ran last."""
+    cmd = [sys.executable, os.path.abspath(__file__), str(seed), str(count)]
+    if crash_at is not None:
+        cmd.append(str(crash_at))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out, err, status = proc.stdout, proc.stderr, f"exit status {proc.returncode}"
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout or ""
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else e.stderr or ""
+        status = f"no result within {timeout} s"
+    program = last_input = None
+    for line in out.splitlines():
+        record = json.loads(line)
+        if "program" in record:
+            program, last_input = record["program"], None
+        elif "input" in record:
+            last_input = record["input"]
+        elif "summary" in record:
+            return record["summary"]
+    pytest.fail(
+        f"differential shard seed={seed} count={count}: {status}\n"
+        f"last program:\n{program}\nlast input: {last_input}\nstderr:\n{err[-3000:]}",
+        pytrace=False,
+    )
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_generated_kernels_match_cpython(shard):
+    seed = base_seed() * 1000 + shard + 1
+    count = KERNELS_PER_SHARD * scale()
+    summary = run_in_subprocess(seed, count, timeout=120 + 2 * count)
+    mismatches = summary["mismatches"]
+    assert not mismatches, f"{len(mismatches)} mismatches (seed {seed}), first ones:\n" + "\n".join(
+        f"{m['program']}  input {m['input']}\n  kernel {m['kernel']}, CPython {m['cpython']}" for m in mismatches[:8]
+    )
+    assert summary["checked"] > count * INPUTS_PER_KERNEL * 0.4, summary
+
+
+def test_a_crashing_kernel_fails_the_test_with_its_program_and_input():
+    with pytest.raises(pytest.fail.Exception) as failure:
+        run_in_subprocess(seed=5, count=3, timeout=120, crash_at=2)
+    message = str(failure.value)
+    assert "exit status -11" in message and "def kernel(a, b, x, y, v, w, v2, w2):" in message
+    assert "last input: {'a':" in message
+
+
+if __name__ == "__main__":
+    run_shard(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)

@@ -5,6 +5,7 @@ Whatever could kill the interpreter runs in a subprocess, so a crash is a failur
 the snippet's output instead of ending the test session.
 """
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,29 @@ def test_kernel_expressions_up_to_the_limit_compile(tmp_path):
     g = nativecall.jit("float64(float64)")(namespace["g"])
     assert f(0.25) == 25.0
     assert g(3.0) == 3.0
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["(not " * 95 + "n" + ")" * 95, "(n - 1 and " * 95 + "n" + ")" * 95, "(n - 2 or " * 95 + "n" + ")" * 95],
+    ids=["95 nested not", "95 nested and", "95 nested or"],
+)
+def test_nested_truth_tests_up_to_the_limit_compile_and_give_pythons_values(expression):
+    # Each level once typed its operand twice: 2**95 steps, a compile that never ends.
+    out = run_isolated(
+        f"""
+        import json
+        import nativecall
+        source = "def k(n):\\n    return {expression}\\n"
+        k = nativecall.jit("int64(int64)", source=source)
+        namespace = {{}}
+        exec(source, namespace)
+        print(json.dumps([[k(n), int(namespace["k"](n))] for n in (0, 1, 2, 5)]))
+        """,
+        timeout=60,
+    )
+    pairs = json.loads(out)
+    assert len(pairs) == 4 and all(kernel == python for kernel, python in pairs), out
 
 
 def test_deep_kernel_source_with_a_raised_recursion_limit_is_a_compile_error_not_a_crash(tmp_path):

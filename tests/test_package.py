@@ -84,6 +84,13 @@ def _example_lines(name, g):
             *[f"mix({x}) = {mix(x):.15f}  (scipy.special: {mix(x):.15f})" for x in [0.5, 2.0, 3.5]],
             f"quad of mix over [0.5, 4]: native {quad}, Python {quad}",
         ]
+    if name == "typed_quad.py":
+        samples = [0.5, 1.5, 2.0]
+        return [
+            "gaussian: double (double, double, double)",
+            f"P(|X| < 2σ) = {math.erf(2 / math.sqrt(2)):.12f}",
+            f"sums: {sum(samples)} {sum(samples)} {sum(samples[::-2])}",
+        ]
     if name == "ufunc.py":
         where = np.full(5, -1.0)
         where[::2] = np.exp(-np.arange(0.0, 5.0, 2) ** 2) * np.cos(np.arange(0.0, 5.0, 2))

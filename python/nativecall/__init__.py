@@ -11,6 +11,8 @@ LowLevelCallable, a ctypes or a cffi pointer.
     24.0
 """
 
+from typing import TYPE_CHECKING, Any, Callable, Iterable, overload
+
 from ._interop import cython_functions, from_cython, native
 from ._errors import CompileError, TypingError, UndefinedNameError, UnsupportedError
 from ._native import (
@@ -20,7 +22,9 @@ from ._native import (
     Signature,
     SignatureError,
     Type,
+    asarray,
     bool,
+    callback,
     complex64,
     complex128,
     empty,
@@ -46,10 +50,13 @@ from ._native import (
     zeros,
 )
 
+if TYPE_CHECKING:
+    import numpy
+
 __version__ = "0.1.0"
 
 
-def get_include():
+def get_include() -> str:
     """The directory holding ``nativecall.h`` and ``nativecall.pxd``: pass it to a C
     compiler's ``-I`` and to ``cythonize(..., include_path=[...])``."""
     import os
@@ -57,7 +64,7 @@ def get_include():
     return os.path.dirname(os.path.abspath(__file__))
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     # `nativecall.optimize` needs NumPy and scipy: load it on first use only.
     if name == "optimize":
         import importlib
@@ -66,7 +73,9 @@ def __getattr__(name):
     raise AttributeError(f"module 'nativecall' has no attribute {name!r}")
 
 
-def vectorize(signatures, *, identity=None):
+def vectorize(
+    signatures: "str | Signature | Iterable[str | Signature]", *, identity: "int | None" = None
+) -> "Callable[[Callable[..., Any]], numpy.ufunc]":
     """Make a real ``numpy.ufunc`` whose loops are compiled kernels, one per signature:
     ``@nativecall.vectorize(["float64(float64)", "float32(float32)"])``. NumPy provides
     broadcasting, ``out=``, ``where=``, dtype dispatch and (with ``identity=0`` or ``1``
@@ -76,7 +85,13 @@ def vectorize(signatures, *, identity=None):
     return _vectorize(signatures, identity=identity)
 
 
-def jit(signature=None, **options):
+@overload
+def jit(signature: "Callable[..., Any]", /) -> Kernel: ...
+@overload
+def jit(signature: "str | Signature | None" = None, **options: Any) -> "Callable[[Callable[..., Any]], Kernel]": ...
+
+
+def jit(signature: Any = None, **options: Any) -> Any:
     """Compile a Python function into a native :class:`Kernel`.
 
     ``@nativecall.jit("float64(float64, intp)")`` (Numba or C spelling), or plain
@@ -84,6 +99,11 @@ def jit(signature=None, **options):
     and ``bool`` mean float64, int64 and bool; a missing return annotation is
     inferred). Compilation is eager; errors raise :class:`CompileError` subclasses
     that point at the source. See docs/semantics.md for the language.
+
+    Without a source file (``exec``, ``python -c``, the plain REPL), pass the text:
+    ``nativecall.jit("float64(float64)", source="def f(x): ...", globals=None)`` returns
+    the kernel of the one function it defines; outside names come from ``globals`` (a
+    dict, copied) and from the source's own imports.
     """
     from ._jit import jit as _jit  # the frontend (ast, inspect) loads on first use
 
@@ -100,6 +120,8 @@ __all__ = [
     "TypingError",
     "UndefinedNameError",
     "UnsupportedError",
+    "asarray",
+    "callback",
     "cython_functions",
     "empty",
     "from_dlpack",

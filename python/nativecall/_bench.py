@@ -9,7 +9,9 @@ Sections:
 - scenarios: the demo's scenarios (quad, generic_filter, 100 000 roots, Cython and Numba
   loops), every way interleaved, with the ratios the targets are stated in;
 - arrays: the per-call cost of an array argument;
-- ufunc: a ``@nativecall.vectorize`` ufunc against ``numba.vectorize`` and NumPy.
+- ufunc: a ``@nativecall.vectorize`` ufunc against ``numba.vectorize`` and NumPy;
+- callbacks: one scalar root, a repeated ``lowlevelcallable()`` export, and C calling
+  Python through ``nativecall.callback`` against ctypes and cffi callbacks.
 """
 
 from __future__ import annotations
@@ -377,6 +379,136 @@ def bench_ufunc(repeats):
     return {"seconds": med, "same_result": bool(ok)}, text + f"\nsame result as NumPy: {'yes' if ok else 'NO'}"
 
 
+# ---------------------------------------------------------------------------- callbacks and caches
+
+
+def shifted_square(x, c):
+    return x * x - c
+
+
+def gaussian(x):
+    return math.exp(-x * x)
+
+
+_CALLBACK_LOOP = """
+def loop(n):
+    s = 0.0
+    for i in range(n):
+        s += f(float(i))
+    return s
+"""
+
+
+def _loop_kernel(f):
+    """A kernel that calls the native callable ``f`` n times (its source made here, since
+    the frontend reads a kernel's globals from its module)."""
+    path = os.path.join(tempfile.mkdtemp(prefix="nativecall-bench-"), "callback_loop.py")
+    with open(path, "w") as fh:
+        fh.write(_CALLBACK_LOOP)
+    namespace = {"f": f, "__name__": "callback_loop"}
+    exec(compile(_CALLBACK_LOOP, path, "exec"), namespace)
+    import linecache
+
+    linecache.checkcache(path)
+    return nativecall.jit("float64(int64)")(namespace["loop"])
+
+
+def _interleaved(ways, repeats, number):
+    """Median seconds per call of each way, the ways run in turn in every round."""
+    times = {k: [] for k in ways}
+    for f in ways.values():
+        f()
+    for _ in range(repeats):
+        for k, f in ways.items():
+            t0 = time.perf_counter()
+            for _ in range(number):
+                f()
+            times[k].append((time.perf_counter() - t0) / number)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_callbacks(repeats):
+    import ctypes
+
+    import scipy.optimize
+    from scipy import integrate
+
+    import nativecall.optimize as nco
+
+    rows, result = [], {}
+
+    # One scalar root: the adapter is cached with the kernel, so this is the solve alone.
+    kernel = nativecall.jit("float64(float64, float64)")(shifted_square)
+    t = _interleaved({
+        "nativecall.optimize.brentq(kernel)": lambda: nco.brentq(kernel, 0.0, 2.0, args=(2.0,)),
+        "scipy.optimize.brentq(Python function)": lambda: scipy.optimize.brentq(shifted_square, 0.0, 2.0, args=(2.0,)),
+    }, repeats, 200)  # fmt: skip
+    ours = t["nativecall.optimize.brentq(kernel)"]
+    result["scalar_root"] = t
+    rows.append(["one scalar root: nativecall.optimize.brentq", _fmt(ours), "1.00×",
+                 ("met" if ours <= 3e-6 else "MISSED") + " (≤ 3 µs)"])  # fmt: skip
+    rows.append(["  scipy.optimize.brentq, Python f", _fmt(t["scipy.optimize.brentq(Python function)"]),
+                 f"{ours / t['scipy.optimize.brentq(Python function)']:.2f}×", "—"])  # fmt: skip
+
+    # A LowLevelCallable per user-data value: packing only, the entry is shared.
+    values = iter(range(10**9))
+    t = _interleaved({"export": lambda: kernel.lowlevelcallable("double (double, void *)", user_data=(float(next(values)),))},
+                     repeats, 200)["export"]  # fmt: skip
+    result["lowlevelcallable_export"] = t
+    rows.append(["kernel.lowlevelcallable(..., user_data=(c,)), again", _fmt(t), "—",
+                 ("met" if t <= 20e-6 else "MISSED") + " (no compile: ≪ 150 µs)"])  # fmt: skip
+
+    # quad through a callback against quad calling the Python function itself.
+    cb = nativecall.callback(gaussian, "double (double)")
+    llc = cb.lowlevelcallable()
+    t = _interleaved({
+        "callback": lambda: integrate.quad(llc, 0.0, 3.0),
+        "python": lambda: integrate.quad(gaussian, 0.0, 3.0),
+    }, repeats, 20)  # fmt: skip
+    ratio = t["callback"] / t["python"]
+    result["quad_callback"] = t
+    rows.append(["quad(nativecall.callback(f))", _fmt(t["callback"]), f"{ratio:.2f}×",
+                 ("met" if ratio <= 1.3 else "MISSED") + " (≤ 1.3× quad(f))"])  # fmt: skip
+    rows.append(["  quad(f), f a Python function", _fmt(t["python"]), "1.00×", "—"])
+
+    # C calling Python: a kernel loop calling each kind of function pointer, per call.
+    n = 20_000
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)
+    ct = proto(gaussian)
+    loops = {"nativecall.callback": _loop_kernel(cb), "ctypes CFUNCTYPE": _loop_kernel(nativecall.native(ct))}
+    cffi = _optional("cffi")
+    if cffi is not None:
+        ffi = cffi.FFI()
+        fc = ffi.callback("double(double)", gaussian)
+        loops["cffi ffi.callback"] = _loop_kernel(nativecall.native(fc))
+
+    def python_loop(n):
+        s = 0.0
+        for i in range(n):
+            s += gaussian(float(i))
+        return s
+
+    # The same loop called two ways: through ctypes.PYFUNCTYPE, which keeps the GIL (each
+    # callback's PyGILState_Ensure is then a counter), and as a kernel call, which
+    # releases it (each callback takes the GIL and gives it back).
+    held_proto = ctypes.PYFUNCTYPE(ctypes.c_double, ctypes.c_int64)
+    ways = {}
+    for k, loop in loops.items():
+        held = held_proto(loop.address)
+        ways[f"{k}, caller holds the GIL"] = lambda held=held: held(n)
+        ways[f"{k}, caller released the GIL"] = lambda loop=loop: loop(n)
+    ways["Python loop calling f"] = lambda: python_loop(n)
+    t = {k: v / n for k, v in _interleaved(ways, repeats, 1).items()}
+    result["c_to_python_per_call"] = t
+    base = t["Python loop calling f"]
+    for k, v in t.items():
+        target = "—"
+        if k == "nativecall.callback, caller holds the GIL":
+            target = ("met" if v / base <= 1.3 else "MISSED") + " (≤ 1.3× a Python-level call)"
+        rows.append([f"C → Python per call: {k}", f"{v * 1e9:.0f} ns", f"{v / base:.2f}×", target])
+    return result, _table(rows, ["callbacks and caches", "per call", "ratio", "target"])
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -386,10 +518,11 @@ def run(argv=None):
     p = argparse.ArgumentParser(prog="python -m nativecall bench")
     p.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     p.add_argument("--quick", action="store_true", help="fewer repeats and smaller loops (a smoke run)")
-    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios", "arrays", "ufunc"], action="append",
+    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks"],
+                   action="append",
                    help="run only these sections")  # fmt: skip
     args = p.parse_args(argv)
-    sections = args.only or ["compile", "import", "codegen", "scenarios", "arrays", "ufunc"]
+    sections = args.only or ["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks"]
     quick = args.quick
     report = {"python": sys.version.split()[0], "nativecall": nativecall.__version__}
     print(f"nativecall bench (Python {report['python']}); medians, measured side by side in one process\n")
@@ -416,6 +549,10 @@ def run(argv=None):
     if "ufunc" in sections:
         result, text = bench_ufunc(1 if quick else 7)
         report["ufunc"] = result
+        print(text + "\n")
+    if "callbacks" in sections:
+        result, text = bench_callbacks(2 if quick else 9)
+        report["callbacks"] = result
         print(text + "\n")
     if args.json:
         with open(args.json, "w") as f:

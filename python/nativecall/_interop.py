@@ -13,6 +13,7 @@ import importlib
 import re
 import sys
 import types
+from typing import Any
 
 from ._native import NativeCallable, Signature, Type
 
@@ -20,33 +21,47 @@ __all__ = ["native", "cython_functions", "from_cython"]
 
 ACCEPTED = (
     "a NativeCallable, a PyCapsule named by its C signature (or with signature=), "
+    "a Pythran capsule (with returns= or signature=), "
     "a scipy.LowLevelCallable, a ctypes function pointer, a cffi function pointer, "
     "a Numba cfunc, or an object with __wrapper_address__() and signature()"
 )
 
 
-def native(obj, signature=None):
+def native(
+    obj: Any, signature: str | Signature | None = None, *, returns: str | Type | None = None
+) -> NativeCallable:
     """Return a :class:`NativeCallable` for any native function object.
 
     Accepts a PyCapsule (its name is the signature; pass ``signature=`` when it is
-    not), a ``scipy.LowLevelCallable`` (its ``user_data`` is kept), a ctypes function
+    not), a capsule Pythran exports (``#pythran export capsule f(float64, int)``: its
+    name gives the argument types, ``returns=`` or ``signature=`` the return type), a
+    ``scipy.LowLevelCallable`` (its ``user_data`` is kept), a ctypes function
     pointer (from ``argtypes``/``restype``), a cffi function pointer, a Numba
     ``cfunc``, any object implementing Numba's wrapper address protocol, and a
     NativeCallable. ``signature=`` must be ABI-equal to what the object says, and
-    chooses how the signature is spelled.
+    chooses how the signature is spelled; so must ``returns=`` to its return type.
     """
-    nc = _import(obj, signature)
     if signature is not None and not isinstance(signature, Signature):
         signature = Signature(signature)
+    if returns is not None and not isinstance(returns, Type):
+        returns = Type(returns)
+    if signature is not None and returns is not None and signature.restype != returns:
+        raise TypeError(f"signature='{signature}' returns '{signature.restype}', but returns='{returns}'")
+    nc = _import(obj, signature, returns)
+    if returns is not None and nc.signature.restype != returns:
+        raise TypeError(f"{nc.name} returns '{nc.signature.restype}', not returns='{returns}'")
     if signature is not None and str(nc.signature) != str(signature):
         nc = nc._respelled(signature)
     return nc
 
 
-def _import(obj, signature):
+def _import(obj, signature, returns=None):
     if isinstance(obj, NativeCallable):
         return obj
     if type(obj).__name__ == "PyCapsule":
+        pythran = _pythran_capsule(obj)
+        if pythran is not None:
+            return _from_pythran(obj, *pythran, signature, returns)
         return NativeCallable._from_capsule(obj, signature)
     if _is_lowlevelcallable(obj):
         inner = native(obj.function, obj.signature)
@@ -78,6 +93,74 @@ def _is_lowlevelcallable(obj):
 def _numba_signature(sig):
     """``float64(float64, voidptr)`` text from a Numba ``Signature``."""
     return "%s(%s)" % (sig.return_type, ", ".join(str(a) for a in sig.args))
+
+
+# ---------------------------------------------------------------------------- Pythran
+
+# `#pythran export capsule f(float64, int32*)` names the capsule "f(float64, int32*)":
+# the function's name and Pythran's spelling of the argument types, no return type.
+_PYTHRAN_NAME = re.compile(r"([A-Za-z_]\w*)\((.*)\)\Z", re.S)
+
+# Pythran spells Python's scalar types by their Python names (`int` is a C `long`);
+# its NumPy names are nativecall's.
+_PYTHRAN_TYPES = {"int": "int64", "float": "float64", "complex": "complex128", "bool": "bool"}
+_PYTHRAN_NUMPY = {
+    *(f"int{b}" for b in (8, 16, 32, 64)),
+    *(f"uint{b}" for b in (8, 16, 32, 64)),
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "intc",
+    "uintc",
+    "intp",
+    "uintp",
+}
+
+
+def _pythran_capsule(capsule):
+    """``(function name, [argument types as Pythran spells them])`` when the capsule's
+    name has the shape of a Pythran export (a function name that is not a type, then a
+    parenthesised argument list), else None."""
+    name = _capsule_name(capsule)
+    m = _PYTHRAN_NAME.match(name or "")
+    if m is None:
+        return None
+    fname, args = m.groups()
+    try:
+        Type(fname)
+    except (TypeError, ValueError):
+        pass
+    else:
+        return None  # "double(double)" is a C signature
+    return fname, [a.strip() for a in args.split(",")] if args.strip() else []
+
+
+def _pythran_type(text, where):
+    base = text.rstrip("*").strip()
+    stars = len(text) - len(text.rstrip("*"))
+    if base in _PYTHRAN_TYPES:
+        base = _PYTHRAN_TYPES[base]
+    elif base not in _PYTHRAN_NUMPY:
+        accepted = ", ".join(sorted(_PYTHRAN_TYPES) + sorted(_PYTHRAN_NUMPY))
+        raise TypeError(f"{where}: Pythran type '{text}' has no native equivalent here (accepted: {accepted}, and T*)")
+    return Type(base + "*" * stars)
+
+
+def _from_pythran(capsule, fname, args, signature, returns):
+    where = f"the Pythran capsule '{_capsule_name(capsule)}'"
+    argtypes = [_pythran_type(a, where) for a in args]
+    arglist = ", ".join(str(t) for t in argtypes) or "void"
+    if signature is None and returns is None:
+        raise TypeError(
+            f"{where} names its argument types but not its return type; pass returns= "
+            f"(e.g. nativecall.native(capsule, returns='float64')) or signature='<return type>({arglist})'"
+        )
+    if signature is None:
+        signature = Signature(f"{returns}({arglist})")
+    elif list(signature.argtypes) != argtypes:
+        raise TypeError(f"{where} takes ({arglist}), which is not ABI-compatible with signature='{signature}'")
+    return NativeCallable._from_capsule(capsule, signature, name=fname)
 
 
 # ---------------------------------------------------------------------------- ctypes
@@ -337,6 +420,17 @@ def pointer_argument(obj, ty, what):
     )
 
 
+def _capsule_name(capsule):
+    """The capsule's name as text, or None."""
+    import ctypes
+
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype = ctypes.c_char_p
+    get_name.argtypes = [ctypes.py_object]
+    name = get_name(capsule)
+    return None if name is None else name.decode("utf-8", "replace")
+
+
 def _capsule_pointer(capsule):
     import ctypes
 
@@ -364,7 +458,7 @@ def _module(module):
     raise TypeError(f"expected a module or a dotted module name, got {type(module).__name__}")
 
 
-def cython_functions(module):
+def cython_functions(module: str | types.ModuleType) -> dict[str, NativeCallable]:
     """Every C function a Cython module exports in ``__pyx_capi__``, as
     ``{capsule name: NativeCallable}`` (fused specialisations keep their
     ``__pyx_fuse_N`` names). Cython's hidden ``__pyx_skip_dispatch`` and optional
@@ -399,7 +493,9 @@ def plain_name(key):
     return m.group(1) if m else key
 
 
-def from_cython(module, name, signature=None):
+def from_cython(
+    module: str | types.ModuleType, name: str, signature: str | Signature | None = None
+) -> NativeCallable:
     """The C function ``name`` that a Cython module exports, e.g.
     ``from_cython("scipy.special.cython_special", "gamma", "double (double)")``.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import itertools
 import linecache
 import math
 import numbers
@@ -22,7 +23,7 @@ import types
 
 from . import _native
 from ._errors import CompileError, TypingError, UndefinedNameError, UnsupportedError
-from ._native import Kernel, NativeCallable, Signature, Type
+from ._native import Kernel, NativeCallable, Signature, SignatureError, Type
 
 __all__ = ["jit", "compile_kernel"]
 
@@ -52,20 +53,30 @@ _MATH_FUNCTIONS = {
     "erf", "erfc", "gamma", "lgamma", "isnan", "isinf", "isfinite",
 }  # fmt: skip
 _INT64 = (-(2**63), 2**63 - 1)
+_MAX_NDIM = 64  # DLPack's ndim is an int32; NumPy allows 64
 # How deeply kernel expressions may nest (x + x + ... of 100 terms nests 100 deep): the
 # compiler recurses over them, so deeper ones are a CompileError (docs/semantics.md).
 MAX_EXPR_DEPTH = 100
 _UNSET = object()
 
 
-def _annotation_type(ann, func, what):
+def _annotation_type(ann, namespace):
+    """The kernel type an annotation names (None without one), or raises ValueError saying
+    what it names instead. ``from __future__ import annotations`` keeps every annotation as
+    text: it is evaluated where the function was defined (``float64[:]``), and text that
+    names no Python object is read as a C or Numba type (``"double *"``)."""
     if ann is inspect.Parameter.empty or ann is None:
         return None
     if isinstance(ann, str):
         try:
-            ann = eval(ann, func.__globals__)  # string annotations (from __future__ import annotations)
+            ann = eval(ann, namespace)  # noqa: S307 - the user's own annotation
         except Exception:
-            return Type(ann)
+            pass
+        if isinstance(ann, str):
+            try:
+                return Type(ann)
+            except SignatureError as e:
+                raise ValueError(f"the annotation {ann!r} is not a type ({e.args[0] if e.args else e})") from None
     if isinstance(ann, Type):
         return ann
     if ann is float:
@@ -74,19 +85,30 @@ def _annotation_type(ann, func, what):
         return _native.int64
     if ann is builtins.bool:
         return _native.bool
-    raise TypeError(f"{what}: annotation {ann!r} is not a nativecall type (use nativecall.float64, float, int, bool, ...)")
+    raise ValueError(f"the annotation {ann!r} is not a nativecall type (use nativecall.float64, float, int, bool, ...)")
 
 
-def jit(signature=None, *, boundscheck=False, **options):
+def jit(signature=None, *, boundscheck=False, source=None, globals=None, **options):
     """Compile a Python function into a native :class:`nativecall.Kernel`.
 
     ``@nativecall.jit("float64(float64, intp)")`` (Numba or C spelling), or plain
     ``@nativecall.jit`` with annotations (``x: nativecall.float64``; ``float``, ``int``
     and ``bool`` mean float64, int64 and bool; a missing return annotation is
     inferred). Compilation is eager; errors raise :class:`CompileError` subclasses.
+
+    ``nativecall.jit(signature, source="def f(x): ...", globals=None)`` compiles the one
+    function a source string defines, for code that has no source file (``exec``,
+    ``python -c``, the plain REPL); its outside names come from ``globals`` (a dict,
+    copied) and from what the source itself imports.
     """
     if options:
         raise TypeError(f"jit() got unexpected options: {', '.join(sorted(options))}")
+    if source is not None:
+        if callable(signature) and not isinstance(signature, (str, Signature)):
+            raise TypeError("jit(source=...) takes the signature (or None), not a function")
+        return compile_kernel(_function_from_source(source, globals), signature, boundscheck)
+    if globals is not None:
+        raise TypeError("jit(globals=...) goes with source=...")
     if callable(signature) and not isinstance(signature, (str, Signature)):
         return compile_kernel(signature, None, boundscheck)
 
@@ -109,10 +131,15 @@ def compile_kernel(func, signature, boundscheck=False):
             recipe[2] = _signature_text(frontend.param_list, kernel.signature.restype)
         return kernel
     except _native.KernelCompileFailure as failure:
-        kind, message, line, col = failure.args
-        if kind == "codegen":
-            raise CompileError(f"{func.__qualname__}: {message}", frontend.filename, frontend.first_line) from None
-        raise frontend.error(_ERRORS[kind], message, line, col) from None
+        raise _compile_error(frontend, failure) from None
+
+
+def _compile_error(frontend, failure):
+    """The CompileError for a failure the native compiler reported, pointing into the source."""
+    kind, message, line, col = failure.args
+    if kind == "codegen":
+        return CompileError(f"{frontend.func.__qualname__}: {message}", frontend.filename, frontend.first_line)
+    return frontend.error(_ERRORS[kind], message, line, col)
 
 
 class _Frontend:
@@ -123,7 +150,8 @@ class _Frontend:
             lines, first, tree = _source_lines(func)
         except (OSError, TypeError) as e:
             raise UnsupportedError(
-                f"nativecall.jit needs the source of {func.__qualname__} ({e}); define it in a file or a notebook cell",
+                f"nativecall.jit needs the source of {func.__qualname__} ({e}); define it in a file or a notebook "
+                f"cell, or pass the text: nativecall.jit(signature, source='def {func.__name__}(...): ...')",
                 self.filename,
                 func.__code__.co_firstlineno,
             ) from None
@@ -143,12 +171,13 @@ class _Frontend:
         self.native_index = {}
         self.keep = []
         self.closure = {}
+        self.unbound = set()  # free variables the enclosing function has not assigned yet
         if func.__closure__:
             for name, cell in zip(func.__code__.co_freevars, func.__closure__):
                 try:
                     self.closure[name] = cell.cell_contents
                 except ValueError:
-                    pass
+                    self.unbound.add(name)
         self.locals = set()
         self.captured = {}
         self.source = dedented
@@ -198,9 +227,10 @@ class _Frontend:
             self.signature_text = _signature_text(params, ret)
             return params, ret
         hints = inspect.signature(func)
+        namespace = {**func.__globals__, **self.closure}
         params = []
-        for n in names:
-            t = _annotation_type(hints.parameters[n].annotation, func, f"parameter '{n}'")
+        for n, arg in zip(names, self.fdef.args.args):
+            t = self.annotation(hints.parameters[n].annotation, namespace, arg.annotation or arg, f"parameter '{n}'")
             if t is None:
                 raise self.fail(
                     self.fdef,
@@ -209,9 +239,15 @@ class _Frontend:
                     TypingError,
                 )
             params.append(t)
-        ret = _annotation_type(hints.return_annotation, func, "the return annotation")
+        ret = self.annotation(hints.return_annotation, namespace, self.fdef.returns or self.fdef, "the return annotation")
         self.signature_text = None if ret is None else _signature_text(params, ret)
         return params, ret
+
+    def annotation(self, ann, namespace, node, what):
+        try:
+            return _annotation_type(ann, namespace)
+        except ValueError as e:
+            raise self.fail(node, f"{what}: {e}", TypingError) from None
 
     # ------------------------------------------------------------------ names
 
@@ -221,6 +257,8 @@ class _Frontend:
         if name in self.closure:
             self.captured[name] = self.closure[name]
             return self.closure[name]
+        if name in self.unbound:  # the enclosing function's, not a global of the same name
+            return _UNSET
         g = self.func.__globals__
         if name in g:
             self.captured[name] = g[name]
@@ -260,7 +298,10 @@ class _Frontend:
             from ._interop import native
 
             nc = native(value)
-        except TypeError:
+        except TypeError as e:
+            if type(value).__name__ == "PyCapsule":
+                # A capsule is meant to be native: say why this one cannot be read.
+                raise self.fail(node, f"{label}: {e}", TypingError) from None
             return None
         except ValueError as e:
             raise self.fail(node, f"{label}: {e}", TypingError) from None
@@ -460,6 +501,8 @@ class _Frontend:
                 k = e.slice
                 if not (isinstance(k, ast.Constant) and type(k.value) is int and k.value >= 0):
                     raise self.fail(k, "a.shape takes a constant, non-negative index in kernels")
+                if k.value > _MAX_NDIM:
+                    raise self.fail(k, f"a.shape[{k.value}]: arrays have at most {_MAX_NDIM} dimensions", TypingError)
                 return ("shape", self.expr(v.value), k.value, line, col)
             p, i = self.subscript(e)
             return ("index", p, i, line, col)
@@ -549,7 +592,7 @@ def _pyx_plain_names(module):
 def _type_text(t):
     """A type as text that parses back to it (arrays in their Numba spelling)."""
     if t.kind == "array":
-        return f"{_type_text(t.dtype)}[{', '.join([':'] * t.ndim)}]"
+        return f"{_type_text(t.dtype)}[{', '.join([':'] * (t.ndim - 1) + ['::1' if t.contiguous else ':'])}]"
     return str(t)
 
 
@@ -604,6 +647,8 @@ def _source_lines(func):
     """
     code = func.__code__
     lines = linecache.getlines(code.co_filename, func.__globals__)
+    if not lines and hasattr(linecache, "_getlines_from_code"):
+        lines = linecache._getlines_from_code(code)  # Python >= 3.13.1 keeps the REPL's input by code object
     start = code.co_firstlineno - 1
     if 0 <= start < len(lines):
         first = lines[start]
@@ -627,6 +672,55 @@ def _source_lines(func):
             pass
     lines, first = inspect.getsourcelines(func)
     return lines, first, None
+
+
+_SOURCE_NUMBERS = itertools.count(1)
+
+
+def _function_from_source(source, namespace):
+    """The one function ``source`` defines, run in a copy of ``namespace``. The text is
+    kept in linecache under its own name, as IPython and Python 3.13's REPL keep their
+    input, so the frontend reads it like a file and errors point into it."""
+    if not isinstance(source, str):
+        raise TypeError(f"jit(source=...) takes the kernel's text, got {type(source).__name__}")
+    if namespace is not None and not isinstance(namespace, dict):
+        raise TypeError(f"jit(globals=...) takes a dict, got {type(namespace).__name__}")
+    filename = f"<nativecall source {next(_SOURCE_NUMBERS)}>"
+    text = textwrap.dedent(source)
+    text += "" if text.endswith("\n") else "\n"
+    lines = text.splitlines(True)
+    linecache.cache[filename] = (len(text), None, lines, filename)
+
+    def line(n):
+        return lines[n - 1] if n and 0 < n <= len(lines) else ""
+
+    try:
+        tree = ast.parse(text, filename)
+    except (SyntaxError, ValueError) as e:
+        n = getattr(e, "lineno", 0) or 0
+        raise CompileError(f"the kernel source is not Python: {e}", filename, n, (getattr(e, "offset", 1) or 1) - 1, line(n)) from None
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if len(defs) != 1 or defs[0].decorator_list:
+        n = defs[1].lineno if len(defs) > 1 else defs[0].lineno if defs else 1
+        raise UnsupportedError(
+            f"jit(source=...) compiles a source that defines exactly one undecorated function "
+            f"(def f(x): ...), got {len(defs)} {'decorated ' if defs and defs[0].decorator_list else ''}"
+            f"function definition{'s' if len(defs) != 1 else ''}",
+            filename, n, 0, line(n),
+        )  # fmt: skip
+    ns = dict(namespace or {})
+    ns.setdefault("__builtins__", builtins)
+    ns.setdefault("__name__", "nativecall.source")
+    try:
+        exec(compile(tree, filename, "exec"), ns)
+    except Exception as e:
+        tb, n = e.__traceback__, defs[0].lineno
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == filename:
+                n = tb.tb_lineno
+            tb = tb.tb_next
+        raise CompileError(f"running the kernel source raised {type(e).__name__}: {e}", filename, n, 0, line(n)) from None
+    return ns[defs[0].name]
 
 
 # ---------------------------------------------------------------------------- vectorize
@@ -657,7 +751,12 @@ def vectorize(signatures, *, identity=None):
         kernels = sorted((compile_kernel(func, sig) for sig in signatures), key=_loop_order)
         # The recipe lives in the ufunc's own loops object and dies with the ufunc.
         recipe = (kernels[0]._recipe, [k._recipe[2] for k in kernels], identity)
-        ufunc = _native._make_ufunc(func.__name__, func.__doc__ or "", kernels, identity, recipe)
+        try:
+            ufunc = _native._make_ufunc(
+                func.__name__, func.__doc__ or "", kernels, identity, recipe
+            )
+        except _native.KernelCompileFailure as failure:
+            raise _compile_error(_Frontend(func, signatures[0]), failure) from None
         _register_ufunc_pickling()
         return ufunc
 

@@ -27,9 +27,11 @@ from ._native import NativeCallable, Signature
 __all__ = ["brentq", "brenth", "ridder", "bisect", "RootsResult"]
 
 _EPS = float(np.finfo(float).eps)
+_RTOL_MIN = 4 * _EPS
 _INT_MAX = int(np.iinfo(np.intc).max)
 _VALUE_ERROR = -3  # scipy's _EVALUEERR: a NaN bracket end or a NaN from f
 _SOLVERS = {}
+_SCALARS = (float, int)  # exact types: a bool or a NumPy scalar takes the array path
 _DTYPES = {
     "double": np.float64,
     "float": np.float32,
@@ -90,13 +92,31 @@ def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
         args = (args,)
     if not xtol > 0:
         raise ValueError(f"xtol too small ({xtol:g} <= 0)" if xtol <= 0 else f"xtol must be a number, got {xtol}")
-    if not rtol >= 4 * _EPS:
+    if not rtol >= _RTOL_MIN:
         raise ValueError(
             f"rtol too small ({rtol:g} < {4 * _EPS:g})" if rtol < 4 * _EPS else f"rtol must be a number, got {rtol}"
         )
     maxiter = operator.index(maxiter)  # as scipy: 100.0 is a TypeError, not silently truncated
     if not 0 <= maxiter <= _INT_MAX:
         raise ValueError(f"maxiter must be >= 0 and <= {_INT_MAX} (a C int), got {maxiter}")
+    if type(a) in _SCALARS and type(b) in _SCALARS:
+        for x in args:
+            if type(x) not in _SCALARS:
+                break
+        else:
+            # One root: no arrays, and f's adapter comes from the cache it shares with its exports.
+            nc = f if isinstance(f, NativeCallable) else native(f)
+            solver = _SOLVERS.get(method) or _solver(method)
+            root, iterations, calls, flag, nan_at = _native._solve_root(
+                solver, nc, float(a), float(b), args, float(xtol), float(rtol), maxiter
+            )
+            if flag:
+                _raise_for(flag, a, b, nan_at, iterations, root, disp, "")
+            if not full_output:
+                return root
+            from scipy.optimize import RootResults
+
+            return root, RootResults(root=root, iterations=iterations, function_calls=calls, flag=flag, method=method)
     callback, layout, size = _callback(f, len(args))
     values = [np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), *[np.asarray(x) for x in args]]
     scalar = all(v.ndim == 0 for v in values)
@@ -123,15 +143,7 @@ def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
     if bad.size and (disp or scalar):
         i = int(bad[0])
         where = "" if scalar else f" ({bad.size} of {n} problems; first at flat index {i})"
-        if flags[i] == -1:
-            raise ValueError(f"f(a) and f(b) must have different signs{where}")
-        if flags[i] == _VALUE_ERROR:
-            a_i, b_i = float(flat[0][i]), float(flat[1][i])
-            if math.isnan(a_i) or math.isnan(b_i):
-                raise ValueError(f"the bracket [a, b] = [{a_i}, {b_i}] contains NaN{where}")
-            raise ValueError(f"f returned NaN at x={float(nan_at[i])!r}; the solver cannot continue{where}")
-        if disp:
-            raise RuntimeError(f"Failed to converge after {iterations[i]} iterations, value is {roots[i]}{where}")
+        _raise_for(int(flags[i]), flat[0][i], flat[1][i], nan_at[i], iterations[i], roots[i], disp, where)
     if scalar:
         root = float(roots[0])
         if not full_output:
@@ -144,6 +156,19 @@ def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
     if not full_output:
         return roots
     return roots, RootsResult(roots, iterations.reshape(shape), calls.reshape(shape), flags.reshape(shape))
+
+
+def _raise_for(flag, a, b, nan_at, iterations, root, disp, where):
+    """Raise scipy's error for a failed solve (flag != 0); non-convergence only if ``disp``."""
+    if flag == -1:
+        raise ValueError(f"f(a) and f(b) must have different signs{where}")
+    if flag == _VALUE_ERROR:
+        a, b = float(a), float(b)
+        if math.isnan(a) or math.isnan(b):
+            raise ValueError(f"the bracket [a, b] = [{a}, {b}] contains NaN{where}")
+        raise ValueError(f"f returned NaN at x={float(nan_at)!r}; the solver cannot continue{where}")
+    if disp:
+        raise RuntimeError(f"Failed to converge after {iterations} iterations, value is {root}{where}")
 
 
 def brentq(f, a, b, args=(), xtol=2e-12, rtol=4 * _EPS, maxiter=100, full_output=False, disp=True):

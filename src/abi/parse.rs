@@ -257,7 +257,7 @@ enum Decl {
     Name(Option<String>),
     Pointer(bool, Box<Decl>),
     Function(Vec<Param>, usize, Box<Decl>),
-    Array(u32, usize, Box<Decl>),
+    Array(u32, bool, usize, Box<Decl>),
 }
 
 struct Parser<'a> {
@@ -598,22 +598,40 @@ impl<'a> Parser<'a> {
                 direct = Decl::Function(self.params()?, at, Box::new(direct));
             } else if self.eat_punct('[') {
                 if *self.peek() == Tok::Punct(':') {
-                    // Numba's array spelling: `float64[:]`, `int32[:, ::1]`.
+                    // Numba's array spelling: `float64[:]`, and `int32[:, ::1]` for
+                    // C-contiguous (`::1` on the last dimension only; no other steps).
                     let mut ndim = 0u32;
+                    let mut step_at = None;
                     loop {
                         self.expect(':')?;
+                        let here = self.pos();
                         if self.eat_punct(':') {
-                            if let Tok::Number(_) = self.peek() {
-                                self.bump();
+                            if *self.peek() != Tok::Number(1) || step_at.is_some() {
+                                return Err(err(
+                                    self.text,
+                                    here,
+                                    "array dimensions are ':', or '::1' on the last one for a \
+                                     C-contiguous array (float64[:, ::1])",
+                                ));
                             }
+                            self.bump();
+                            step_at = Some(here);
                         }
                         ndim += 1;
                         if self.eat_punct(']') {
                             break;
                         }
+                        if let Some(here) = step_at {
+                            return Err(err(
+                                self.text,
+                                here,
+                                "'::1' (C-contiguous) goes on the last dimension only (float64[:, ::1])",
+                            ));
+                        }
                         self.expect(',')?;
                     }
-                    direct = Decl::Array(ndim, at, Box::new(direct));
+                    let contiguous = step_at.is_some();
+                    direct = Decl::Array(ndim, contiguous, at, Box::new(direct));
                     continue;
                 }
                 // `double x[]` in a parameter list is `double *x`.
@@ -654,7 +672,7 @@ impl<'a> Parser<'a> {
                 let f = self.function(ty, params, fn_at)?;
                 self.apply(f, false, *inner, name)
             }
-            Decl::Array(ndim, at, inner) => {
+            Decl::Array(ndim, contiguous, at, inner) => {
                 if !matches!(ty, Type::Bool | Type::Int(_) | Type::Float(_)) {
                     return Err(err(
                         self.text,
@@ -662,7 +680,12 @@ impl<'a> Parser<'a> {
                         &format!("array elements must be numbers, not '{ty}'"),
                     ));
                 }
-                self.apply(Type::array(ty, ndim), false, *inner, name)
+                let array = if contiguous {
+                    Type::c_array(ty, ndim)
+                } else {
+                    Type::array(ty, ndim)
+                };
+                self.apply(array, false, *inner, name)
             }
         }
     }

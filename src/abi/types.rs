@@ -200,6 +200,9 @@ pub enum Type {
         dtype: Box<Type>,
         /// The number of dimensions.
         ndim: u32,
+        /// C-contiguous (Numba's `float64[:, ::1]`): checked when called from Python, and
+        /// indexed with strides computed from the shape. C callers must pass such arrays.
+        contiguous: bool,
     },
 }
 
@@ -245,6 +248,16 @@ impl Type {
         Type::Array {
             dtype: Box::new(dtype),
             ndim,
+            contiguous: false,
+        }
+    }
+
+    /// A C-contiguous array type (`float64[:, ::1]` is `Type::c_array(Type::F64, 2)`).
+    pub fn c_array(dtype: Type, ndim: u32) -> Type {
+        Type::Array {
+            dtype: Box::new(dtype),
+            ndim,
+            contiguous: true,
         }
     }
 

@@ -14,10 +14,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::abi::{IntType, Signature, Type};
-use crate::jit::{adapter_thunk, compile_entry, ArgSource, CountGuard, Entry};
+use crate::jit::{adapter_thunk, compile_entry, ArgSource, CountGuard, Entry, Thunk};
 
 use super::call::{convert_arg, ArgContext, Borrows};
-use super::callable::{make_capsule, NativeCallable, USER_DATA_CAPSULE};
+use super::callable::{make_capsule, AdapterKey, NativeCallable, USER_DATA_CAPSULE};
 use super::kernel::Kernel;
 use super::types::PySignature;
 
@@ -261,43 +261,97 @@ fn finish<'py>(
     user_data: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Bound<'py, NativeCallable>, Option<Bound<'py, PyAny>>)> {
     let me = slf.get();
+    let entry = cached_entry(slf, &target, sources, guard)?;
+    let mut nc = NativeCallable::new(
+        entry.address,
+        target,
+        me.name.clone(),
+        slf.clone().into_any().unbind(),
+    )?;
+    nc.code = Some(entry.code);
+    Ok((Bound::new(slf.py(), nc)?, user_data))
+}
+
+/// The adapted entry of `slf` for `target` with arguments from `sources`: generated once
+/// per (signature, sources, guard) and kept with `slf`, so exporting again (with other
+/// user data values: the packed values differ, the layout does not) shares the code.
+pub(crate) fn cached_entry(
+    slf: &Bound<'_, NativeCallable>,
+    target: &Arc<Signature>,
+    sources: &[ArgSource],
+    guard: Option<CountGuard>,
+) -> PyResult<Thunk> {
+    let me = slf.get();
+    let key: AdapterKey = ((**target).clone(), sources.to_vec(), guard);
+    if let Some(t) = me.adapters.lock().get(&key) {
+        return Ok(t.clone());
+    }
+    // Generated without the lock (a kernel compiles with the GIL released); if another
+    // thread got there first, its entry is kept and this one dropped.
+    let made = adapted_entry(slf, target, sources, guard)?;
+    Ok(me.adapters.lock().entry(key).or_insert(made).clone())
+}
+
+/// Generate the code of an adapted entry of `slf`.
+fn adapted_entry(
+    slf: &Bound<'_, NativeCallable>,
+    target: &Arc<Signature>,
+    sources: &[ArgSource],
+    guard: Option<CountGuard>,
+) -> PyResult<Thunk> {
+    let me = slf.get();
     // A kernel is compiled again with the adapted entry, so the consumer's call lands in
     // the kernel's own code; anything else (or a recursive kernel) gets a thunk in front.
     if let Ok(kernel) = slf.cast::<Kernel>() {
         let entry = Entry {
-            outer: (*target).clone(),
+            outer: (**target).clone(),
             sources: sources.to_vec(),
             guard,
         };
         let ir = kernel.get().ir().clone();
         if let Ok(compiled) = slf.py().detach(|| compile_entry(&ir, Some(&entry))) {
-            let mut nc = NativeCallable::new(
-                compiled.address,
-                target,
-                me.name.clone(),
-                slf.clone().into_any().unbind(),
-            )?;
-            nc.code = Some(compiled.code);
-            return Ok((Bound::new(slf.py(), nc)?, user_data));
+            return Ok(Thunk {
+                address: compiled.address,
+                code: compiled.code,
+            });
         }
     }
     let inner_address = me.export_address()?;
-    let thunk =
-        adapter_thunk(inner_address, &me.signature, &target, sources, guard).map_err(|e| {
-            PyTypeError::new_err(format!("cannot adapt {} to '{target}': {e}", me.name))
-        })?;
-    let mut nc = NativeCallable::new(
-        thunk.address,
-        target,
-        me.name.clone(),
-        slf.clone().into_any().unbind(),
-    )?;
-    nc.code = Some(thunk.code);
-    Ok((Bound::new(slf.py(), nc)?, user_data))
+    adapter_thunk(inner_address, &me.signature, target, sources, guard)
+        .map_err(|e| PyTypeError::new_err(format!("cannot adapt {} to '{target}': {e}", me.name)))
 }
 
 /// An adapted callable, each struct field's C type and offset, and the struct size.
 type UserDataThunk<'py> = (Bound<'py, NativeCallable>, Vec<(String, usize)>, usize);
+
+/// An adapted signature, its argument sources, each extra parameter's type and offset,
+/// and the struct size.
+pub(crate) type UserDataLayout = (Arc<Signature>, Vec<ArgSource>, Vec<(Type, usize)>, usize);
+
+/// Where `f`'s parameters after the first `leading` are read from: a struct behind a
+/// trailing `void *`. Returns the adapted signature, the argument sources, each extra
+/// parameter's type and offset, and the struct size.
+pub(crate) fn user_data_layout(f: &NativeCallable, leading: usize) -> PyResult<UserDataLayout> {
+    let params: Vec<Type> = f.signature.arg_types().cloned().collect();
+    if params.len() < leading {
+        return Err(PyTypeError::new_err(format!(
+            "{} ({}) has fewer than {leading} parameters",
+            f.name, f.signature
+        )));
+    }
+    let extras = params[leading..].to_vec();
+    let (offsets, size) = struct_layout(&extras)?;
+    let mut target_params = params[..leading].to_vec();
+    target_params.push(Type::void_ptr());
+    let target = Arc::new(Signature::new(f.signature.ret.clone(), target_params));
+    let mut sources: Vec<ArgSource> = (0..leading).map(ArgSource::Param).collect();
+    sources.extend(offsets.iter().map(|o| ArgSource::Field {
+        param: leading,
+        offset: *o as i32,
+    }));
+    let layout = extras.into_iter().zip(offsets).collect();
+    Ok((target, sources, layout, size))
+}
 
 /// `f` adapted to take its parameters after the first `leading` from a struct behind a
 /// trailing `void *`, without packing any values: for callers that fill the struct
@@ -308,25 +362,34 @@ pub fn _user_data_thunk<'py>(
     f: &Bound<'py, NativeCallable>,
     leading: usize,
 ) -> PyResult<UserDataThunk<'py>> {
-    let me = f.get();
-    let params: Vec<Type> = me.signature.arg_types().cloned().collect();
-    if params.len() < leading {
-        return Err(PyTypeError::new_err(format!(
-            "{} ({}) has fewer than {leading} parameters",
-            me.name, me.signature
-        )));
-    }
-    let extras = params[leading..].to_vec();
-    let (offsets, size) = struct_layout(&extras)?;
-    let mut target_params = params[..leading].to_vec();
-    target_params.push(Type::void_ptr());
-    let target = Arc::new(Signature::new(me.signature.ret.clone(), target_params));
-    let mut sources: Vec<ArgSource> = (0..leading).map(ArgSource::Param).collect();
-    sources.extend(offsets.iter().map(|o| ArgSource::Field {
-        param: leading,
-        offset: *o as i32,
-    }));
+    let (target, sources, layout, size) = user_data_layout(f.get(), leading)?;
     let (nc, _) = finish(f, target, &sources, None, None)?;
-    let layout = extras.iter().map(|t| t.to_string()).zip(offsets).collect();
+    let layout = layout.iter().map(|(t, o)| (t.to_string(), *o)).collect();
     Ok((nc, layout, size))
+}
+
+/// Pack `values` for the fields `layout` (of a struct of `size` bytes) into words, for
+/// parameter positions starting at `first` of `name`. Pointer arguments borrow into
+/// `borrows`, which must outlive every use of the words.
+pub(crate) fn pack_into(
+    name: &str,
+    first: usize,
+    layout: &[(Type, usize)],
+    size: usize,
+    values: &Bound<'_, PyTuple>,
+    borrows: &mut Borrows,
+) -> PyResult<Vec<u64>> {
+    let mut buf = vec![0u64; size.div_ceil(8).max(1)];
+    let bytes: &mut [u8] = bytemuck_bytes(&mut buf);
+    for (k, ((t, off), v)) in layout.iter().zip(values.iter()).enumerate() {
+        let ctx = ArgContext {
+            function: name,
+            index: first + k,
+            writes: true,
+        };
+        let slot = convert_arg(&v, t, &ctx, borrows)?;
+        let n = t.size().expect("sized");
+        bytes[*off..*off + n].copy_from_slice(&slot.0[..n]);
+    }
+    Ok(buf)
 }

@@ -16,8 +16,6 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyComplex, PyFloat, PyInt, PyTuple};
 
-use dlpark::python::ImportedDlpack;
-
 use crate::abi::{FloatType, IntType, Signature, Type};
 
 use super::callable::NativeCallable;
@@ -112,8 +110,9 @@ pub struct Borrows {
     // Boxed so a view never moves between PyObject_GetBuffer and PyBuffer_Release.
     #[allow(clippy::vec_box)]
     buffers: Vec<Box<ffi::Py_buffer>>,
-    /// DLPack tensors imported for the call; dropping them runs each deleter once.
-    tensors: Vec<ImportedDlpack>,
+    /// Arrays imported for the call (DLPack tensors, held buffers, interface owners);
+    /// dropping them runs each DLPack deleter and releases each buffer once.
+    arrays: Vec<super::array::Array>,
     /// Descriptors built directly over NumPy arrays (with their shape and strides).
     #[allow(clippy::vec_box)]
     numpy_views: Vec<Box<DescriptorView>>,
@@ -217,7 +216,7 @@ pub fn convert_arg(
             }
             Ok(s)
         }
-        Type::Array { dtype, ndim } => array_arg(obj, Some((dtype, *ndim)), ty, ctx, borrows),
+        Type::Array { dtype, ndim, .. } => array_arg(obj, Some((dtype, *ndim)), ty, ctx, borrows),
         Type::Pointer { pointee, .. }
             if **pointee == Type::DLTensor && !obj.is_none() && !obj.is_instance_of::<PyInt>() =>
         {
@@ -307,7 +306,7 @@ fn complex_value(obj: &Bound<'_, PyAny>, ty: &Type, ctx: &ArgContext<'_>) -> PyR
 }
 
 /// The element type a buffer's struct-module format describes, if it is a plain scalar.
-fn buffer_element(format: &str, itemsize: usize) -> Option<Type> {
+pub(crate) fn buffer_element(format: &str, itemsize: usize) -> Option<Type> {
     let body = format.trim_start_matches(['@', '=', '<', '>', '!']);
     let foreign = match format.chars().next() {
         Some('<') => cfg!(target_endian = "big"),
@@ -483,7 +482,8 @@ fn numpy_view(
 ) -> PyResult<Option<Slot>> {
     use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
     if let Ok(a) = obj.cast::<super::array::Array>() {
-        return own_array_view(obj, a.get(), want, ty, ctx, borrows).map(Some);
+        borrows.objects.push(obj.clone().unbind());
+        return own_array_view(a.get(), "an Array", want, ty, ctx, borrows).map(Some);
     }
     let Ok(arr) = obj.cast::<PyUntypedArray>() else {
         return Ok(None);
@@ -524,6 +524,8 @@ fn numpy_view(
             )));
         }
     }
+    let shape: Vec<i64> = arr.shape().iter().map(|&d| d as i64).collect();
+    check_contiguous(&shape, Some(&strides), ty, ctx)?;
     // SAFETY: a live ndarray; reading its flags field.
     let writeable =
         unsafe { (*arr.as_array_ptr()).fields.flags } & numpy::npyffi::NPY_ARRAY_WRITEABLE != 0;
@@ -533,7 +535,6 @@ fn numpy_view(
             ctx.what(ty)
         )));
     }
-    let shape: Vec<i64> = arr.shape().iter().map(|&d| d as i64).collect();
     // SAFETY: a live ndarray; its data pointer is valid while `obj` is (kept below).
     let data = unsafe { (*arr.as_array_ptr()).fields.data } as *mut std::ffi::c_void;
     let mut view = Box::new((
@@ -561,10 +562,49 @@ fn numpy_view(
     Ok(Some(Slot::from_bytes(&address.to_ne_bytes())))
 }
 
-/// A `nativecall.Array`'s descriptor, checked like any DLPack argument.
+/// Refuse an array that is not C-contiguous for a parameter whose type says it is
+/// (`float64[:, ::1]`, indexed with strides computed from the shape). `strides` are in
+/// elements (`None`: compact). As NumPy's flags say, a dimension of length 1 may have
+/// any stride, and an empty array is contiguous (no element can be reached).
+fn check_contiguous(
+    shape: &[i64],
+    strides: Option<&[i64]>,
+    ty: &Type,
+    ctx: &ArgContext<'_>,
+) -> PyResult<()> {
+    let (
+        Type::Array {
+            contiguous: true, ..
+        },
+        Some(strides),
+    ) = (ty, strides)
+    else {
+        return Ok(());
+    };
+    if shape.contains(&0) {
+        return Ok(());
+    }
+    let mut want = 1i64;
+    for (k, (&n, &s)) in shape.iter().zip(strides).enumerate().rev() {
+        if n != 1 && s != want {
+            return Err(PyValueError::new_err(format!(
+                "{} must be C-contiguous: dimension {k} has stride {s} (in elements), {want} \
+                 expected for shape {shape:?}; pass numpy.ascontiguousarray(...) or declare \
+                 the parameter with ':' (any strides)",
+                ctx.what(ty),
+            )));
+        }
+        want = want.saturating_mul(n);
+    }
+    Ok(())
+}
+
+/// The descriptor of a `nativecall.Array` (or of an array imported for the call), checked
+/// against the parameter; the caller keeps the array alive for the call. `source` names
+/// where it came from in errors ("an Array", "a memoryview").
 fn own_array_view(
-    obj: &Bound<'_, PyAny>,
     a: &super::array::Array,
+    source: &str,
     want: Option<(&Type, u32)>,
     ty: &Type,
     ctx: &ArgContext<'_>,
@@ -573,18 +613,19 @@ fn own_array_view(
     let (dtype, shape, strides, data, device, readonly) = a.descriptor();
     if device.device_type.0 != 1 {
         return Err(PyValueError::new_err(format!(
-            "{} must be in CPU memory",
-            ctx.what(ty)
+            "{} must be in CPU memory, got a tensor on device type {} (id {}); copy it to the CPU first",
+            ctx.what(ty),
+            device.device_type.0,
+            device.device_id
         )));
     }
     if let Some((t, ndim)) = want {
         let (code, bits) = dlpack_code(t).expect("array elements are numbers");
         if dtype.code.0 != code || dtype.bits != bits || dtype.lanes != 1 {
             return Err(PyTypeError::new_err(format!(
-                "{} needs {t} elements, got an Array of DLPack dtype (code {}, {} bits)",
+                "{} needs {t} elements, got {} from {source}",
                 ctx.what(ty),
-                dtype.code.0,
-                dtype.bits
+                a.element_name()
             )));
         }
         if shape.len() != ndim as usize {
@@ -595,6 +636,7 @@ fn own_array_view(
             )));
         }
     }
+    check_contiguous(shape, Some(strides), ty, ctx)?;
     if ctx.writes && readonly {
         return Err(PyValueError::new_err(format!(
             "{} is read-only, and the kernel writes to it",
@@ -618,12 +660,11 @@ fn own_array_view(
     view.0.strides = view.2.as_mut_ptr();
     let address = &view.0 as *const _ as usize;
     borrows.numpy_views.push(view);
-    borrows.objects.push(obj.clone().unbind());
     Ok(Slot::from_bytes(&address.to_ne_bytes()))
 }
 
-/// A DLPack producer (any object with `__dlpack__`, or a DLPack capsule) imported
-/// zero-copy through dlpark, checked against the parameter, and kept for the call.
+/// Any other array object (a DLPack producer or capsule, an `__array_interface__`, a
+/// buffer) imported zero-copy, checked against the parameter, and kept for the call.
 fn array_arg(
     obj: &Bound<'_, PyAny>,
     want: Option<(&Type, u32)>,
@@ -634,60 +675,17 @@ fn array_arg(
     if let Some(slot) = numpy_view(obj, want, ty, ctx, borrows)? {
         return Ok(slot);
     }
-    let imported = dlpark::python::from_dlpack(obj.as_borrowed(), None, None).map_err(|e| {
-        PyTypeError::new_err(format!(
-            "{} needs a DLPack array (an object with __dlpack__, or a DLPack capsule), got {}: {}",
-            ctx.what(ty),
-            type_name(obj),
-            e
-        ))
-    })?;
-    let tensor = imported.validate().map_err(|e| {
-        PyValueError::new_err(format!("{}: an invalid DLPack tensor: {e}", ctx.what(ty)))
-    })?;
-    let device = tensor.device();
-    if device.device_type.0 != 1 {
-        return Err(PyValueError::new_err(format!(
-            "{} must be in CPU memory, got a tensor on device type {} (id {}); copy it to the CPU first",
-            ctx.what(ty),
-            device.device_type.0,
-            device.device_id
-        )));
-    }
-    if let Some((dtype, ndim)) = want {
-        let dt = tensor.dtype();
-        let (code, bits) = dlpack_code(dtype).expect("array elements are numbers");
-        if dt.code.0 != code || dt.bits != bits || dt.lanes != 1 {
-            return Err(PyTypeError::new_err(format!(
-                "{} needs {dtype} elements, got DLPack dtype (code {}, {} bits, {} lanes)",
-                ctx.what(ty),
-                dt.code.0,
-                dt.bits,
-                dt.lanes
-            )));
-        }
-        if tensor.ndim() != ndim as usize {
-            return Err(PyTypeError::new_err(format!(
-                "{} needs a {ndim}-dimensional array, got {} dimensions",
-                ctx.what(ty),
-                tensor.ndim()
-            )));
-        }
-    }
-    if ctx.writes && imported.flags().contains(dlpark::DlpackFlags::READ_ONLY) {
-        return Err(PyValueError::new_err(format!(
-            "{} is read-only, and the kernel writes to it",
-            ctx.what(ty)
-        )));
-    }
-    let address = match &imported {
-        // SAFETY: validated above; the managed tensor outlives the call (kept in `borrows`).
-        ImportedDlpack::Versioned(m) => unsafe { m.tensor() as *const _ as usize },
-        // SAFETY: as above.
-        ImportedDlpack::Legacy(m) => unsafe { m.tensor() as *const _ as usize },
+    let imported = super::array::import_any(obj, &ctx.what(ty))?;
+    let name = type_name(obj);
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
     };
-    borrows.tensors.push(imported);
-    Ok(Slot::from_bytes(&address.to_ne_bytes()))
+    let source = format!("{article} {name}");
+    let slot = own_array_view(&imported, &source, want, ty, ctx, borrows)?;
+    borrows.arrays.push(imported);
+    Ok(slot)
 }
 
 /// Turn a native result into a Python object.

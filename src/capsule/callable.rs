@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
 use crate::abi::{Signature, Type};
-use crate::jit::{constant_args_thunk, CodeMemory, Thunk};
+use crate::jit::{constant_args_thunk, ArgSource, CodeMemory, CountGuard, Thunk};
 
 use super::adapt::adapt;
 use super::call::{self, CallPlan, Slot};
@@ -53,7 +53,23 @@ pub struct NativeCallable {
     pub origin: Option<Py<PyAny>>,
     plan: OnceLock<Arc<CallPlan>>,
     thunk: OnceLock<Thunk>,
+    /// Adapted entries already generated for this callable (see `adapt::finish`), so that
+    /// exporting it again under an adapted signature shares the code instead of compiling.
+    /// Dropped with the callable: the cache never keeps code alive on its own.
+    pub(crate) adapters: Mutex<HashMap<AdapterKey, Thunk>>,
+    /// The entry taking every parameter after the first from a user-data struct, with
+    /// the struct's fields (type, offset) and size: what `nativecall.optimize` calls,
+    /// looked up once instead of on every scalar solve.
+    pub(crate) user_data_entry: OnceLock<UserDataEntry>,
 }
+
+/// An adapted entry, each user-data field's type and offset, and the struct size.
+pub(crate) type UserDataEntry = (Thunk, Vec<(Type, usize)>, usize);
+
+/// What identifies an adapted entry: the consumer's signature (compared as written,
+/// spelling included, since scipy compares names), where each argument comes from, and
+/// the element-count guard.
+pub(crate) type AdapterKey = (Signature, Vec<ArgSource>, Option<CountGuard>);
 
 impl NativeCallable {
     /// A callable whose code has exactly `signature`.
@@ -82,6 +98,8 @@ impl NativeCallable {
             origin: None,
             plan: OnceLock::new(),
             thunk: OnceLock::new(),
+            adapters: Mutex::new(HashMap::new()),
+            user_data_entry: OnceLock::new(),
         })
     }
 

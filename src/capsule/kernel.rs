@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, Overloads, Span, Stmt,
-    UnaryOp,
+    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, Overloads, PythonVersion,
+    Span, Stmt, UnaryOp,
 };
 use crate::jit::typing::{kernel_type_name, ErrorKind};
 use crate::jit::{self, KernelError};
@@ -110,6 +110,17 @@ impl Kernel {
     }
 }
 
+/// A kernel's compile error as the exception the frontend turns into a `CompileError`
+/// pointing at the kernel's source.
+pub(crate) fn compile_failure(c: crate::jit::typing::CompileError) -> PyErr {
+    let kind = match c.kind {
+        ErrorKind::Unsupported => "unsupported",
+        ErrorKind::Typing => "typing",
+        ErrorKind::Name => "name",
+    };
+    KernelCompileFailure::new_err((kind, c.message, c.span.line, c.span.col))
+}
+
 /// Compile frontend IR into a Kernel. `keep` holds every callee object alive.
 #[pyfunction]
 pub fn _compile_kernel(
@@ -124,14 +135,7 @@ pub fn _compile_kernel(
     let f = py.detach(|| jit::with_room(|| Python::attach(|py| function_from(ir.bind(py)))))?;
     let started = Instant::now();
     let compiled = py.detach(|| jit::compile(&f)).map_err(|e| match e {
-        KernelError::Compile(c) => {
-            let kind = match c.kind {
-                ErrorKind::Unsupported => "unsupported",
-                ErrorKind::Typing => "typing",
-                ErrorKind::Name => "name",
-            };
-            KernelCompileFailure::new_err((kind, c.message, c.span.line, c.span.col))
-        }
+        KernelError::Compile(c) => compile_failure(c),
         KernelError::Jit(j) => {
             KernelCompileFailure::new_err(("codegen", j.to_string(), 0u32, 0u32))
         }
@@ -258,6 +262,8 @@ fn function_from(obj: &Bound<'_, PyAny>) -> PyResult<Function> {
     let body = list(&t.get_item(4)?, stmt_from)?;
     let natives = list(&t.get_item(5)?, overloads_from)?;
     let boundscheck: bool = t.get_item(6)?.extract()?;
+    // `math` follows the running interpreter's release where releases differ.
+    let version = obj.py().version_info();
     Ok(Function {
         name,
         params,
@@ -265,6 +271,7 @@ fn function_from(obj: &Bound<'_, PyAny>) -> PyResult<Function> {
         body,
         natives,
         boundscheck,
+        python: PythonVersion::new(version.major, version.minor),
     })
 }
 

@@ -10,6 +10,7 @@ pub mod adapt;
 pub mod array;
 pub mod call;
 pub mod callable;
+pub mod callback;
 pub mod errors;
 pub mod kernel;
 pub mod roots;
@@ -55,6 +56,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ufunc::_make_ufunc, m)?)?;
     m.add_function(wrap_pyfunction!(ufunc::_ufunc_loops, m)?)?;
     m.add_function(wrap_pyfunction!(array::from_dlpack, m)?)?;
+    m.add_function(wrap_pyfunction!(array::asarray, m)?)?;
     m.add_function(wrap_pyfunction!(array::zeros, m)?)?;
     m.add_function(wrap_pyfunction!(array::empty, m)?)?;
     m.add(
@@ -64,6 +66,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernel::_compile_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(adapt::_user_data_thunk, m)?)?;
     m.add_function(wrap_pyfunction!(roots::_solve_roots, m)?)?;
+    m.add_function(wrap_pyfunction!(roots::_solve_root, m)?)?;
+    m.add_class::<callback::CallbackOwner>()?;
+    m.add_function(wrap_pyfunction!(callback::callback, m)?)?;
     m.add("SignatureError", py.get_type::<errors::SignatureError>())?;
     m.add_function(wrap_pyfunction!(typedef, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;

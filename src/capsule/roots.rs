@@ -12,7 +12,13 @@ use numpy::{
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::abi::{self, Type};
+use once_cell::sync::Lazy;
+use pyo3::types::PyTuple;
+
+use crate::abi::{self, Signature, Type};
+
+use super::adapt::{cached_entry, pack_into, user_data_layout};
+use super::call::Borrows;
 
 use super::callable::NativeCallable;
 
@@ -130,48 +136,179 @@ impl Job {
                     }
                 }
             }
-            let mut out = ZerosFullOutput::default();
-            let mut guard = NanGuard {
-                f,
-                data: base as *mut c_void,
-                nan_at: None,
+            // SAFETY: `a` and `b` hold `n` doubles (checked when the Job was made).
+            let (a, b) = unsafe {
+                (
+                    *(self.a as *const f64).add(i),
+                    *(self.b as *const f64).add(i),
+                )
             };
-            // SAFETY: the arrays hold `n` elements of the stated types (checked), and the
-            // solver and callback have the signatures the types say.
+            // SAFETY: the solver and callback have the signatures checked for the Job, and
+            // `base` is the struct the callback reads its extra arguments from.
+            let r = unsafe {
+                solve_one(
+                    solver,
+                    f,
+                    a,
+                    b,
+                    base as *mut c_void,
+                    self.xtol,
+                    self.rtol,
+                    self.maxiter,
+                )
+            };
+            // SAFETY: the output arrays hold `n` elements of the stated types (checked).
             unsafe {
-                let a = *(self.a as *const f64).add(i);
-                let b = *(self.b as *const f64).add(i);
-                let root = if a.is_nan() || b.is_nan() {
-                    out.error_num = VALUE_ERROR;
-                    f64::NAN
-                } else {
-                    solver(
-                        guarded,
-                        a,
-                        b,
-                        &mut guard as *mut NanGuard as *mut c_void,
-                        self.xtol,
-                        self.rtol,
-                        self.maxiter,
-                        &mut out,
-                    )
-                };
-                if guard.nan_at.is_some() {
-                    out.error_num = VALUE_ERROR;
-                }
-                *(self.nan_at as *mut f64).add(i) = guard.nan_at.unwrap_or(f64::NAN);
-                *(self.roots as *mut f64).add(i) =
-                    if out.error_num == -1 || out.error_num == VALUE_ERROR {
-                        f64::NAN
-                    } else {
-                        root
-                    };
-                *(self.iterations as *mut c_int).add(i) = out.iterations;
-                *(self.calls as *mut c_int).add(i) = out.funcalls;
-                *(self.flags as *mut c_int).add(i) = out.error_num;
+                *(self.nan_at as *mut f64).add(i) = r.nan_at;
+                *(self.roots as *mut f64).add(i) = r.root;
+                *(self.iterations as *mut c_int).add(i) = r.iterations;
+                *(self.calls as *mut c_int).add(i) = r.calls;
+                *(self.flags as *mut c_int).add(i) = r.flag;
             }
         }
     }
+}
+
+/// What one solve gives: scipy's `RootResults` fields and the first `x` where `f` was NaN.
+struct OneRoot {
+    root: f64,
+    iterations: c_int,
+    calls: c_int,
+    flag: c_int,
+    nan_at: f64,
+}
+
+/// Solve `f(x, data) = 0` on `[a, b]` with `solver`.
+///
+/// # Safety
+/// `solver` and `f` must be functions of the `Solver` and `Callback` types, and `data`
+/// what `f` expects as its user data.
+#[allow(clippy::too_many_arguments)]
+unsafe fn solve_one(
+    solver: Solver,
+    f: Callback,
+    a: f64,
+    b: f64,
+    data: *mut c_void,
+    xtol: f64,
+    rtol: f64,
+    maxiter: c_int,
+) -> OneRoot {
+    let mut out = ZerosFullOutput::default();
+    let mut guard = NanGuard {
+        f,
+        data,
+        nan_at: None,
+    };
+    let root = if a.is_nan() || b.is_nan() {
+        out.error_num = VALUE_ERROR;
+        f64::NAN
+    } else {
+        // SAFETY: as the caller promises; the guard lives across the call.
+        unsafe {
+            solver(
+                guarded,
+                a,
+                b,
+                &mut guard as *mut NanGuard as *mut c_void,
+                xtol,
+                rtol,
+                maxiter,
+                &mut out,
+            )
+        }
+    };
+    if guard.nan_at.is_some() {
+        out.error_num = VALUE_ERROR;
+    }
+    OneRoot {
+        root: if out.error_num == -1 || out.error_num == VALUE_ERROR {
+            f64::NAN
+        } else {
+            root
+        },
+        iterations: out.iterations,
+        calls: out.funcalls,
+        flag: out.error_num,
+        nan_at: guard.nan_at.unwrap_or(f64::NAN),
+    }
+}
+
+/// The parsed signatures checked on every solve.
+static SIGNATURES: Lazy<(Signature, Signature)> = Lazy::new(|| {
+    (
+        abi::parse_signature(SOLVER_SIGNATURE).expect("a valid signature"),
+        abi::parse_signature("double (double, void *)").expect("a valid signature"),
+    )
+});
+
+/// One root of `f(x, *args) = 0` on `[a, b]`: the scalar case of [`_solve_roots`], with
+/// no arrays and no compilation after the first call (`f`'s user-data entry is cached
+/// with `f`). Returns `(root, iterations, calls, flag, nan_at)` as `_solve_roots` fills
+/// them. The GIL stays held: a scalar solve is short, and `f` may be a Python callback.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn _solve_root(
+    solver: &Bound<'_, NativeCallable>,
+    f: &Bound<'_, NativeCallable>,
+    a: f64,
+    b: f64,
+    args: &Bound<'_, PyTuple>,
+    xtol: f64,
+    rtol: f64,
+    maxiter: c_int,
+) -> PyResult<(f64, c_int, c_int, c_int, f64)> {
+    let (solver_sig, plain) = &*SIGNATURES;
+    let s = solver.get();
+    if !(s.signature.abi_eq(solver_sig) && s.hidden.is_empty()) {
+        check_signature(s, SOLVER_SIGNATURE, "the solver")?;
+    }
+    let me = f.get();
+    let mut borrows = Borrows::default();
+    let (address, data, _entry) = if args.is_empty() && me.signature.abi_eq(plain) {
+        (me.export_address()?, Vec::new(), None)
+    } else {
+        let sig = &me.signature;
+        let params: Vec<&Type> = sig.arg_types().collect();
+        let double = |t: &Type| t.abi_eq(&Type::F64);
+        if !double(&sig.ret)
+            || params.is_empty()
+            || !double(params[0])
+            || params.len() != 1 + args.len()
+        {
+            return Err(PyTypeError::new_err(format!(
+                "f must take x and then the {} extra argument(s) in args and return a double; {} is '{sig}'",
+                args.len(),
+                me.name
+            )));
+        }
+        let (entry, layout, size) = match me.user_data_entry.get() {
+            Some(e) => e,
+            None => {
+                let (target, sources, layout, size) = user_data_layout(me, 1)?;
+                let entry = cached_entry(f, &target, &sources, None)?;
+                me.user_data_entry.get_or_init(|| (entry, layout, size))
+            }
+        };
+        let data = match size {
+            0 => Vec::new(),
+            _ => pack_into(&me.name, 1, layout, *size, args, &mut borrows)?,
+        };
+        (entry.address, data, Some(entry.clone()))
+    };
+    let base = if data.is_empty() {
+        std::ptr::null_mut()
+    } else {
+        data.as_ptr() as *mut c_void
+    };
+    // SAFETY: both signatures were checked above; `_entry` keeps the adapted code alive,
+    // and `data` (with `borrows`, for pointer fields) outlives the solve.
+    let r = unsafe {
+        let solver: Solver = std::mem::transmute::<usize, Solver>(s.address);
+        let f: Callback = std::mem::transmute::<usize, Callback>(address);
+        solve_one(solver, f, a, b, base, xtol, rtol, maxiter)
+    };
+    Ok((r.root, r.iterations, r.calls, r.flag, r.nan_at))
 }
 
 fn check_signature(nc: &NativeCallable, want: &str, what: &str) -> PyResult<()> {

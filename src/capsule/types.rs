@@ -36,7 +36,7 @@ pub fn type_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Type> {
         return Ok(t.get().ty.clone());
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return abi::parse_type_text(s.to_str()?).map_err(|e| signature_error(obj.py(), &e));
+        return abi::parse_type_text(text_of(s)?).map_err(|e| signature_error(obj.py(), &e));
     }
     Err(PyTypeError::new_err(format!(
         "expected a nativecall.Type or a type string such as 'double *', got {}",
@@ -135,6 +135,15 @@ impl PyNativeType {
         }
     }
 
+    /// Whether an array type is C-contiguous (`float64[:, ::1]`); None for other kinds.
+    #[getter]
+    fn contiguous(&self) -> Option<bool> {
+        match &self.ty {
+            Type::Array { contiguous, .. } => Some(*contiguous),
+            _ => None,
+        }
+    }
+
     /// Width in bits of an int, float or complex type.
     #[getter]
     fn bits(&self) -> Option<usize> {
@@ -199,36 +208,54 @@ impl PyNativeType {
         self.ty.numba_name()
     }
 
-    /// `nativecall.float64[:, :]`: a 2-dimensional array of this type.
+    /// `nativecall.float64[:, :]`: a 2-dimensional array of this type; `float64[:, ::1]`
+    /// a C-contiguous one (Numba's spelling). Other slices are refused.
     fn __getitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<PyNativeType> {
-        let is_full_slice = |k: &Bound<'_, PyAny>| -> PyResult<bool> {
-            Ok(k.is_instance_of::<pyo3::types::PySlice>()
+        const SPELLING: &str =
+            "array types are written float64[:] or float64[:, :], and float64[::1] or \
+             float64[:, ::1] for C-contiguous arrays";
+        // The step of a `:` or `::1` slice (None for `:`), or an error for anything else.
+        let step_of = |k: &Bound<'_, PyAny>| -> PyResult<Option<i64>> {
+            let ok = k.is_instance_of::<pyo3::types::PySlice>()
                 && k.getattr("start")?.is_none()
-                && k.getattr("stop")?.is_none())
-        };
-        let ndim = if let Ok(t) = key.cast::<PyTuple>() {
-            for k in t.iter() {
-                if !is_full_slice(&k)? {
-                    return Err(PyTypeError::new_err(
-                        "array types are written float64[:] or float64[:, :]",
-                    ));
-                }
+                && k.getattr("stop")?.is_none();
+            let step = if ok { k.getattr("step")? } else { k.clone() };
+            match ok {
+                true if step.is_none() => Ok(None),
+                true if step.extract::<i64>().ok() == Some(1) => Ok(Some(1)),
+                _ => Err(PyTypeError::new_err(format!(
+                    "{SPELLING}, got {}",
+                    k.repr()?
+                ))),
             }
-            t.len() as u32
-        } else if is_full_slice(key)? {
-            1
-        } else {
-            return Err(PyTypeError::new_err(
-                "array types are written float64[:] or float64[:, :]",
-            ));
         };
+        let keys: Vec<Bound<'_, PyAny>> = match key.cast::<PyTuple>() {
+            Ok(t) => t.iter().collect(),
+            Err(_) => vec![key.clone()],
+        };
+        let mut contiguous = false;
+        for (k, item) in keys.iter().enumerate() {
+            if step_of(item)?.is_some() {
+                if k + 1 != keys.len() {
+                    return Err(PyTypeError::new_err(format!(
+                        "{SPELLING}: '::1' goes on the last dimension only"
+                    )));
+                }
+                contiguous = true;
+            }
+        }
+        let ndim = keys.len() as u32;
         if !matches!(self.ty, Type::Bool | Type::Int(_) | Type::Float(_)) || ndim == 0 {
             return Err(PyTypeError::new_err(format!(
                 "cannot make an array of '{}'",
                 self.ty
             )));
         }
-        Ok(PyNativeType::new(Type::array(self.ty.clone(), ndim)))
+        Ok(PyNativeType::new(if contiguous {
+            Type::c_array(self.ty.clone(), ndim)
+        } else {
+            Type::array(self.ty.clone(), ndim)
+        }))
     }
 
     /// A pointer to this type (`nativecall.float64.pointer()` is `double *`).
@@ -294,7 +321,7 @@ pub fn signature_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Arc<abi::Signat
         return Ok(s.get().sig.clone());
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return parse_signature(obj.py(), s.to_str()?);
+        return parse_signature(obj.py(), text_of(s)?);
     }
     // Numba's Signature objects, and anything else whose str() is a signature, are
     // not accepted silently: say what is.
@@ -302,6 +329,16 @@ pub fn signature_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Arc<abi::Signat
         "expected a signature string such as 'double (double, void *)' or a nativecall.Signature, got {}",
         obj.get_type().name()?
     )))
+}
+
+/// The text of a type or signature string; one Python cannot encode (a lone surrogate)
+/// spells no type: a `SignatureError`, as any other text that does not parse.
+fn text_of<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    s.to_str().map_err(|e| {
+        super::errors::SignatureError::new_err(format!(
+            "a type or signature must be valid Unicode text: {e}"
+        ))
+    })
 }
 
 /// Parse signature text, raising `nativecall.SignatureError`.

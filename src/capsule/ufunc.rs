@@ -114,9 +114,12 @@ pub fn _make_ufunc<'py>(
             "vectorize needs at least one signature",
         ));
     };
+    // Problems of the function's signatures are typing errors at its first line.
+    let typing =
+        |m: String| super::kernel::KernelCompileFailure::new_err(("typing", m, 1u32, 0u32));
     let nin = first.as_super().get().signature.params.len();
     if nin == 0 {
-        return Err(PyTypeError::new_err("a ufunc takes at least one argument"));
+        return Err(typing("a ufunc takes at least one argument".into()));
     }
     let identity = match identity {
         None => -1,   // PyUFunc_None
@@ -134,20 +137,21 @@ pub fn _make_ufunc<'py>(
     for k in &kernels {
         let sig = k.as_super().get().signature.clone();
         if sig.params.len() != nin {
-            return Err(PyTypeError::new_err(format!(
+            return Err(typing(format!(
                 "every signature of a ufunc takes {nin} arguments; '{sig}' does not"
             )));
         }
         for t in sig.arg_types().chain([&sig.ret]) {
             types.push(npy_type(t).ok_or_else(|| {
-                PyTypeError::new_err(format!(
-                    "ufunc loops take and return numbers; '{sig}' has '{t}'"
+                typing(format!(
+                    "ufunc loops take and return numbers; '{sig}' has '{}'",
+                    crate::jit::typing::kernel_type_name(t)
                 ))
             })?);
         }
         let ir = k.get().ir().clone();
         let compiled = py.detach(|| compile_ufunc_loop(&ir)).map_err(|e| match e {
-            KernelError::Compile(c) => PyTypeError::new_err(c.to_string()),
+            KernelError::Compile(c) => super::kernel::compile_failure(c),
             KernelError::Jit(j) => PyTypeError::new_err(j.to_string()),
         })?;
         // SAFETY: the loop has exactly the ufunc inner-loop signature (compile_ufunc_loop).

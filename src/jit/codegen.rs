@@ -319,11 +319,61 @@ pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
 
 /// The Cranelift IR a kernel lowers to, before optimisation (for `inspect_ir`).
 pub fn clif_text(f: &Function) -> Result<String, KernelError> {
+    clif_listing(f, None)
+}
+
+/// The Cranelift IR of every function compiled for a kernel with `entry`, before
+/// optimisation: its body, then (for a kernel that makes calls) the function callers
+/// enter by. Addresses of runtime helpers and native callees, which generated code holds
+/// as constants, print as `<name>`, so the text is the same on every run and machine.
+pub fn clif_listing(f: &Function, entry: Option<&Entry>) -> Result<String, KernelError> {
     super::with_room(|| {
         let mut module = new_module()?;
-        let (ctx, ..) = translate(&mut module, f, None)?;
-        Ok(ctx.func.display().to_string())
+        let (ctx, _, _, _, wrapper) = translate(&mut module, f, entry)?;
+        let mut text = ctx.func.display().to_string();
+        if let Some((wctx, _)) = wrapper {
+            text.push('\n');
+            text.push_str(&wctx.func.display().to_string());
+        }
+        let native = |a: usize| {
+            f.natives
+                .iter()
+                .flat_map(|o| &o.targets)
+                .find(|t| t.address == a)
+                .map(|t| t.name.as_str())
+        };
+        Ok(name_addresses(&text, |a| {
+            runtime::helper_name(a).or_else(|| native(a))
+        }))
     })
+}
+
+/// `text` with each hexadecimal number that `name` knows as an address (an `iconst`
+/// operand, and the comments that repeat it) replaced by `<name>`.
+fn name_addresses<'n>(text: &str, name: impl Fn(usize) -> Option<&'n str>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 2..]
+            .find(|c: char| !(c.is_ascii_hexdigit() || c == '_'))
+            .map_or(&rest[at + 2..], |end| &rest[at + 2..at + 2 + end]);
+        let literal = &rest[at..at + 2 + digits.len()];
+        match usize::from_str_radix(&digits.replace('_', ""), 16)
+            .ok()
+            .and_then(&name)
+        {
+            Some(n) => {
+                out.push('<');
+                out.push_str(n);
+                out.push('>');
+            }
+            None => out.push_str(literal),
+        }
+        rest = &rest[at + literal.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Where a ufunc loop's `return` stores and continues.
@@ -450,8 +500,13 @@ impl<'a, 'b> Gen<'a, 'b> {
             Some(e) => self.entry_params(&e, &outer),
         };
         for (k, (name, t)) in self.f.params.iter().enumerate() {
-            if let Type::Array { dtype, ndim } = t {
-                let view = self.array_view(params[k], dtype, *ndim);
+            if let Type::Array {
+                dtype,
+                ndim,
+                contiguous,
+            } = t
+            {
+                let view = self.array_view(params[k], dtype, *ndim, *contiguous);
                 self.arrays.insert(name.clone(), view);
             }
         }
@@ -1224,9 +1279,14 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
         }
         let (pv, pt) = self.expr(p)?;
-        if let Type::Array { dtype, ndim } = &pt {
+        if let Type::Array {
+            dtype,
+            ndim,
+            contiguous,
+        } = &pt
+        {
             // Any other array expression (`(a if c else b)[i]`): read its descriptor here.
-            let view = self.array_view(pv, dtype, *ndim);
+            let view = self.array_view(pv, dtype, *ndim, *contiguous);
             return self.array_element(&view, idx);
         }
         let elem = pt.pointee().cloned().expect("typed: a pointer");
@@ -1342,8 +1402,15 @@ impl<'a, 'b> Gen<'a, 'b> {
     }
 
     /// Read an array parameter's descriptor once, at entry: data (with byte_offset),
-    /// shape, and strides in elements (compact row-major when the producer gave none).
-    fn array_view(&mut self, tensor: Value, dtype: &Type, ndim: u32) -> ArrayView {
+    /// shape, and strides in elements (compact row-major when the producer gave none, or
+    /// when the type says C-contiguous: then the producer's strides are not read).
+    fn array_view(
+        &mut self,
+        tensor: Value,
+        dtype: &Type,
+        ndim: u32,
+        contiguous: bool,
+    ) -> ArrayView {
         let flags = MemFlagsData::trusted();
         if self.f.boundscheck {
             let got = self.b.ins().load(clt::I32, flags, tensor, 16);
@@ -1357,7 +1424,6 @@ impl<'a, 'b> Gen<'a, 'b> {
         let byte_offset = self.b.ins().load(clt::I64, flags, tensor, 40);
         let base = self.b.ins().iadd(data, byte_offset);
         let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, 24);
-        let strides_ptr = self.b.ins().load(self.ptr, flags, tensor, 32);
         let shape: Vec<Value> = (0..ndim)
             .map(|k| {
                 self.b
@@ -1365,6 +1431,16 @@ impl<'a, 'b> Gen<'a, 'b> {
                     .load(clt::I64, flags, shape_ptr, (8 * k) as i32)
             })
             .collect();
+        if contiguous {
+            let strides = self.compact_strides(&shape);
+            return ArrayView {
+                base,
+                shape,
+                strides,
+                dtype: dtype.clone(),
+            };
+        }
+        let strides_ptr = self.b.ins().load(self.ptr, flags, tensor, 32);
         let (given, compact, merge) = (
             self.b.create_block(),
             self.b.create_block(),
@@ -1387,10 +1463,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             .collect();
         self.b.ins().jump(merge, &args(&loaded));
         self.b.switch_to_block(compact);
-        let mut strides = vec![self.b.ins().iconst(clt::I64, 1); ndim as usize];
-        for k in (0..ndim as usize).rev().skip(1) {
-            strides[k] = self.b.ins().imul(strides[k + 1], shape[k + 1]);
-        }
+        let strides = self.compact_strides(&shape);
         self.b.ins().jump(merge, &args(&strides));
         self.b.seal_block(merge);
         self.b.switch_to_block(merge);
@@ -1401,6 +1474,15 @@ impl<'a, 'b> Gen<'a, 'b> {
             strides,
             dtype: dtype.clone(),
         }
+    }
+
+    /// Row-major strides, in elements, of an array of `shape`.
+    fn compact_strides(&mut self, shape: &[Value]) -> Vec<Value> {
+        let mut strides = vec![self.b.ins().iconst(clt::I64, 1); shape.len()];
+        for k in (0..shape.len()).rev().skip(1) {
+            strides[k] = self.b.ins().imul(strides[k + 1], shape[k + 1]);
+        }
+        strides
     }
 
     /// Extent `k` of the array `a`: from a parameter's view, else read from the descriptor
@@ -1433,33 +1515,78 @@ impl<'a, 'b> Gen<'a, 'b> {
             return self.b.ins().icmp(cc, a, b);
         }
         let p = promote(ta, tb).expect("typed: numbers");
+        // A 64-bit int against a float compares exactly (converting the int could round).
+        match (ta, tb) {
+            (Type::Int(i), t) if clif(ta).bits() == 64 && is_float(t) => {
+                let x = self.convert(b, tb, &Type::F64);
+                return self.compare_int_float(op, a, i.signed(), x);
+            }
+            (t, Type::Int(i)) if clif(tb).bits() == 64 && is_float(t) => {
+                let x = self.convert(a, ta, &Type::F64);
+                return self.compare_int_float(op.swapped(), b, i.signed(), x);
+            }
+            // uint64 against a signed int: a negative one is smaller, else compare unsigned.
+            (Type::Int(u), Type::Int(i)) if clif(ta).bits() == 64 && !u.signed() && i.signed() => {
+                let s = self.convert(b, tb, &I64);
+                return self.compare_signed_unsigned(op.swapped(), s, a);
+            }
+            (Type::Int(i), Type::Int(u)) if clif(tb).bits() == 64 && !u.signed() && i.signed() => {
+                let s = self.convert(a, ta, &I64);
+                return self.compare_signed_unsigned(op, s, b);
+            }
+            _ => {}
+        }
         let (a, b) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
         if is_float(&p) {
-            let cc = match op {
-                CmpOp::Eq => FloatCC::Equal,
-                CmpOp::Ne => FloatCC::NotEqual,
-                CmpOp::Lt => FloatCC::LessThan,
-                CmpOp::Le => FloatCC::LessThanOrEqual,
-                CmpOp::Gt => FloatCC::GreaterThan,
-                CmpOp::Ge => FloatCC::GreaterThanOrEqual,
-            };
-            self.b.ins().fcmp(cc, a, b)
+            self.b.ins().fcmp(float_cc(op), a, b)
         } else {
             let signed = matches!(p, Type::Int(i) if i.signed());
-            let cc = match (op, signed) {
-                (CmpOp::Eq, _) => IntCC::Equal,
-                (CmpOp::Ne, _) => IntCC::NotEqual,
-                (CmpOp::Lt, true) => IntCC::SignedLessThan,
-                (CmpOp::Le, true) => IntCC::SignedLessThanOrEqual,
-                (CmpOp::Gt, true) => IntCC::SignedGreaterThan,
-                (CmpOp::Ge, true) => IntCC::SignedGreaterThanOrEqual,
-                (CmpOp::Lt, false) => IntCC::UnsignedLessThan,
-                (CmpOp::Le, false) => IntCC::UnsignedLessThanOrEqual,
-                (CmpOp::Gt, false) => IntCC::UnsignedGreaterThan,
-                (CmpOp::Ge, false) => IntCC::UnsignedGreaterThanOrEqual,
-            };
-            self.b.ins().icmp(cc, a, b)
+            self.b.ins().icmp(int_cc(op, signed), a, b)
         }
+    }
+
+    /// `s op u` for an int64 `s` and a uint64 `u`, exactly (promoting either to the
+    /// other's type would wrap).
+    fn compare_signed_unsigned(&mut self, op: CmpOp, s: Value, u: Value) -> Value {
+        let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, s, 0);
+        let by_unsigned = self.b.ins().icmp(int_cc(op, false), s, u);
+        let below = self.iconst(
+            clt::I8,
+            matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Ne) as i64,
+        );
+        self.b.ins().select(negative, below, by_unsigned)
+    }
+
+    /// `i op x` for an int64 (or uint64) `i` and a float64 `x`, exactly, as CPython's
+    /// `float_richcompare`: converting `i` rounds, but rounding is monotonic, so where
+    /// `float(i) != x` (or `x` is NaN) comparing `float(i)` with `x` gives the answer.
+    /// Where `float(i) == x`, `x` is an integer within the int's range, or the first
+    /// float past it (2**63, 2**64), and the ints are compared instead. Branch-free.
+    fn compare_int_float(&mut self, op: CmpOp, i: Value, signed: bool, x: Value) -> Value {
+        let (fi, xi, top) = if signed {
+            (
+                self.b.ins().fcvt_from_sint(clt::F64, i),
+                self.b.ins().fcvt_to_sint_sat(clt::I64, x),
+                9223372036854775808.0,
+            )
+        } else {
+            (
+                self.b.ins().fcvt_from_uint(clt::F64, i),
+                self.b.ins().fcvt_to_uint_sat(clt::I64, x),
+                18446744073709551616.0,
+            )
+        };
+        let by_float = self.b.ins().fcmp(float_cc(op), fi, x);
+        let by_int = self.b.ins().icmp(int_cc(op, signed), i, xi);
+        let top = self.b.ins().f64const(top);
+        let past = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, top);
+        let below = self.iconst(
+            clt::I8,
+            matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Ne) as i64,
+        );
+        let tie = self.b.ins().select(past, below, by_int);
+        let rounded_equal = self.b.ins().fcmp(FloatCC::Equal, fi, x);
+        self.b.ins().select(rounded_equal, tie, by_float)
     }
 
     /// Python's `min(a, b)` / `max(a, b)` on floats: `b if b < a else a` (or `>`), without
@@ -1526,6 +1653,11 @@ impl<'a, 'b> Gen<'a, 'b> {
         } else {
             p
         };
+        if op == BinOp::Div && !is_float(&promote(ta, tb).expect("numbers")) {
+            let q = promote(ta, tb).expect("numbers");
+            let (x, y) = (self.convert(a, ta, &q), self.convert(b, tb, &q));
+            return Ok((self.int_true_div(x, y, &q), rt));
+        }
         let (x, y) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
         let v = if is_float(&p) {
             match op {
@@ -1572,6 +1704,56 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
         };
         Ok((v, rt))
+    }
+
+    /// `x / y` on ints of type `t`, correctly rounded as CPython's: one `fdiv` when both
+    /// are exact in float64 (always for 32 bits and less, else |v| <= 2**53, tested
+    /// inline), the runtime's exact division otherwise.
+    fn int_true_div(&mut self, x: Value, y: Value, t: &Type) -> Value {
+        let (fx, fy) = (
+            self.convert(x, t, &Type::F64),
+            self.convert(y, t, &Type::F64),
+        );
+        if clif(t).bits() < 64 {
+            return self.b.ins().fdiv(fx, fy);
+        }
+        let signed = matches!(t, Type::Int(i) if i.signed());
+        let exact = |s: &mut Self, v: Value| {
+            // -2**53 <= v <= 2**53 (signed), v <= 2**53 (unsigned).
+            let (v, bound) = if signed {
+                (s.b.ins().iadd_imm_s(v, 1 << 53), 1i64 << 54)
+            } else {
+                (v, 1i64 << 53)
+            };
+            s.b.ins()
+                .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, v, bound)
+        };
+        let (ex, ey) = (exact(self, x), exact(self, y));
+        let both = self.b.ins().band(ex, ey);
+        let (fast, slow, done) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.append_block_param(done, clt::F64);
+        self.b.ins().brif(both, fast, &[], slow, &[]);
+        self.b.seal_block(fast);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(fast);
+        let q = self.b.ins().fdiv(fx, fy);
+        self.b.ins().jump(done, &args(&[q]));
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let helper = if signed {
+            runtime::int_true_divide_address()
+        } else {
+            runtime::uint_true_divide_address()
+        };
+        let q = self.call_helper(helper, &[clt::I64, clt::I64], clt::F64, &[x, y]);
+        self.b.ins().jump(done, &args(&[q]));
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
     }
 
     /// The value of `v` if it is an integer constant.
@@ -1733,9 +1915,12 @@ impl<'a, 'b> Gen<'a, 'b> {
             }
             Callee::SelfCall => {
                 if self.entry.is_some() || self.ufunc.is_some() {
-                    // The function's own entry is the adapted one; recursion needs a thunk.
-                    return Err(JitError::Unsupported(
-                        "an adapted entry for a recursive kernel".into(),
+                    // The function's own entry is the adapted one or a ufunc loop: recursion
+                    // needs a thunk (adapters fall back to one) and ufunc loops refuse it.
+                    return Err(CompileError::unsupported(
+                        span,
+                        "a recursive kernel cannot be a ufunc loop: call a @nativecall.jit kernel \
+                         from the vectorized function instead",
                     )
                     .into());
                 }
@@ -1830,6 +2015,13 @@ impl<'a, 'b> Gen<'a, 'b> {
                 (self.convert(*v, t, &rt), rt)
             }
             Builtin::Math(m) => {
+                if matches!(m, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)
+                    && !is_float(&vals[0].1)
+                {
+                    // Python: an int's floor, ceil and trunc are the int itself.
+                    let (v, t) = &vals[0];
+                    return Ok((self.convert(*v, t, &rt), rt));
+                }
                 let xs: Vec<Value> = vals
                     .iter()
                     .map(|(v, t)| self.convert(*v, t, &Type::F64))
@@ -1859,13 +2051,14 @@ impl<'a, 'b> Gen<'a, 'b> {
                         self.b.ins().fcmp(cc, a, inf)
                     }
                     MathFn::Log if xs.len() == 2 => {
-                        let (addr, _) = runtime::math_helper(MathFn::Log).expect("log helper");
+                        let (addr, _) =
+                            runtime::math_helper(MathFn::Log, self.f.python).expect("log helper");
                         let num = self.call_helper(addr, &[clt::F64], clt::F64, &[xs[0]]);
                         let den = self.call_helper(addr, &[clt::F64], clt::F64, &[xs[1]]);
                         self.b.ins().fdiv(num, den)
                     }
                     _ => {
-                        let (addr, n) = runtime::math_helper(m)
+                        let (addr, n) = runtime::math_helper(m, self.f.python)
                             .expect("a helper for every other math function");
                         self.call_helper(addr, &vec![clt::F64; n], clt::F64, &xs[..n])
                     }
@@ -1873,6 +2066,32 @@ impl<'a, 'b> Gen<'a, 'b> {
                 (out, rt)
             }
         })
+    }
+}
+
+fn float_cc(op: CmpOp) -> FloatCC {
+    match op {
+        CmpOp::Eq => FloatCC::Equal,
+        CmpOp::Ne => FloatCC::NotEqual,
+        CmpOp::Lt => FloatCC::LessThan,
+        CmpOp::Le => FloatCC::LessThanOrEqual,
+        CmpOp::Gt => FloatCC::GreaterThan,
+        CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+    }
+}
+
+fn int_cc(op: CmpOp, signed: bool) -> IntCC {
+    match (op, signed) {
+        (CmpOp::Eq, _) => IntCC::Equal,
+        (CmpOp::Ne, _) => IntCC::NotEqual,
+        (CmpOp::Lt, true) => IntCC::SignedLessThan,
+        (CmpOp::Le, true) => IntCC::SignedLessThanOrEqual,
+        (CmpOp::Gt, true) => IntCC::SignedGreaterThan,
+        (CmpOp::Ge, true) => IntCC::SignedGreaterThanOrEqual,
+        (CmpOp::Lt, false) => IntCC::UnsignedLessThan,
+        (CmpOp::Le, false) => IntCC::UnsignedLessThanOrEqual,
+        (CmpOp::Gt, false) => IntCC::UnsignedGreaterThan,
+        (CmpOp::Ge, false) => IntCC::UnsignedGreaterThanOrEqual,
     }
 }
 

@@ -94,6 +94,19 @@ pub enum CmpOp {
     Ge,
 }
 
+impl CmpOp {
+    /// The operator that gives the same answer with the operands swapped (`a < b` is `b > a`).
+    pub fn swapped(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            same => same,
+        }
+    }
+}
+
 /// Built-in functions and the `math` module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
@@ -363,4 +376,25 @@ pub struct Function {
     /// Check every array index (and each array's ndim) and return early, recording an
     /// index error, instead of touching memory outside an array.
     pub boundscheck: bool,
+    /// The CPython release whose `math` module the kernel follows (the interpreter
+    /// compiling it).
+    pub python: PythonVersion,
+}
+
+/// A CPython release, `major.minor`. Where releases compute a `math` function
+/// differently (`hypot`; the NaN of `atan2`), kernels follow the one they are
+/// compiled in (see [`runtime::math_helper`](super::runtime::math_helper)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PythonVersion {
+    /// 3.
+    pub major: u8,
+    /// The minor version.
+    pub minor: u8,
+}
+
+impl PythonVersion {
+    /// `major.minor`.
+    pub const fn new(major: u8, minor: u8) -> Self {
+        PythonVersion { major, minor }
+    }
 }

@@ -22,7 +22,10 @@ pub struct Thunk {
     pub code: Arc<CodeMemory>,
 }
 
-fn clif_signature(module: &impl Module, sig: &Signature) -> Result<ir::Signature, JitError> {
+pub(super) fn clif_signature(
+    module: &impl Module,
+    sig: &Signature,
+) -> Result<ir::Signature, JitError> {
     let mut s = module.make_signature();
     for p in &sig.params {
         s.params.extend(abi_params(&p.ty)?);
@@ -73,7 +76,7 @@ pub fn constant_args_thunk(
 }
 
 /// Where an adapter thunk gets one argument of the function it calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ArgSource {
     /// The thunk's own parameter at this index, passed through unchanged.
     Param(usize),
@@ -99,7 +102,7 @@ pub enum ArgSource {
 
 /// Refuse to call when an element count is too small: if the thunk's parameter
 /// `count_param` is below `min`, return NaN (or 0 for non-float results) instead.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CountGuard {
     /// The thunk parameter holding the count.
     pub count_param: usize,

@@ -96,12 +96,16 @@ pub fn kernel_type_name(t: &Type) -> String {
         Type::Pointer { pointee, .. } if is_numeric(pointee) => {
             format!("{}*", kernel_type_name(pointee))
         }
-        Type::Array { dtype, ndim } => {
-            format!(
-                "{}[{}]",
-                kernel_type_name(dtype),
-                vec![":"; *ndim as usize].join(", ")
-            )
+        Type::Array {
+            dtype,
+            ndim,
+            contiguous,
+        } => {
+            let mut dims = vec![":"; *ndim as usize];
+            if *contiguous {
+                dims[*ndim as usize - 1] = "::1";
+            }
+            format!("{}[{}]", kernel_type_name(dtype), dims.join(", "))
         }
         other => other.to_string(),
     }
@@ -134,9 +138,26 @@ pub fn promote(a: &Type, b: &Type) -> Option<Type> {
 
 /// The type a variable holding both an `a` and a `b` has (`None`: they cannot share one).
 pub fn unify(a: &Type, b: &Type) -> Option<Type> {
-    // Every array is a `DLTensor *` to the ABI; in kernels its dtype and ndim matter.
-    if let (Type::Array { dtype: x, ndim: n }, Type::Array { dtype: y, ndim: m }) = (a, b) {
-        return (x.abi_eq(y) && n == m).then(|| a.clone());
+    // Every array is a `DLTensor *` to the ABI; in kernels its dtype and ndim matter, and
+    // the pair is C-contiguous only when both are (a C-contiguous array is also strided).
+    if let (
+        Type::Array {
+            dtype: x,
+            ndim: n,
+            contiguous: c,
+        },
+        Type::Array {
+            dtype: y,
+            ndim: m,
+            contiguous: d,
+        },
+    ) = (a, b)
+    {
+        return (x.abi_eq(y) && n == m).then(|| Type::Array {
+            dtype: x.clone(),
+            ndim: *n,
+            contiguous: *c && *d,
+        });
     }
     if a.abi_eq(b) {
         return Some(a.clone());
@@ -155,8 +176,21 @@ pub fn unify(a: &Type, b: &Type) -> Option<Type> {
 /// Numbers convert freely except float to int (use `int()`); pointers must match
 /// (any data pointer converts to `void *`).
 pub fn convertible(from: &Type, to: &Type) -> bool {
-    if let (Type::Array { dtype: a, ndim: n }, Type::Array { dtype: b, ndim: m }) = (from, to) {
-        return a.abi_eq(b) && n == m;
+    if let (
+        Type::Array {
+            dtype: a,
+            ndim: n,
+            contiguous: c,
+        },
+        Type::Array {
+            dtype: b,
+            ndim: m,
+            contiguous: d,
+        },
+    ) = (from, to)
+    {
+        // A C-contiguous array passes where any strides are accepted, not the other way.
+        return a.abi_eq(b) && n == m && (*c || !*d);
     }
     if matches!(to, Type::Array { .. }) {
         return false;
@@ -419,13 +453,18 @@ impl<'f> Typer<'f> {
     }
 
     fn check_truthy(&self, e: &Expr) -> R<()> {
-        let t = self.known(e)?;
-        if is_numeric(&t) || matches!(t, Type::Pointer { .. }) {
+        self.check_truthy_type(e, &self.known(e)?)
+    }
+
+    /// `check_truthy` of `e` already typed as `t` (typing it again would make nested
+    /// `not`/`and`/`or` take time exponential in their depth).
+    fn check_truthy_type(&self, e: &Expr, t: &Type) -> R<()> {
+        if is_numeric(t) || matches!(t, Type::Pointer { .. }) {
             Ok(())
         } else {
             Err(CompileError::typing(
                 e.span(),
-                format!("a {} has no truth value", kernel_type_name(&t)),
+                format!("a {} has no truth value", kernel_type_name(t)),
             ))
         }
     }
@@ -561,7 +600,7 @@ impl<'f> Typer<'f> {
             }
         }
         match pt {
-            Type::Array { dtype, ndim } => {
+            Type::Array { dtype, ndim, .. } => {
                 if idx.len() != ndim as usize {
                     return Err(CompileError::typing(
                         span,
@@ -597,7 +636,7 @@ impl<'f> Typer<'f> {
 
     fn array_of(&self, a: &Expr, what: &str) -> R<(Type, u32)> {
         match self.known(a)? {
-            Type::Array { dtype, ndim } => Ok((*dtype, ndim)),
+            Type::Array { dtype, ndim, .. } => Ok((*dtype, ndim)),
             other => Err(CompileError::typing(
                 a.span(),
                 format!("{what} needs an array, got {}", kernel_type_name(&other)),
@@ -644,7 +683,7 @@ impl<'f> Typer<'f> {
                 let t = t!(x);
                 match op {
                     UnaryOp::Not => {
-                        self.check_truthy(x)?;
+                        self.check_truthy_type(x, &t)?;
                         Type::Bool
                     }
                     UnaryOp::Neg | UnaryOp::Pos if is_numeric(&t) => bool_as_int(&t),
@@ -692,7 +731,7 @@ impl<'f> Typer<'f> {
                 let mut acc: Option<Type> = None;
                 for v in values {
                     let t = t!(v);
-                    self.check_truthy(v)?;
+                    self.check_truthy_type(v, &t)?;
                     acc = Some(match acc {
                         None => t,
                         Some(a) => unify(&a, &t).ok_or_else(|| {
@@ -806,7 +845,15 @@ impl<'f> Typer<'f> {
             let mut exact = 0;
             let mut ok = true;
             for ((a, ty), p) in args.iter().zip(types).zip(&params) {
-                if ty.abi_eq(p) {
+                // Arrays are all `DLTensor *` at the ABI: their dtype, ndim and contiguity
+                // must convert both ways to match exactly.
+                let same = match (ty, *p) {
+                    (Type::Array { .. }, _) | (_, Type::Array { .. }) => {
+                        convertible(ty, p) && convertible(p, ty)
+                    }
+                    _ => ty.abi_eq(p),
+                };
+                if same {
                     exact += 1;
                 } else if !(convertible(ty, p) || self.funcref_fits(a, p)) {
                     ok = false;
@@ -1040,8 +1087,12 @@ fn check_args(
             return Err(CompileError::typing(
                 a.span(),
                 format!(
-                    "argument {} of {name} ({sig}) must be {p}, got {}",
+                    "argument {} of {name} ({sig}) must be {}, got {}",
                     k + 1,
+                    match p {
+                        Type::Array { .. } => kernel_type_name(p),
+                        _ => p.to_string(),
+                    },
                     kernel_type_name(t)
                 ),
             ));
@@ -1202,6 +1253,10 @@ fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
                 numeric(t)?;
             }
             match m {
+                // Of an int: the int itself (uint64 keeps values past int64's range).
+                MathFn::Floor | MathFn::Ceil | MathFn::Trunc if is_int(&bool_as_int(&args[0])) => {
+                    bool_as_int(&args[0])
+                }
                 MathFn::Floor | MathFn::Ceil | MathFn::Trunc => I64,
                 MathFn::Isnan | MathFn::Isinf | MathFn::Isfinite => Type::Bool,
                 _ => Type::F64,

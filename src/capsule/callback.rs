@@ -1,0 +1,490 @@
+//! `nativecall.callback(func, signature)`: a Python function as a C function pointer.
+//!
+//! The address is a generated entry (`crate::jit::callback_entry`) with the consumer's C
+//! signature; it hands its arguments to [`dispatch`], which takes the GIL, makes a
+//! Python object of each argument, calls `func` by vectorcall (no tuple), converts the
+//! result, and releases the GIL. An exception raised by `func` (or a result that does not
+//! convert) never crosses into C: it is reported as unraisable and the call returns a
+//! documented error value, or, for consumers that check for a pending exception after an
+//! error status (scipy.ndimage's callbacks), it is left set for the consumer to raise.
+
+use std::ffi::{c_void, CStr, CString};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use crate::abi::{self, FloatType, Signature, Type};
+use crate::jit::{callback_entry, callback_type_supported, CodeMemory};
+
+use super::call::{convert_arg, ArgContext, Borrows};
+use super::callable::NativeCallable;
+use super::types::signature_from_object;
+
+/// How one value crosses between C and Python.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Conv {
+    Void,
+    Bool,
+    Signed(u32),
+    Unsigned(u32),
+    F32,
+    F64,
+    Pointer,
+}
+
+impl Conv {
+    fn of(ty: &Type) -> Conv {
+        match ty {
+            Type::Void => Conv::Void,
+            Type::Bool => Conv::Bool,
+            Type::Int(i) if i.signed() => Conv::Signed(i.bits()),
+            Type::Int(i) => Conv::Unsigned(i.bits()),
+            Type::Float(FloatType::F32) => Conv::F32,
+            Type::Float(FloatType::F64) => Conv::F64,
+            _ => Conv::Pointer,
+        }
+    }
+}
+
+/// Where an exception raised by the Python function goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnError {
+    /// `PyErr_WriteUnraisable`, as Numba's cfunc wrappers do; the C caller gets the error value.
+    Unraisable,
+    /// Left set for the caller, which returns to Python and raises it (scipy.ndimage).
+    Pending,
+}
+
+/// What the generated entry passes to [`dispatch`]: everything a call needs.
+struct Context {
+    func: Py<PyAny>,
+    params: Vec<Conv>,
+    ret: Conv,
+    int_range: Option<(i128, i128)>,
+    on_error: OnError,
+    /// The result bits returned when `func` raised.
+    error_bits: u64,
+    /// For messages: `name (signature)`, NUL-terminated.
+    what: CString,
+}
+
+/// Keeps a callback's Python function, its call context and its generated entry alive
+/// (the entry reads the context on every call, so they go together).
+#[pyclass(module = "nativecall", name = "CallbackOwner", frozen)]
+pub struct CallbackOwner {
+    // Dropped first: no call can start once the code is gone.
+    _code: Arc<CodeMemory>,
+    context: Box<Context>,
+}
+
+#[pymethods]
+impl CallbackOwner {
+    /// The Python function the callback calls.
+    #[getter]
+    fn func(&self, py: Python<'_>) -> Py<PyAny> {
+        self.context.func.clone_ref(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<nativecall.CallbackOwner of {}>",
+            self.context.what.to_string_lossy()
+        )
+    }
+}
+
+/// Releases the GIL state taken by `PyGILState_Ensure` when dropped (also on unwind).
+struct GilState(ffi::PyGILState_STATE);
+
+impl Drop for GilState {
+    fn drop(&mut self) {
+        // SAFETY: paired with the `PyGILState_Ensure` that made this value, on the same thread.
+        unsafe { ffi::PyGILState_Release(self.0) };
+    }
+}
+
+/// Puts back an exception set aside during the call (when dropped, before the GIL goes).
+struct Restore([*mut ffi::PyObject; 3]);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let [t, v, tb] = self.0;
+        if !t.is_null() {
+            // SAFETY: the GIL is held (this is dropped before the `GilState`), and these
+            // are the references `PyErr_Fetch` gave; `PyErr_Restore` takes them over,
+            // replacing any exception the call reported as unraisable (none is left set).
+            unsafe { ffi::PyErr_Restore(t, v, tb) };
+        }
+    }
+}
+
+/// The entry's dispatcher. Nothing unwinds out of it: a panic (which nothing here
+/// should raise) is caught and the call returns the error value.
+unsafe extern "C" fn dispatch(context: usize, args: *const u64, result: *mut u64) {
+    // SAFETY: `context` is the `Context` the entry was generated with, which the owner
+    // keeps alive as long as the code exists.
+    let ctx = unsafe { &*(context as *const Context) };
+    // SAFETY: `args` has one slot per parameter and `result` one slot, on the entry's stack.
+    let call = AssertUnwindSafe(|| unsafe { call_python(ctx, args, result) });
+    if std::panic::catch_unwind(call).is_err() {
+        // SAFETY: as above.
+        unsafe { *result = ctx.error_bits };
+    }
+}
+
+/// Convert, call, convert back; on any error report it as `ctx.on_error` says and write
+/// the error value.
+///
+/// # Safety
+/// `args` holds `ctx.params.len()` slots and `result` one, as the entry passes them.
+unsafe fn call_python(ctx: &Context, args: *const u64, result: *mut u64) {
+    // SAFETY: any thread may take the GIL this way, with or without a thread state.
+    let _gil = GilState(unsafe { ffi::PyGILState_Ensure() });
+    // An exception already set belongs to the caller. With `Pending` it is normally the
+    // one an earlier call left (scipy.ndimage goes on calling after an error status):
+    // the first error stands and `func` is not called again. Otherwise it is put aside
+    // for the call (Python code cannot run with an exception set) and restored after.
+    // SAFETY: the GIL is held.
+    let mut saved = [std::ptr::null_mut::<ffi::PyObject>(); 3];
+    if !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        if ctx.on_error == OnError::Pending {
+            // SAFETY: the entry's result slot.
+            unsafe { *result = ctx.error_bits };
+            return;
+        }
+        // SAFETY: the GIL is held; the three references are restored below.
+        unsafe { ffi::PyErr_Fetch(&mut saved[0], &mut saved[1], &mut saved[2]) };
+    }
+    let _restore = Restore(saved);
+    let n = ctx.params.len();
+    // One free slot in front of the arguments, so the callee may use it
+    // (PY_VECTORCALL_ARGUMENTS_OFFSET): bound methods then need no copy.
+    let mut inline = [std::ptr::null_mut::<ffi::PyObject>(); 9];
+    let mut heap = Vec::new();
+    let objs: &mut [*mut ffi::PyObject] = if n < inline.len() {
+        &mut inline[..n + 1]
+    } else {
+        heap.resize(n + 1, std::ptr::null_mut());
+        &mut heap
+    };
+    let mut ok = true;
+    for (i, conv) in ctx.params.iter().enumerate() {
+        // SAFETY: slot `i` exists and holds the argument at its width.
+        let o = unsafe { to_python(*conv, args.add(i)) };
+        if o.is_null() {
+            ok = false;
+            break;
+        }
+        objs[i + 1] = o;
+    }
+    let res = if ok {
+        let func = ctx.func.as_ptr();
+        // SAFETY: the GIL is held; `objs[1..]` are `n` owned references.
+        unsafe {
+            ffi::PyObject_Vectorcall(
+                func,
+                objs.as_ptr().add(1),
+                n | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+                std::ptr::null_mut(),
+            )
+        }
+    } else {
+        std::ptr::null_mut()
+    };
+    for o in objs.iter().skip(1) {
+        // SAFETY: each is null or a reference this function owns.
+        unsafe { ffi::Py_XDECREF(*o) };
+    }
+    let converted = !res.is_null() && {
+        // SAFETY: `res` is an owned reference; `result` is the entry's result slot.
+        let ok = unsafe { from_python(ctx, res, result) };
+        // SAFETY: as above; released once.
+        unsafe { ffi::Py_DECREF(res) };
+        ok
+    };
+    if !converted {
+        if ctx.on_error == OnError::Unraisable {
+            // SAFETY: an exception is set (every failing path above sets one).
+            unsafe { ffi::PyErr_WriteUnraisable(ctx.func.as_ptr()) };
+        }
+        // SAFETY: the entry's result slot.
+        unsafe { *result = ctx.error_bits };
+    }
+}
+
+/// A new reference to the Python value of the argument in `slot`, or null with an exception set.
+///
+/// # Safety
+/// The GIL is held and `slot` holds a value of the type `conv` describes.
+unsafe fn to_python(conv: Conv, slot: *const u64) -> *mut ffi::PyObject {
+    // SAFETY: as the caller promises; the entry zero-fills each slot and stores at the
+    // value's width, so reading the narrower type at the slot's start is that value.
+    unsafe {
+        match conv {
+            Conv::Bool => ffi::PyBool_FromLong((*(slot as *const u8) != 0) as _),
+            Conv::Signed(8) => ffi::PyLong_FromLong(*(slot as *const i8) as _),
+            Conv::Signed(16) => ffi::PyLong_FromLong(*(slot as *const i16) as _),
+            Conv::Signed(32) => ffi::PyLong_FromLong(*(slot as *const i32) as _),
+            Conv::Signed(_) => ffi::PyLong_FromLongLong(*(slot as *const i64)),
+            Conv::Unsigned(8) => ffi::PyLong_FromLong(*(slot as *const u8) as _),
+            Conv::Unsigned(16) => ffi::PyLong_FromLong(*(slot as *const u16) as _),
+            Conv::Unsigned(32) => ffi::PyLong_FromUnsignedLongLong(*(slot as *const u32) as _),
+            Conv::Unsigned(_) => ffi::PyLong_FromUnsignedLongLong(*slot),
+            Conv::F32 => ffi::PyFloat_FromDouble(*(slot as *const f32) as f64),
+            Conv::F64 => ffi::PyFloat_FromDouble(f64::from_bits(*slot)),
+            Conv::Pointer => ffi::PyLong_FromSize_t(*(slot as *const usize)),
+            Conv::Void => ffi::Py_NewRef(ffi::Py_None()),
+        }
+    }
+}
+
+/// Set a TypeError `"<what> must return <expected>, got <type of obj>"`.
+///
+/// # Safety
+/// The GIL is held and `obj` is a live object.
+unsafe fn wrong_result(ctx: &Context, obj: *mut ffi::PyObject, expected: &str) {
+    // SAFETY: as the caller promises; `tp_name` is a NUL-terminated string.
+    let got = unsafe { CStr::from_ptr((*ffi::Py_TYPE(obj)).tp_name) }.to_string_lossy();
+    let msg = format!(
+        "callback {} must return {expected}, got {got}",
+        ctx.what.to_string_lossy()
+    );
+    let msg = CString::new(msg).unwrap_or_default();
+    // SAFETY: the GIL is held; the message is NUL-terminated.
+    unsafe { ffi::PyErr_SetString(ffi::PyExc_TypeError, msg.as_ptr()) };
+}
+
+/// Write `res` converted to the result type into `result`; false with an exception set
+/// if it does not convert (a float for an int, an int out of range, a str, ...).
+///
+/// # Safety
+/// The GIL is held, `res` is a live object, `result` the entry's result slot.
+unsafe fn from_python(ctx: &Context, res: *mut ffi::PyObject, result: *mut u64) -> bool {
+    // SAFETY: as the caller promises, for every call below.
+    unsafe {
+        match ctx.ret {
+            Conv::Void => true,
+            Conv::F64 | Conv::F32 => {
+                let v = if ffi::PyFloat_CheckExact(res) != 0 {
+                    ffi::PyFloat_AS_DOUBLE(res)
+                } else if ffi::PyComplex_Check(res) != 0 {
+                    wrong_result(ctx, res, "a real number");
+                    return false;
+                } else {
+                    let v = ffi::PyFloat_AsDouble(res);
+                    if v == -1.0 && !ffi::PyErr_Occurred().is_null() {
+                        ffi::PyErr_Clear();
+                        wrong_result(ctx, res, "a real number");
+                        return false;
+                    }
+                    v
+                };
+                if ctx.ret == Conv::F32 {
+                    *(result as *mut f32) = v as f32;
+                } else {
+                    *(result as *mut f64) = v;
+                }
+                true
+            }
+            Conv::Signed(_) | Conv::Unsigned(_) | Conv::Bool => {
+                if ffi::PyFloat_Check(res) != 0 {
+                    wrong_result(ctx, res, "an int (a float is not truncated)");
+                    return false;
+                }
+                let index = ffi::PyNumber_Index(res);
+                if index.is_null() {
+                    ffi::PyErr_Clear();
+                    wrong_result(ctx, res, "an int");
+                    return false;
+                }
+                let mut overflow = 0;
+                let v = ffi::PyLong_AsLongLongAndOverflow(index, &mut overflow);
+                let wide: Option<i128> = if overflow > 0 {
+                    let u = ffi::PyLong_AsUnsignedLongLong(index);
+                    if ffi::PyErr_Occurred().is_null() {
+                        Some(u as i128)
+                    } else {
+                        ffi::PyErr_Clear();
+                        None
+                    }
+                } else if overflow < 0 || (v == -1 && !ffi::PyErr_Occurred().is_null()) {
+                    ffi::PyErr_Clear();
+                    None
+                } else {
+                    Some(v as i128)
+                };
+                ffi::Py_DECREF(index);
+                let (lo, hi) = ctx.int_range.unwrap_or((0, 1));
+                match wide {
+                    Some(v) if (lo..=hi).contains(&v) => {
+                        *result = v as u64;
+                        true
+                    }
+                    _ => {
+                        let msg = format!(
+                            "callback {} returned an int outside {lo}..={hi}",
+                            ctx.what.to_string_lossy()
+                        );
+                        let msg = CString::new(msg).unwrap_or_default();
+                        ffi::PyErr_SetString(ffi::PyExc_OverflowError, msg.as_ptr());
+                        false
+                    }
+                }
+            }
+            Conv::Pointer => {
+                if res == ffi::Py_None() {
+                    *result = 0;
+                    return true;
+                }
+                if ffi::PyLong_Check(res) == 0 {
+                    wrong_result(ctx, res, "an int address or None");
+                    return false;
+                }
+                let p = ffi::PyLong_AsVoidPtr(res);
+                if p.is_null() && !ffi::PyErr_Occurred().is_null() {
+                    return false;
+                }
+                *(result as *mut *mut c_void) = p;
+                true
+            }
+        }
+    }
+}
+
+/// The C signatures of scipy.ndimage's callbacks, whose `int` result is a status: 0 means
+/// an error, and scipy raises the pending Python exception.
+const NDIMAGE_SIGNATURES: [&str; 4] = [
+    "int (double *, intptr_t, double *, void *)",
+    "int (double *, intptr_t, double *, intptr_t, void *)",
+    "int (intptr_t *, double *, int, int, void *)",
+    "int (double *, double *, intptr_t, void *)",
+];
+
+fn is_ndimage_signature(sig: &Signature) -> bool {
+    NDIMAGE_SIGNATURES.iter().any(|s| {
+        abi::parse_signature(s)
+            .map(|known| known.abi_eq(sig))
+            .unwrap_or(false)
+    })
+}
+
+/// A NativeCallable whose address is a C function that calls the Python function `func`.
+///
+/// `signature` is the C signature consumers call (bool, integers, floats and pointers;
+/// pointers arrive as ints, and an int or None is returned for a pointer result).
+/// `errors` says where an exception raised by `func` goes: `"unraisable"` reports it
+/// with `sys.unraisablehook` and returns `error_value`; `"pending"` leaves it set for the
+/// caller (only for consumers that check, as scipy.ndimage does) and returns
+/// `error_value`; `"auto"` (the default) is `"pending"` for scipy.ndimage's callback
+/// signatures and `"unraisable"` otherwise. The default `error_value` is NaN for a
+/// floating-point result, 0 with `"pending"` (ndimage's failure status), and otherwise
+/// -1 for a signed integer and 0 for unsigned integers, bool and pointers.
+#[pyfunction]
+#[pyo3(signature = (func, signature, *, errors="auto", error_value=None, name=None))]
+pub fn callback<'py>(
+    py: Python<'py>,
+    func: &Bound<'py, PyAny>,
+    signature: &Bound<'py, PyAny>,
+    errors: &str,
+    error_value: Option<&Bound<'py, PyAny>>,
+    name: Option<String>,
+) -> PyResult<Bound<'py, NativeCallable>> {
+    if !func.is_callable() {
+        return Err(PyTypeError::new_err(format!(
+            "callback() needs a callable, got {}",
+            func.get_type().name()?
+        )));
+    }
+    let sig = signature_from_object(signature)?;
+    for (i, t) in sig.arg_types().enumerate() {
+        if !callback_type_supported(t, false) {
+            return Err(PyTypeError::new_err(format!(
+                "callback signature '{sig}': parameter {} is '{t}'; a callback takes bool, integers, floats and pointers",
+                i + 1
+            )));
+        }
+    }
+    if !callback_type_supported(&sig.ret, true) {
+        return Err(PyTypeError::new_err(format!(
+            "callback signature '{sig}' returns '{}'; a callback returns void, bool, integers, floats or pointers",
+            sig.ret
+        )));
+    }
+    let on_error = match errors {
+        "unraisable" => OnError::Unraisable,
+        "pending" => OnError::Pending,
+        "auto" if is_ndimage_signature(&sig) => OnError::Pending,
+        "auto" => OnError::Unraisable,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "errors must be 'auto', 'unraisable' or 'pending', got '{other}'"
+            )))
+        }
+    };
+    let name = match name {
+        Some(n) => n,
+        None => func
+            .getattr("__qualname__")
+            .or_else(|_| func.getattr("__name__"))
+            .and_then(|n| n.extract::<String>())
+            .unwrap_or_else(|_| "callback".into()),
+    };
+    let error_bits = match error_value.filter(|v| !v.is_none()) {
+        Some(v) => {
+            if sig.ret == Type::Void {
+                return Err(PyTypeError::new_err(format!(
+                    "error_value= is given, but '{sig}' returns void"
+                )));
+            }
+            let ctx = ArgContext {
+                function: "callback",
+                index: 3,
+                writes: false,
+            };
+            let slot = convert_arg(v, &sig.ret, &ctx, &mut Borrows::default())?;
+            u64::from_ne_bytes(slot.0[..8].try_into().expect("8 bytes"))
+        }
+        None => default_error_bits(&sig.ret, on_error),
+    };
+    let int_range = match &sig.ret {
+        Type::Int(i) => Some(i.range()),
+        Type::Bool => Some((0, 1)),
+        _ => None,
+    };
+    let what = CString::new(format!("{name} ({sig})")).unwrap_or_default();
+    let context = Box::new(Context {
+        func: func.clone().unbind(),
+        params: sig.arg_types().map(Conv::of).collect(),
+        ret: Conv::of(&sig.ret),
+        int_range,
+        on_error,
+        error_bits,
+        what,
+    });
+    let entry = callback_entry(&sig, dispatch, &*context as *const Context as usize)
+        .map_err(|e| PyTypeError::new_err(format!("cannot make a callback '{sig}': {e}")))?;
+    let address = entry.address;
+    let owner = Bound::new(
+        py,
+        CallbackOwner {
+            _code: entry.code,
+            context,
+        },
+    )?;
+    let nc = NativeCallable::new(address, sig, name, owner.into_any().unbind())?;
+    Bound::new(py, nc)
+}
+
+/// The result returned when the Python function raised (see [`callback`]).
+fn default_error_bits(ret: &Type, on_error: OnError) -> u64 {
+    match ret {
+        Type::Float(FloatType::F64) => f64::NAN.to_bits(),
+        Type::Float(FloatType::F32) => f32::NAN.to_bits() as u64,
+        // -1 at any width: the entry reads the low bytes.
+        Type::Int(i) if i.signed() && on_error == OnError::Unraisable => u64::MAX,
+        _ => 0,
+    }
+}
