@@ -259,3 +259,26 @@ def test_signatures_a_callback_cannot_carry_are_refused_clearly():
         nativecall.callback(3, "double (double)")
     with pytest.raises(ValueError, match="errors must be 'auto', 'unraisable' or 'pending', got 'loud'"):
         nativecall.callback(abs, "double (double)", errors="loud")
+
+
+def test_callbacks_run_in_the_stable_abi_build_that_3_11_and_later_ship():
+    # From 3.11 `make build` installs the abi3 extension, whose limited API has no
+    # vectorcall: the arguments then reach the function as a tuple, in order.
+    if sys.version_info >= (3, 11):
+        assert nativecall._native.__file__.endswith(".abi3.so"), nativecall._native.__file__
+    seen = []
+
+    def weighted(x, a, b, c, d, e, f, g, h, i):
+        seen.append((a, b, c, d, e, f, g, h, i))
+        return x * (a + b + c + d + e + f + g + h + i)
+
+    sig = "double (double, int, int64_t, uint8_t, uint32_t, float, double, bool, int16_t, void *)"
+    cb = nativecall.callback(weighted, sig)
+    args = (1, -2, 255, 2**32 - 1, 0.5, 0.25, True, -3, 0)
+    assert cb(2.0, *args) == pytest.approx(2.0 * sum(args))
+    assert seen == [args]
+    # A wrong result names the type it got (its __name__ under the stable ABI).
+    with Unraisable() as u:
+        assert math.isnan(nativecall.callback(lambda x: np.complex128(1j), "double (double)")(1.0))
+    assert "must return a real number, got " in str(u.seen[0].exc_value)
+    assert "complex128" in str(u.seen[0].exc_value)

@@ -162,7 +162,9 @@ def test_inspect_prints_functions_grouped_by_plain_name():
     code, out, _ = run_inspect(CS)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith("scipy.special.cython_special: ") and "396 exported C functions" in lines[0]
+    # As many as this scipy exports (396 in scipy 1.17, 385 in 1.15, the newest for Python 3.10).
+    exported = len(cython_special.__pyx_capi__)
+    assert lines[0].startswith("scipy.special.cython_special: ") and f"({exported} exported C functions)" in lines[0]
     i = lines.index("  gamma")
     group = lines[i + 1 : i + 3]
     assert any(l.strip().startswith("double (double)") and "[__pyx_fuse_1gamma]" in l for l in group)

@@ -214,13 +214,14 @@ def test_python_dash_c_compiles_a_kernel_from_text_and_explains_otherwise():
         "def g(x):\n"
         "    return x\n"
         "try:\n"
-        "    nativecall.jit('float64(float64)')(g)\n"
+        "    print(nativecall.jit('float64(float64)')(g)(5.0))\n"
         "except nativecall.UnsupportedError as e:\n"
         "    print('source=' in str(e))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["6.0", "True"]
+    # From 3.13 CPython keeps the text of `python -c` where inspect finds it: g compiles.
+    assert out.stdout.split() == ["6.0", "5.0" if sys.version_info >= (3, 13) else "True"]
 
 
 def test_a_function_typed_into_the_new_repl_compiles_from_the_source_python_keeps():

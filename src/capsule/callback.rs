@@ -8,7 +8,7 @@
 //! documented error value, or, for consumers that check for a pending exception after an
 //! error status (scipy.ndimage's callbacks), it is left set for the consumer to raise.
 
-use std::ffi::{c_void, CStr, CString};
+use std::ffi::{c_void, CString};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -181,16 +181,8 @@ unsafe fn call_python(ctx: &Context, args: *const u64, result: *mut u64) {
         objs[i + 1] = o;
     }
     let res = if ok {
-        let func = ctx.func.as_ptr();
         // SAFETY: the GIL is held; `objs[1..]` are `n` owned references.
-        unsafe {
-            ffi::PyObject_Vectorcall(
-                func,
-                objs.as_ptr().add(1),
-                n | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
-                std::ptr::null_mut(),
-            )
-        }
+        unsafe { call_with(ctx.func.as_ptr(), objs) }
     } else {
         std::ptr::null_mut()
     };
@@ -212,6 +204,56 @@ unsafe fn call_python(ctx: &Context, args: *const u64, result: *mut u64) {
         }
         // SAFETY: the entry's result slot.
         unsafe { *result = ctx.error_bits };
+    }
+}
+
+/// Call `func` with the arguments `objs[1..]` (borrowed; `objs[0]` is a free slot the
+/// callee may use): the result, or null with an exception set.
+///
+/// # Safety
+/// The GIL is held and `objs[1..]` are live objects.
+#[cfg(not(feature = "abi3"))]
+unsafe fn call_with(
+    func: *mut ffi::PyObject,
+    objs: &mut [*mut ffi::PyObject],
+) -> *mut ffi::PyObject {
+    // SAFETY: as the caller promises.
+    unsafe {
+        ffi::PyObject_Vectorcall(
+            func,
+            objs.as_ptr().add(1),
+            (objs.len() - 1) | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+/// As above, for the stable ABI (`abi3`, from 3.11), whose limited API has no vectorcall
+/// before 3.12: the arguments go into a tuple.
+///
+/// # Safety
+/// The GIL is held and `objs[1..]` are live objects.
+#[cfg(feature = "abi3")]
+unsafe fn call_with(
+    func: *mut ffi::PyObject,
+    objs: &mut [*mut ffi::PyObject],
+) -> *mut ffi::PyObject {
+    // SAFETY: as the caller promises; the tuple owns a new reference to each argument
+    // and is released once.
+    unsafe {
+        let tuple = ffi::PyTuple_New((objs.len() - 1) as ffi::Py_ssize_t);
+        if tuple.is_null() {
+            return tuple;
+        }
+        for (i, o) in objs.iter().skip(1).enumerate() {
+            if ffi::PyTuple_SetItem(tuple, i as ffi::Py_ssize_t, ffi::Py_NewRef(*o)) != 0 {
+                ffi::Py_DECREF(tuple);
+                return std::ptr::null_mut();
+            }
+        }
+        let res = ffi::PyObject_Call(func, tuple, std::ptr::null_mut());
+        ffi::Py_DECREF(tuple);
+        res
     }
 }
 
@@ -246,8 +288,8 @@ unsafe fn to_python(conv: Conv, slot: *const u64) -> *mut ffi::PyObject {
 /// # Safety
 /// The GIL is held and `obj` is a live object.
 unsafe fn wrong_result(ctx: &Context, obj: *mut ffi::PyObject, expected: &str) {
-    // SAFETY: as the caller promises; `tp_name` is a NUL-terminated string.
-    let got = unsafe { CStr::from_ptr((*ffi::Py_TYPE(obj)).tp_name) }.to_string_lossy();
+    // SAFETY: as the caller promises.
+    let got = unsafe { type_name(obj) };
     let msg = format!(
         "callback {} must return {expected}, got {got}",
         ctx.what.to_string_lossy()
@@ -255,6 +297,46 @@ unsafe fn wrong_result(ctx: &Context, obj: *mut ffi::PyObject, expected: &str) {
     let msg = CString::new(msg).unwrap_or_default();
     // SAFETY: the GIL is held; the message is NUL-terminated.
     unsafe { ffi::PyErr_SetString(ffi::PyExc_TypeError, msg.as_ptr()) };
+}
+
+/// The name of `obj`'s type, as its `tp_name` spells it.
+///
+/// # Safety
+/// The GIL is held and `obj` is a live object.
+#[cfg(not(feature = "abi3"))]
+unsafe fn type_name(obj: *mut ffi::PyObject) -> String {
+    // SAFETY: as the caller promises; `tp_name` is a NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr((*ffi::Py_TYPE(obj)).tp_name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The name of `obj`'s type (`__name__`: the stable ABI hides `tp_name`).
+///
+/// # Safety
+/// The GIL is held and `obj` is a live object.
+#[cfg(feature = "abi3")]
+unsafe fn type_name(obj: *mut ffi::PyObject) -> String {
+    // SAFETY: as the caller promises; the name is a new reference, released once, and
+    // the UTF-8 it lends is copied before that.
+    unsafe {
+        let name = ffi::PyType_GetName(ffi::Py_TYPE(obj));
+        if name.is_null() {
+            ffi::PyErr_Clear();
+            return "?".to_owned();
+        }
+        let mut len: ffi::Py_ssize_t = 0;
+        let utf8 = ffi::PyUnicode_AsUTF8AndSize(name, &mut len);
+        let got = if utf8.is_null() {
+            ffi::PyErr_Clear();
+            "?".to_owned()
+        } else {
+            let bytes = std::slice::from_raw_parts(utf8 as *const u8, len as usize);
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        ffi::Py_DECREF(name);
+        got
+    }
 }
 
 /// Write `res` converted to the result type into `result`; false with an exception set
@@ -269,7 +351,12 @@ unsafe fn from_python(ctx: &Context, res: *mut ffi::PyObject, result: *mut u64) 
             Conv::Void => true,
             Conv::F64 | Conv::F32 => {
                 let v = if ffi::PyFloat_CheckExact(res) != 0 {
-                    ffi::PyFloat_AS_DOUBLE(res)
+                    #[cfg(not(feature = "abi3"))]
+                    let v = ffi::PyFloat_AS_DOUBLE(res);
+                    // The stable ABI has no macro; an exact float converts without error.
+                    #[cfg(feature = "abi3")]
+                    let v = ffi::PyFloat_AsDouble(res);
+                    v
                 } else if ffi::PyComplex_Check(res) != 0 {
                     wrong_result(ctx, res, "a real number");
                     return false;
