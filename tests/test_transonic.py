@@ -128,6 +128,16 @@ def test_released_transonic_jit_compiles_through_nativecall_into_quad(tmp_path):
     check_jit_results(out)
 
 
+TRANSONIC_MAJOR_MINOR = tuple(int(p) for p in transonic.__version__.split(".")[:2])
+
+
+@pytest.mark.xfail(
+    TRANSONIC_MAJOR_MINOR >= (0, 5),
+    reason="transonic >= 0.5 (pip's choice on Python 3.13) saves a compiled @jit module as func_<hash>.py but "
+    "looks for func_<source hash>_*.py in a new process, so the module is never reused; the backend does not "
+    "yet write the second name",
+    strict=True,
+)
 def test_released_transonic_reuses_the_compiled_module_in_a_new_process(tmp_path):
     script = """
         import json
