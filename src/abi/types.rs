@@ -55,6 +55,22 @@ pub enum IntType {
 }
 
 impl IntType {
+    /// The fixed-width integer of `bytes` bytes (1, 2, 4 or 8) and the given signedness,
+    /// as buffer formats and array-interface typestrs describe elements.
+    pub fn of_size(bytes: usize, signed: bool) -> Option<IntType> {
+        Some(match (bytes, signed) {
+            (1, true) => IntType::I8,
+            (2, true) => IntType::I16,
+            (4, true) => IntType::Int,
+            (8, true) => IntType::I64,
+            (1, false) => IntType::U8,
+            (2, false) => IntType::U16,
+            (4, false) => IntType::UInt,
+            (8, false) => IntType::U64,
+            _ => return None,
+        })
+    }
+
     /// Width in bits on this platform.
     pub fn bits(self) -> u32 {
         use std::ffi::{c_int, c_long, c_longlong, c_short};

@@ -543,19 +543,7 @@ fn typestr_element(typestr: &str) -> Result<Type, String> {
             "typestr '{typestr}' is not in native byte order (byte-swap it first)"
         ));
     }
-    let int = |signed: bool| {
-        Some(Type::Int(match (size, signed) {
-            (1, true) => IntType::I8,
-            (2, true) => IntType::I16,
-            (4, true) => IntType::Int,
-            (8, true) => IntType::I64,
-            (1, false) => IntType::U8,
-            (2, false) => IntType::U16,
-            (4, false) => IntType::UInt,
-            (8, false) => IntType::U64,
-            _ => return None,
-        }))
-    };
+    let int = |signed: bool| IntType::of_size(size, signed).map(Type::Int);
     match (kind, size) {
         (Some('b'), 1) => Some(Type::Bool),
         (Some('i'), _) => int(true),

@@ -316,19 +316,7 @@ pub(crate) fn buffer_element(format: &str, itemsize: usize) -> Option<Type> {
     if foreign {
         return None;
     }
-    let int = |signed: bool| -> Option<Type> {
-        Some(Type::Int(match (itemsize, signed) {
-            (1, true) => IntType::I8,
-            (1, false) => IntType::U8,
-            (2, true) => IntType::I16,
-            (2, false) => IntType::U16,
-            (4, true) => IntType::Int,
-            (4, false) => IntType::UInt,
-            (8, true) => IntType::I64,
-            (8, false) => IntType::U64,
-            _ => return None,
-        }))
-    };
+    let int = |signed: bool| IntType::of_size(itemsize, signed).map(Type::Int);
     match body {
         "b" | "h" | "i" | "l" | "q" | "n" => int(true),
         "B" | "H" | "I" | "L" | "Q" | "N" => int(false),
