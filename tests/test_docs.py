@@ -56,6 +56,9 @@ def test_every_docs_example_runs_and_asserts_what_it_shows(page, line, info, cod
     tree = ast.parse(code, filename=f"docs/{page}:{line}")
     asserts = [node for node in ast.walk(tree) if isinstance(node, ast.Assert)]
     assert asserts, f"docs/{page}:{line}: the example shows no value it checks (no assert)"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and node.handlers:
+            assert node.orelse, f"docs/{page}:{line + node.lineno}: a try that expects an error needs `else: raise`"
     path = tmp_path / f"{Path(page).stem.replace('-', '_')}_line{line}.py"
     path.write_text(code)
     monkeypatch.chdir(tmp_path)
