@@ -38,3 +38,4 @@ nitpick_ignore_regex = [
 html_theme = "alabaster"
 html_title = f"nativecall {release}"
 html_show_sourcelink = False
+html_copy_source = False
