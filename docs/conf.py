@@ -25,7 +25,6 @@ default_role = "code"
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
-autodoc_preserve_defaults = True
 
 # Every cross-reference must resolve, except to projects whose inventories are not
 # fetched (the build works offline): the standard library, NumPy, scipy, transonic.

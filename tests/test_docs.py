@@ -156,6 +156,25 @@ def test_docstring_examples_run_as_doctests():
     assert runner.failures == 0, f"{runner.failures} docstring example(s) fail; run doctest on them"
 
 
+def test_the_transonic_docstring_example_runs(tmp_path):
+    """The module docstring of nativecall.transonic shows a module using the backend; run
+    it as a module of its own (transonic reads its source) with a private TRANSONIC_DIR."""
+    import os
+    import textwrap
+
+    import nativecall.transonic
+
+    doc = nativecall.transonic.__doc__
+    example = textwrap.dedent(re.search(r"::\n\n((?:    .*\n|\n)+)", doc).group(1))
+    assert "set_backend_for_this_module(\"nativecall\")" in example
+    check = "\nassert nativecall.transonic.kernel(damped)(1.0, 0.5) == math.exp(-0.5) * math.cos(1.0)\n"
+    (tmp_path / "uses_transonic.py").write_text(example + check)
+    env = dict(os.environ, TRANSONIC_DIR=str(tmp_path / "transonic-cache"))
+    out = subprocess.run([sys.executable, "uses_transonic.py"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+
+
 def test_the_readme_links_to_the_documentation_sources():
     readme = (ROOT / "README.md").read_text()
     for page in ("docs/index.md", "docs/api.md", "docs/semantics.md"):
