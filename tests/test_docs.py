@@ -104,6 +104,22 @@ def test_the_api_reference_documents_every_public_name():
     assert not missing, f"public names missing from docs/api.md: {sorted(missing)}"
 
 
+def test_every_public_name_of_the_package_is_in_its_all():
+    """So that the check above sees it: `dir(nativecall)` less modules and typing's names."""
+    import types
+    import typing
+
+    undeclared = {
+        name
+        for name in dir(nativecall)
+        if not name.startswith("_")
+        and name not in nativecall.__all__
+        and not isinstance(getattr(nativecall, name), types.ModuleType)
+        and getattr(typing, name, None) is not getattr(nativecall, name)
+    }
+    assert not undeclared, f"public names of nativecall missing from __all__: {sorted(undeclared)}"
+
+
 def test_the_api_reference_documents_only_names_that_exist():
     import importlib
 
