@@ -98,13 +98,14 @@ lint: $(VENV)/.installed
 
 # The documentation (docs/*.md, the API reference from the built module's docstrings)
 # as HTML in docs/_build/html; any warning, such as a reference that does not resolve,
-# fails the build. tests/test_docs.py runs every example the pages show.
+# fails the build (-E: every page is read again, so no warning hides in a cache).
+# tests/test_docs.py runs every example the pages show.
 $(VENV)/.docs-installed: Makefile | $(VENV)/.installed
 	$(PY) -m pip install --quiet $(DOCS_PACKAGES)
 	touch $@
 
 docs: build $(VENV)/.docs-installed
-	$(PY) -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+	$(PY) -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
 
 # Release wheels that need no Rust where they are installed, and the sdist, in dist/:
 # one stable-ABI wheel for CPython 3.11 and later (built with this venv's Python, 3.11+),
