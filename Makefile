@@ -22,13 +22,15 @@ PY := $(VENV)/bin/python
 PIP_PACKAGES := maturin numpy scipy cython setuptools cffi numba pytest "dask[array]" distributed pythran transonic
 # mypy checks the stubs against the built module (stubtest) and the typed example (--strict).
 LINT_PACKAGES := mypy scipy-stubs
+# `make docs` only (Sphinx 9 needs Python 3.11 or later): not part of the test install.
+DOCS_PACKAGES := sphinx==9.0.4 myst-parser==5.2.0
 # 3.11 and later run the stable-ABI (abi3) build, the one their wheel ships; 3.10 its own.
 MATURIN_FEATURES := $(if $(filter 3.10,$(PYVER)),,--features abi3)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test test-all build build-release rust-test py-test golden fuzz lint stubs-check wheel wheel-test clean
+.PHONY: demo test test-all build build-release rust-test py-test golden fuzz lint stubs-check wheel wheel-test docs clean
 
 $(VENV)/.installed: Makefile
 	test -x $(PY) || $(PYTHON_EXE) -m venv $(VENV)
@@ -93,6 +95,17 @@ lint: $(VENV)/.installed
 	$(PY) tests/check_stubs.py
 	$(PY) -m mypy.stubtest nativecall._native
 	$(PY) -m mypy --strict examples/typed_quad.py
+
+# The documentation (docs/*.md, the API reference from the built module's docstrings)
+# as HTML in docs/_build/html; any warning, such as a reference that does not resolve,
+# fails the build (-E: every page is read again, so no warning hides in a cache).
+# tests/test_docs.py runs every example the pages show.
+$(VENV)/.docs-installed: Makefile | $(VENV)/.installed
+	$(PY) -m pip install --quiet $(DOCS_PACKAGES)
+	touch $@
+
+docs: build $(VENV)/.docs-installed
+	$(PY) -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
 
 # Release wheels that need no Rust where they are installed, and the sdist, in dist/:
 # one stable-ABI wheel for CPython 3.11 and later (built with this venv's Python, 3.11+),

@@ -6,11 +6,15 @@ functions ``scipy.optimize.cython_optimize`` exports, with ``args`` packed nativ
 When ``a``, ``b`` or any of ``args`` are arrays, every problem is solved in one native
 loop without the GIL, broadcasting like NumPy, and arrays come back.
 
+    >>> import numpy as np, nativecall, nativecall.optimize
     >>> @nativecall.jit("float64(float64, float64)")
     ... def f(x, c):
     ...     return x * x - c
-    >>> nativecall.optimize.brentq(f, 0.0, 2.0, args=(2.0,))          # √2
-    >>> nativecall.optimize.brentq(f, 0.0, 10.0, args=(np.arange(1.0, 1e5),))  # 99 999 roots
+    >>> round(nativecall.optimize.brentq(f, 0.0, 2.0, args=(2.0,)), 12)  # √2
+    1.414213562373
+    >>> roots = nativecall.optimize.brentq(f, 0.0, 400.0, args=(np.arange(1.0, 1e5),))
+    >>> roots.shape, bool(np.allclose(roots, np.sqrt(np.arange(1.0, 1e5))))  # 99 999 roots
+    ((99999,), True)
 """
 
 from __future__ import annotations

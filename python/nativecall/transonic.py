@@ -3,6 +3,7 @@
 ``import nativecall.transonic`` registers the backend ``"nativecall"``; a module then
 chooses it like any other transonic backend::
 
+    import math
     from transonic import jit, set_backend_for_this_module, Array
     import nativecall.transonic
 
