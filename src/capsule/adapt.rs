@@ -262,13 +262,13 @@ fn finish<'py>(
 ) -> PyResult<(Bound<'py, NativeCallable>, Option<Bound<'py, PyAny>>)> {
     let me = slf.get();
     let entry = cached_entry(slf, &target, sources, guard)?;
-    let mut nc = NativeCallable::new(
+    let nc = NativeCallable::new(
         entry.address,
         target,
         me.name.clone(),
         slf.clone().into_any().unbind(),
-    )?;
-    nc.code = Some(entry.code);
+    )?
+    .with_code(entry.code);
     Ok((Bound::new(slf.py(), nc)?, user_data))
 }
 

@@ -140,20 +140,18 @@ pub fn _compile_kernel(
         }
     })?;
     let compile_seconds = started.elapsed().as_secs_f64();
-    let mut nc = NativeCallable::new(
+    let writes = f
+        .params
+        .iter()
+        .map(|(n, _)| compiled.types.written.contains(n))
+        .collect();
+    let nc = NativeCallable::new(
         compiled.address,
         Arc::new(compiled.signature.clone()),
         f.name.clone(),
         keep,
-    )?;
-    nc.code = Some(compiled.code.clone());
-    nc.writes = Some(
-        f.params
-            .iter()
-            .map(|(n, _)| compiled.types.written.contains(n))
-            .collect(),
-    );
-    nc.bounds_checked = f.boundscheck;
+    )?
+    .with_kernel_code(compiled.code.clone(), writes, f.boundscheck);
     LIVE_KERNELS.fetch_add(1, Ordering::Relaxed);
     let kernel = Kernel {
         py_func,
