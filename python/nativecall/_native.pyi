@@ -5,6 +5,8 @@ from typing import Any, Optional, final
 
 from typing_extensions import disjoint_base
 
+from ._errors import CompileError
+
 __all__ = [
     "Type", "Signature", "NativeCallable", "Kernel", "PackedArgs", "Array", "UfuncLoops",
     "_make_ufunc", "_ufunc_loops", "from_dlpack", "asarray", "zeros", "empty",
@@ -16,10 +18,11 @@ __all__ = [
 ]  # fmt: skip
 
 class SignatureError(ValueError):
-    """A signature or type string that does not parse."""
+    """A signature or type string that does not parse (``nativecall._errors.SignatureError``)."""
 
     text: str
     position: int
+    def __init__(self, message: str, text: str = "", position: int = 0) -> None: ...
 
 @final
 class Type:
@@ -181,8 +184,11 @@ def asarray(obj: Any) -> Array: ...
 def zeros(shape: Any, dtype: Any = None) -> Array: ...
 def empty(shape: Any, dtype: Any = None) -> Array: ...
 
-class KernelCompileFailure(Exception):
-    """Internal: re-raised by the frontend as a CompileError subclass."""
+class KernelCompileFailure(CompileError):
+    """Internal: re-raised by the frontend as a CompileError subclass (``nativecall._errors``)."""
+
+    kind: str
+    def __init__(self, kind: str, message: str, line: int = 0, col: int = 0) -> None: ...
 
 def _compile_kernel(ir: tuple, py_func: Any, keep: Any, recipe: list) -> Kernel: ...
 def _make_ufunc(

@@ -59,9 +59,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(array::asarray, m)?)?;
     m.add_function(wrap_pyfunction!(array::zeros, m)?)?;
     m.add_function(wrap_pyfunction!(array::empty, m)?)?;
+    // The exception classes are nativecall._errors' own (see `errors`).
     m.add(
         "KernelCompileFailure",
-        py.get_type::<kernel::KernelCompileFailure>(),
+        py.get_type::<errors::KernelCompileFailure>(),
     )?;
     m.add_function(wrap_pyfunction!(kernel::_compile_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(adapt::_user_data_thunk, m)?)?;

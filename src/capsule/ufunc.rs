@@ -9,12 +9,13 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::Arc;
 
 use numpy::npyffi::{PyUFuncGenericFunction, PyUFuncObject, NPY_TYPES, PY_UFUNC_API};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::abi::{FloatType, Type};
-use crate::jit::{compile_ufunc_loop, CodeMemory, KernelError};
+use crate::jit::{compile_ufunc_loop, CodeMemory};
 
+use super::errors;
 use super::kernel::Kernel;
 
 /// What a nativecall ufunc's loops need while the ufunc lives (NumPy keeps pointers to
@@ -115,8 +116,7 @@ pub fn _make_ufunc<'py>(
         ));
     };
     // Problems of the function's signatures are typing errors at its first line.
-    let typing =
-        |m: String| super::kernel::KernelCompileFailure::new_err(("typing", m, 1u32, 0u32));
+    let typing = |m: String| errors::kernel_failure("typing", m, 1, 0);
     let nin = first.as_super().get().signature.params.len();
     if nin == 0 {
         return Err(typing("a ufunc takes at least one argument".into()));
@@ -150,10 +150,8 @@ pub fn _make_ufunc<'py>(
             })?);
         }
         let ir = k.get().ir().clone();
-        let compiled = py.detach(|| compile_ufunc_loop(&ir)).map_err(|e| match e {
-            KernelError::Compile(c) => super::kernel::compile_failure(c),
-            KernelError::Jit(j) => PyTypeError::new_err(j.to_string()),
-        })?;
+        // Code generation failing is a compile error too, as for any kernel.
+        let compiled = py.detach(|| compile_ufunc_loop(&ir)).map_err(PyErr::from)?;
         // SAFETY: the loop has exactly the ufunc inner-loop signature (compile_ufunc_loop).
         let f = unsafe {
             std::mem::transmute::<

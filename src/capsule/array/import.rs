@@ -16,6 +16,7 @@ use pyo3::types::{PyCapsule, PyDict, PyInt, PyTuple};
 
 use crate::abi::{FloatType, IntType, Type};
 
+use super::super::errors::type_name;
 use super::{compact, dtype_of, type_of, Array, HeldBuffer, Shared, Storage};
 
 /// A zero-copy view of any DLPack producer (NumPy arrays, PyTorch/JAX tensors, capsules).
@@ -77,13 +78,6 @@ pub fn asarray<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 /// The elements nativecall arrays hold, for error messages.
 const ELEMENT_TYPES: &str =
     "bool, int8..int64, uint8..uint64, float32, float64, complex64, complex128";
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
-}
 
 /// [`asarray`] for anything but a `nativecall.Array`; `what` names the caller in errors
 /// ("nativecall.asarray", "argument 1 of f (float64[:])").

@@ -1,12 +1,13 @@
 //! Array arguments: NumPy arrays described in place, `nativecall.Array`s, and any other
 //! array object (DLPack, `__array_interface__`, buffers) imported zero-copy for the call.
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::abi::{FloatType, Type};
 
-use super::{type_name, ArgContext, Borrows, Slot};
+use super::super::errors::{self, type_name};
+use super::{ArgContext, Borrows, Slot};
 
 fn dlpack_code(t: &Type) -> Option<(u8, u8)> {
     // DLPack's type codes: kDLInt 0, kDLUInt 1, kDLFloat 2, kDLBool 6.
@@ -60,18 +61,14 @@ fn numpy_view(
     if let Some((dtype, ndim)) = want {
         let (wc, wb) = dlpack_code(dtype).expect("array elements are numbers");
         if wc != code || wb != bits {
-            return Err(PyTypeError::new_err(format!(
-                "{} needs {dtype} elements, got a NumPy array of {}",
-                ctx.what(ty),
-                descr.str()?
-            )));
+            return Err(errors::wrong_elements(
+                &ctx.what(ty),
+                dtype,
+                format!("a NumPy array of {}", descr.str()?),
+            ));
         }
         if arr.ndim() != ndim as usize {
-            return Err(PyTypeError::new_err(format!(
-                "{} needs a {ndim}-dimensional array, got {} dimensions",
-                ctx.what(ty),
-                arr.ndim()
-            )));
+            return Err(errors::wrong_ndim(&ctx.what(ty), ndim, arr.ndim()));
         }
     }
     let shape: Vec<i64> = arr.shape().iter().map(|&d| d as i64).collect();
@@ -80,10 +77,7 @@ fn numpy_view(
     let writeable =
         unsafe { (*arr.as_array_ptr()).fields.flags } & numpy::npyffi::NPY_ARRAY_WRITEABLE != 0;
     if ctx.writes && !writeable {
-        return Err(PyValueError::new_err(format!(
-            "{} is read-only, and the kernel writes to it",
-            ctx.what(ty)
-        )));
+        return Err(errors::read_only_array(&ctx.what(ty)));
     }
     // SAFETY: a live ndarray; its data pointer is valid while `obj` is (kept below).
     let data = unsafe { (*arr.as_array_ptr()).fields.data } as *mut std::ffi::c_void;
@@ -172,26 +166,19 @@ fn own_array_view(
     if let Some((t, ndim)) = want {
         let (code, bits) = dlpack_code(t).expect("array elements are numbers");
         if dtype.code.0 != code || dtype.bits != bits || dtype.lanes != 1 {
-            return Err(PyTypeError::new_err(format!(
-                "{} needs {t} elements, got {} from {source}",
-                ctx.what(ty),
-                a.element_name()
-            )));
+            return Err(errors::wrong_elements(
+                &ctx.what(ty),
+                t,
+                format_args!("{} from {source}", a.element_name()),
+            ));
         }
         if shape.len() != ndim as usize {
-            return Err(PyTypeError::new_err(format!(
-                "{} needs a {ndim}-dimensional array, got {} dimensions",
-                ctx.what(ty),
-                shape.len()
-            )));
+            return Err(errors::wrong_ndim(&ctx.what(ty), ndim, shape.len()));
         }
     }
     check_contiguous(shape, Some(strides), ty, ctx)?;
     if ctx.writes && readonly {
-        return Err(PyValueError::new_err(format!(
-            "{} is read-only, and the kernel writes to it",
-            ctx.what(ty)
-        )));
+        return Err(errors::read_only_array(&ctx.what(ty)));
     }
     let mut view = Box::new((
         dlpark::ffi::DLTensor {

@@ -16,6 +16,7 @@ use pyo3::types::{PyInt, PyTuple};
 use crate::abi::{FloatType, Type};
 
 use super::callable::NativeCallable;
+use super::errors;
 
 mod array_arg;
 mod plan;
@@ -97,13 +98,6 @@ impl ArgContext<'_> {
         };
         format!("argument {} of {} ({shown})", self.index + 1, self.function)
     }
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
 }
 
 /// Convert one Python value to native storage for `ty`.
@@ -195,21 +189,11 @@ pub fn call_native<'py>(
     crate::jit::runtime::take_recursion_error();
     let ret = py.detach(move || call.run());
     if crate::jit::runtime::take_recursion_error() {
-        return Err(pyo3::exceptions::PyRecursionError::new_err(format!(
-            "{name}: maximum recursion depth exceeded (the native stack of this thread is nearly full)"
-        )));
+        return Err(errors::kernel_recursion(name));
     }
     if callee.bounds_checked() {
         if let Some((axis, index, size)) = crate::jit::runtime::take_index_error() {
-            return Err(if axis < 0 {
-                pyo3::exceptions::PyValueError::new_err(format!(
-                    "{name}: an array argument has {index} dimensions where {size} were declared"
-                ))
-            } else {
-                pyo3::exceptions::PyIndexError::new_err(format!(
-                    "{name}: index {index} is out of bounds for axis {axis} with size {size}"
-                ))
-            });
+            return Err(errors::kernel_index(name, axis, index, size));
         }
     }
     drop(borrows);

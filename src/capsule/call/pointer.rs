@@ -11,7 +11,8 @@ use pyo3::types::{PyBool, PyInt};
 use crate::abi::{FloatType, IntType, Type};
 
 use super::super::callable::NativeCallable;
-use super::{type_name, ArgContext, Borrows};
+use super::super::errors::type_name;
+use super::{ArgContext, Borrows};
 
 /// The element type a buffer's struct-module format describes, if it is a plain scalar.
 pub(crate) fn buffer_element(format: &str, itemsize: usize) -> Option<Type> {

@@ -7,7 +7,8 @@ use pyo3::types::{PyBool, PyComplex, PyFloat};
 
 use crate::abi::{FloatType, IntType, Type};
 
-use super::{type_name, ArgContext, Slot};
+use super::super::errors;
+use super::{ArgContext, Slot};
 
 /// A `bool` argument: `True`, `False`, `0` or `1`.
 pub(super) fn bool_slot(obj: &Bound<'_, PyAny>, ty: &Type, ctx: &ArgContext<'_>) -> PyResult<Slot> {
@@ -22,11 +23,7 @@ pub(super) fn bool_slot(obj: &Bound<'_, PyAny>, ty: &Type, ctx: &ArgContext<'_>)
         ))),
         Err(_) => match obj.extract::<bool>() {
             Ok(b) => Ok(Slot::from_bytes(&[b as u8])),
-            Err(_) => Err(PyTypeError::new_err(format!(
-                "{} must be a bool, got {}",
-                ctx.what(ty),
-                type_name(obj)
-            ))),
+            Err(_) => Err(errors::must_be(&ctx.what(ty), "a bool", obj)),
         },
     }
 }
@@ -77,11 +74,7 @@ fn conversion_error(
         let shown = obj.repr().map(|r| r.to_string()).unwrap_or_default();
         PyOverflowError::new_err(format!("{} cannot hold {shown}", ctx.what(ty)))
     } else {
-        PyTypeError::new_err(format!(
-            "{} must be {expected}, got {}",
-            ctx.what(ty),
-            type_name(obj)
-        ))
+        errors::must_be(&ctx.what(ty), expected, obj)
     }
 }
 

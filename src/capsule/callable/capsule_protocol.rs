@@ -13,6 +13,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
+use super::super::errors;
 use super::super::types::signature_from_object;
 use super::NativeCallable;
 
@@ -115,10 +116,7 @@ pub fn read_capsule(obj: &Bound<'_, PyAny>) -> PyResult<(Option<String>, usize)>
     // SAFETY: `obj` is a live object; the capsule API checks its type and validity.
     unsafe {
         if ffi::PyCapsule_CheckExact(obj.as_ptr()) == 0 {
-            return Err(PyTypeError::new_err(format!(
-                "expected a PyCapsule, got {}",
-                obj.get_type().name()?
-            )));
+            return Err(errors::expected("a PyCapsule", obj));
         }
         let name_ptr = ffi::PyCapsule_GetName(obj.as_ptr());
         if name_ptr.is_null() && PyErr::occurred(py) {

@@ -12,6 +12,7 @@ use crate::abi::Signature;
 use crate::jit::constant_args_thunk;
 
 use super::super::adapt::adapt;
+use super::super::errors;
 use super::super::types::signature_from_object;
 use super::capsule_protocol::{make_capsule, user_data_address};
 use super::NativeCallable;
@@ -30,10 +31,11 @@ impl NativeCallable {
         let hidden = self.hidden_bits();
         let thunk =
             constant_args_thunk(self.address, &self.raw_signature, &hidden).map_err(|e| {
-                PyTypeError::new_err(format!(
-                    "{} ({} at the ABI) cannot be exported as '{}': {e}",
+                let what = format!(
+                    "{} ({} at the ABI) cannot be exported as '{}'",
                     self.name, self.raw_signature, self.signature
-                ))
+                );
+                errors::glue_error(what, &e)
             })?;
         Ok(self.thunk.get_or_init(|| thunk).address)
     }

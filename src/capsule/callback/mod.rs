@@ -21,6 +21,7 @@ use crate::jit::{callback_entry, callback_type_supported, CodeMemory};
 
 use super::call::{convert_arg, ArgContext, Borrows};
 use super::callable::NativeCallable;
+use super::errors;
 use super::types::signature_from_object;
 
 mod dispatch;
@@ -211,7 +212,7 @@ pub fn callback<'py>(
         what,
     });
     let entry = callback_entry(&sig, dispatch, &*context as *const Context as usize)
-        .map_err(|e| PyTypeError::new_err(format!("cannot make a callback '{sig}': {e}")))?;
+        .map_err(|e| errors::glue_error(format_args!("cannot make a callback '{sig}'"), &e))?;
     let address = entry.address;
     let owner = Bound::new(
         py,
