@@ -13,6 +13,7 @@ pub mod callable;
 pub mod callback;
 pub mod errors;
 pub mod kernel;
+mod py_functions;
 pub mod roots;
 pub mod types;
 pub mod ufunc;

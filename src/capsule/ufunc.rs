@@ -59,7 +59,7 @@ impl UfuncLoops {
 #[pyfunction]
 pub fn _ufunc_loops<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, UfuncLoops>>> {
     let py = obj.py();
-    let ufunc_type = py.import("numpy")?.getattr("ufunc")?;
+    let ufunc_type = super::py_functions::numpy_ufunc(py)?;
     if !obj.is_instance(&ufunc_type)? {
         return Ok(None);
     }

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 use crate::abi::Type;
 
+use super::super::py_functions;
 use super::super::types::type_from_object;
 use super::{compact, dtype_of, Array, Shared, Storage};
 
@@ -85,9 +86,7 @@ fn element_type(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<DLDataType> {
             dtype.repr().map_or_else(|_| "?".into(), |r| r.to_string())
         ))
     };
-    let np_dtype = py
-        .import("numpy")?
-        .getattr("dtype")?
+    let np_dtype = py_functions::numpy_dtype(py)?
         .call1((dtype,))
         .map_err(|_| not_element())?;
     if !np_dtype.getattr("isnative")?.is_truthy()? {

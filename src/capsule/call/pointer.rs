@@ -143,9 +143,7 @@ pub(super) fn pointer_value(
             PyErr::take(py);
         }
     }
-    let adapter = py
-        .import("nativecall._interop")?
-        .getattr("pointer_argument")?;
+    let adapter = super::super::py_functions::pointer_argument(py)?;
     let ty_obj = super::super::types::PyNativeType::new(ty.clone());
     let (address, keep): (usize, Bound<'_, PyAny>) =
         adapter.call1((obj, ty_obj, ctx.what(ty)))?.extract()?;

@@ -13,8 +13,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-use super::super::errors;
 use super::super::types::signature_from_object;
+use super::super::{errors, py_functions};
 use super::NativeCallable;
 
 /// What a capsule made by nativecall keeps: its name (the capsule points into it) and the owner.
@@ -102,10 +102,7 @@ pub fn user_data_address(user_data: &Bound<'_, PyAny>) -> PyResult<usize> {
     if user_data.is_instance_of::<PyCapsule>() {
         return Ok(read_capsule(user_data)?.1);
     }
-    user_data
-        .py()
-        .import("nativecall._interop")?
-        .getattr("user_data_address")?
+    py_functions::user_data_address(user_data.py())?
         .call1((user_data,))?
         .extract()
 }

@@ -12,8 +12,8 @@ use crate::abi::Signature;
 use crate::jit::constant_args_thunk;
 
 use super::super::adapt::adapt;
-use super::super::errors;
 use super::super::types::signature_from_object;
+use super::super::{errors, py_functions};
 use super::capsule_protocol::{make_capsule, user_data_address};
 use super::NativeCallable;
 
@@ -116,18 +116,13 @@ pub(super) fn lowlevelcallable<'py>(
     };
     let (nc, user_data) = adapt(slf, target, user_data)?;
     let capsule = NativeCallable::capsule(&nc, None)?;
-    py.import("nativecall._interop")?
-        .getattr("make_lowlevelcallable")?
-        .call1((capsule, user_data))
+    py_functions::make_lowlevelcallable(py)?.call1((capsule, user_data))
 }
 
 /// `NativeCallable.ctypes`: a ctypes function pointer that keeps the callable alive.
 pub(super) fn ctypes<'py>(slf: &Bound<'py, NativeCallable>) -> PyResult<Bound<'py, PyAny>> {
     let address = slf.get().export_address()?;
-    slf.py()
-        .import("nativecall._interop")?
-        .getattr("to_ctypes")?
-        .call1((slf, address))
+    py_functions::to_ctypes(slf.py())?.call1((slf, address))
 }
 
 /// `NativeCallable.cffi`: a cffi function pointer made with `ffi`.
@@ -136,32 +131,20 @@ pub(super) fn cffi<'py>(
     ffi: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let address = slf.get().export_address()?;
-    slf.py()
-        .import("nativecall._interop")?
-        .getattr("to_cffi")?
-        .call1((slf, ffi, address))
+    py_functions::to_cffi(slf.py())?.call1((slf, ffi, address))
 }
 
 /// `NativeCallable.__reduce__`: by module and name for Cython functions (see `nativecall._pickle`).
 pub(super) fn reduce<'py>(slf: &Bound<'py, NativeCallable>) -> PyResult<Bound<'py, PyAny>> {
-    slf.py()
-        .import("nativecall._pickle")?
-        .getattr("reduce_native_callable")?
-        .call1((slf,))
+    py_functions::reduce_native_callable(slf.py())?.call1((slf,))
 }
 
 /// `NativeCallable._numba_type_`: the Numba type of the callable.
 pub(super) fn numba_type<'py>(slf: &Bound<'py, NativeCallable>) -> PyResult<Bound<'py, PyAny>> {
-    slf.py()
-        .import("nativecall._numba")?
-        .getattr("numba_type")?
-        .call1((slf,))
+    py_functions::numba_type(slf.py())?.call1((slf,))
 }
 
 /// `NativeCallable.numba`: the callable through Numba's wrapper address protocol.
 pub(super) fn numba<'py>(slf: &Bound<'py, NativeCallable>) -> PyResult<Bound<'py, PyAny>> {
-    slf.py()
-        .import("nativecall._numba")?
-        .getattr("adapter")?
-        .call1((slf,))
+    py_functions::numba_adapter(slf.py())?.call1((slf,))
 }

@@ -67,10 +67,7 @@ impl Kernel {
 
     /// Pickle by recipe: compiled again where it is unpickled.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        slf.py()
-            .import("nativecall._pickle")?
-            .getattr("reduce_kernel")?
-            .call1((slf,))
+        super::py_functions::reduce_kernel(slf.py())?.call1((slf,))
     }
 
     /// Seconds spent typing and generating code.
