@@ -12,7 +12,7 @@ __all__ = [
     "_make_ufunc", "_ufunc_loops", "from_dlpack", "asarray", "zeros", "empty",
     "KernelCompileFailure", "_compile_kernel", "_user_data_thunk", "_solve_roots", "_solve_root",
     "CallbackOwner", "callback",
-    "SignatureError", "typedef", "stats",
+    "SignatureError", "typedef", "stats", "_dtype_table",
     "void", "bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
     "intp", "uintp", "intc", "uintc", "float32", "float64", "complex64", "complex128", "voidptr",
 ]  # fmt: skip
@@ -183,6 +183,8 @@ def from_dlpack(obj: Any) -> Array: ...
 def asarray(obj: Any) -> Array: ...
 def zeros(shape: Any, dtype: Any = None) -> Array: ...
 def empty(shape: Any, dtype: Any = None) -> Array: ...
+
+def _dtype_table() -> list[tuple[str, int, int, int, int, str, str]]: ...
 
 class KernelCompileFailure(CompileError):
     """Internal: re-raised by the frontend as a CompileError subclass (``nativecall._errors``)."""

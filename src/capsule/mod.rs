@@ -43,6 +43,29 @@ fn stats(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     Ok(d)
 }
 
+/// One row of the element-type table: name, DLPack code, bits and lanes, NumPy type
+/// number and character, array-interface kind.
+type DtypeRow = (&'static str, u8, u8, u16, u8, char, char);
+
+/// The element-type table ([`crate::abi::dtype`]), so tests can check it against NumPy.
+#[pyfunction]
+fn _dtype_table() -> Vec<DtypeRow> {
+    abi::dtype::TABLE
+        .iter()
+        .map(|d| {
+            (
+                d.name,
+                d.code,
+                d.bits,
+                d.lanes,
+                d.numpy_num,
+                d.numpy_char,
+                d.kind,
+            )
+        })
+        .collect()
+}
+
 /// The `nativecall._native` module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -74,6 +97,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SignatureError", py.get_type::<errors::SignatureError>())?;
     m.add_function(wrap_pyfunction!(typedef, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
+    m.add_function(wrap_pyfunction!(_dtype_table, m)?)?;
     for name in [
         "void",
         "bool",

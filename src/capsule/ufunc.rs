@@ -8,11 +8,11 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::Arc;
 
-use numpy::npyffi::{PyUFuncGenericFunction, PyUFuncObject, NPY_TYPES, PY_UFUNC_API};
+use numpy::npyffi::{PyUFuncGenericFunction, PyUFuncObject, PY_UFUNC_API};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::abi::{FloatType, Type};
+use crate::abi::{dtype, Type};
 use crate::jit::{compile_ufunc_loop, CodeMemory};
 
 use super::errors;
@@ -74,27 +74,12 @@ pub fn _ufunc_loops<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, 
     Ok(held.cast_into::<UfuncLoops>().ok())
 }
 
+/// NumPy's type number for a ufunc loop's argument or result (ufunc loops take and
+/// return real numbers and bools).
 fn npy_type(t: &Type) -> Option<c_char> {
-    let long_is_64 = std::mem::size_of::<std::ffi::c_long>() == 8;
-    let n = match t {
-        Type::Bool => NPY_TYPES::NPY_BOOL,
-        Type::Int(i) => match (i.bits(), i.signed()) {
-            (8, true) => NPY_TYPES::NPY_BYTE,
-            (8, false) => NPY_TYPES::NPY_UBYTE,
-            (16, true) => NPY_TYPES::NPY_SHORT,
-            (16, false) => NPY_TYPES::NPY_USHORT,
-            (32, true) => NPY_TYPES::NPY_INT,
-            (32, false) => NPY_TYPES::NPY_UINT,
-            (64, true) if long_is_64 => NPY_TYPES::NPY_LONG,
-            (64, false) if long_is_64 => NPY_TYPES::NPY_ULONG,
-            (64, true) => NPY_TYPES::NPY_LONGLONG,
-            _ => NPY_TYPES::NPY_ULONGLONG,
-        },
-        Type::Float(FloatType::F32) => NPY_TYPES::NPY_FLOAT,
-        Type::Float(FloatType::F64) => NPY_TYPES::NPY_DOUBLE,
-        _ => return None,
-    };
-    Some(n as c_char)
+    dtype::of_type(t)
+        .filter(|d| d.kind != 'c')
+        .map(|d| d.numpy_num as c_char)
 }
 
 /// A `numpy.ufunc` named `name` with one loop per kernel (all of the same arity).

@@ -14,7 +14,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyInt, PyTuple};
 
-use crate::abi::{FloatType, IntType, Type};
+use crate::abi::dtype::{self, ELEMENT_TYPES};
+use crate::abi::Type;
 
 use super::super::errors::type_name;
 use super::{compact, dtype_of, type_of, Array, HeldBuffer, Shared, Storage};
@@ -74,10 +75,6 @@ pub fn asarray<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     }
     Ok(Bound::new(obj.py(), import_any(obj, "nativecall.asarray")?)?.into_any())
 }
-
-/// The elements nativecall arrays hold, for error messages.
-const ELEMENT_TYPES: &str =
-    "bool, int8..int64, uint8..uint64, float32, float64, complex64, complex128";
 
 /// [`asarray`] for anything but a `nativecall.Array`; `what` names the caller in errors
 /// ("nativecall.asarray", "argument 1 of f (float64[:])").
@@ -239,20 +236,13 @@ fn typestr_element(typestr: &str) -> Result<Type, String> {
             "typestr '{typestr}' is not in native byte order (byte-swap it first)"
         ));
     }
-    let int = |signed: bool| IntType::of_size(size, signed).map(Type::Int);
-    match (kind, size) {
-        (Some('b'), 1) => Some(Type::Bool),
-        (Some('i'), _) => int(true),
-        (Some('u'), _) => int(false),
-        (Some('f'), 4) => Some(Type::F32),
-        (Some('f'), 8) => Some(Type::F64),
-        (Some('c'), 8) => Some(Type::Complex(FloatType::F32)),
-        (Some('c'), 16) => Some(Type::Complex(FloatType::F64)),
-        _ => None,
-    }
-    .ok_or_else(|| {
-        format!("typestr '{typestr}' is not a supported element type; accepted: {ELEMENT_TYPES}")
-    })
+    kind.and_then(|k| dtype::of_kind(k, size))
+        .map(|d| d.ty.clone())
+        .ok_or_else(|| {
+            format!(
+                "typestr '{typestr}' is not a supported element type; accepted: {ELEMENT_TYPES}"
+            )
+        })
 }
 
 /// An `__array_interface__` (version 3): `data` is `(address, readonly)`, a buffer, or

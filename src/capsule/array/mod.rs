@@ -19,7 +19,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::abi::{FloatType, IntType, Type};
+use crate::abi::{dtype, Type};
 
 use super::types::PyNativeType;
 
@@ -96,44 +96,20 @@ pub struct Array {
     readonly: bool,
 }
 
+/// The DLPack dtype of an element type (see [`crate::abi::dtype`]).
 fn dtype_of(t: &Type) -> PyResult<DLDataType> {
-    let (code, bits) = match t {
-        Type::Bool => (6, 8),
-        Type::Int(i) => (if i.signed() { 0 } else { 1 }, i.bits() as u8),
-        Type::Float(FloatType::F32) => (2, 32),
-        Type::Float(FloatType::F64) => (2, 64),
-        Type::Complex(FloatType::F32) => (5, 64),
-        Type::Complex(FloatType::F64) => (5, 128),
-        other => {
-            return Err(PyTypeError::new_err(format!(
-                "'{other}' is not an array element type"
-            )))
-        }
-    };
+    let d = dtype::of_type(t)
+        .ok_or_else(|| PyTypeError::new_err(format!("'{t}' is not an array element type")))?;
     Ok(DLDataType {
-        code: DLDataTypeCode(code),
-        bits,
-        lanes: 1,
+        code: DLDataTypeCode(d.code),
+        bits: d.bits,
+        lanes: d.lanes,
     })
 }
 
+/// The element type of a DLPack dtype, if arrays hold it.
 fn type_of(dt: DLDataType) -> Option<Type> {
-    Some(match (dt.code.0, dt.bits, dt.lanes) {
-        (6, 8, 1) => Type::Bool,
-        (0, 8, 1) => Type::Int(IntType::I8),
-        (0, 16, 1) => Type::Int(IntType::I16),
-        (0, 32, 1) => Type::Int(IntType::Int),
-        (0, 64, 1) => Type::Int(IntType::I64),
-        (1, 8, 1) => Type::Int(IntType::U8),
-        (1, 16, 1) => Type::Int(IntType::U16),
-        (1, 32, 1) => Type::Int(IntType::UInt),
-        (1, 64, 1) => Type::Int(IntType::U64),
-        (2, 32, 1) => Type::F32,
-        (2, 64, 1) => Type::F64,
-        (5, 64, 1) => Type::Complex(FloatType::F32),
-        (5, 128, 1) => Type::Complex(FloatType::F64),
-        _ => return None,
-    })
+    dtype::of_dlpack(dt.code.0, dt.bits, dt.lanes).map(|d| d.ty.clone())
 }
 
 fn compact(shape: &[i64]) -> Vec<i64> {

@@ -4,20 +4,14 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::abi::{FloatType, Type};
+use crate::abi::{dtype, Type};
 
 use super::super::errors::{self, type_name};
 use super::{ArgContext, Borrows, Slot};
 
+/// The DLPack type code and bits of an array element type.
 fn dlpack_code(t: &Type) -> Option<(u8, u8)> {
-    // DLPack's type codes: kDLInt 0, kDLUInt 1, kDLFloat 2, kDLBool 6.
-    Some(match t {
-        Type::Bool => (6, 8),
-        Type::Int(i) => (if i.signed() { 0 } else { 1 }, i.bits() as u8),
-        Type::Float(FloatType::F32) => (2, 32),
-        Type::Float(FloatType::F64) => (2, 64),
-        _ => return None,
-    })
+    dtype::of_type(t).map(|d| (d.code, d.bits))
 }
 
 /// A NumPy array's own descriptor as a `DLTensor`, without a capsule round trip (what
@@ -44,12 +38,12 @@ fn numpy_view(
     if descr.is_native_byteorder() == Some(false) || itemsize == 0 {
         return Ok(None);
     }
-    let (code, bits) = match (descr.kind(), itemsize) {
-        (b'b', 1) => (6u8, 8u8),
-        (b'i', n) => (0, (n * 8) as u8),
-        (b'u', n) => (1, (n * 8) as u8),
-        (b'f', 4 | 8) => (2, (itemsize * 8) as u8),
-        _ => return Ok(None),
+    // Complex arrays take the DLPack path.
+    let Some((code, bits)) = dtype::of_kind(descr.kind() as char, itemsize)
+        .filter(|d| d.kind != 'c')
+        .map(|d| (d.code, d.bits))
+    else {
+        return Ok(None);
     };
     let mut strides = Vec::with_capacity(arr.ndim());
     for &s in arr.strides() {

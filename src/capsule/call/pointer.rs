@@ -8,7 +8,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt};
 
-use crate::abi::{FloatType, IntType, Type};
+use crate::abi::{dtype, FloatType, IntType, Type};
 
 use super::super::callable::NativeCallable;
 use super::super::errors::type_name;
@@ -25,17 +25,19 @@ pub(crate) fn buffer_element(format: &str, itemsize: usize) -> Option<Type> {
     if foreign {
         return None;
     }
-    let int = |signed: bool| IntType::of_size(itemsize, signed).map(Type::Int);
+    // The struct module's letters by array-interface kind; the size is the buffer's.
+    let element = |kind: char| dtype::of_kind(kind, itemsize).map(|d| d.ty.clone());
     match body {
-        "b" | "h" | "i" | "l" | "q" | "n" => int(true),
-        "B" | "H" | "I" | "L" | "Q" | "N" => int(false),
+        "b" | "h" | "i" | "l" | "q" | "n" => element('i'),
+        "B" | "H" | "I" | "L" | "Q" | "N" => element('u'),
+        "?" => element('b'),
+        "f" if itemsize == 4 => element('f'),
+        "d" if itemsize == 8 => element('f'),
+        "Zf" if itemsize == 8 => element('c'),
+        "Zd" if itemsize == 16 => element('c'),
+        // Not array elements, but what a pointer parameter may point at.
         "c" => Some(Type::Int(IntType::Char)),
-        "?" => Some(Type::Bool),
-        "f" if itemsize == 4 => Some(Type::F32),
-        "d" if itemsize == 8 => Some(Type::F64),
         "g" => Some(Type::Float(FloatType::LongDouble)),
-        "Zf" if itemsize == 8 => Some(Type::Complex(FloatType::F32)),
-        "Zd" if itemsize == 16 => Some(Type::Complex(FloatType::F64)),
         "Zg" => Some(Type::Complex(FloatType::LongDouble)),
         _ => None,
     }
