@@ -1,10 +1,23 @@
 //! Everything that touches Python: the `nativecall._native` extension module.
 //!
-//! Python-facing types ([`types`]), the callable object and PyCapsule import and
-//! export ([`callable`]), and calls through libffi ([`call`]). Adapters for
-//! ctypes, cffi, Numba and scipy objects live in `python/nativecall/_interop.py`:
-//! they only read those libraries' own Python attributes and hand this module an
-//! address, a signature and an owner.
+//! - [`types`]: `nativecall.Type` and `nativecall.Signature`.
+//! - [`callable`]: `NativeCallable` (`mod`), the PyCapsule protocol (`capsule_protocol`),
+//!   Cython's hidden parameters (`cython`) and every export (`export`).
+//! - [`call`]: calls through libffi: the cached plans (`plan`), scalar, pointer and
+//!   array arguments (`scalar`, `pointer`, `array_arg`).
+//! - [`array`]: `nativecall.Array`, owned (`alloc`) or imported (`import`) through DLPack,
+//!   `__array_interface__` and buffers.
+//! - [`kernel`]: `nativecall.Kernel`, and the decoder of the frontend's IR.
+//! - [`ufunc`], [`adapt`], [`callback`], [`roots`]: NumPy ufuncs, adapted entries,
+//!   Python functions as C callbacks, and the batched root finder.
+//! - [`errors`]: the one place Rust errors become the Python exceptions that
+//!   `python/nativecall/_errors.py` defines.
+//! - `py_functions`: the Python functions the extension calls, imported once.
+//!
+//! Element types map to DLPack and NumPy through one table, [`crate::abi::dtype`].
+//! Adapters for ctypes, cffi, Numba and scipy objects live in
+//! `python/nativecall/_interop.py`: they only read those libraries' own Python attributes
+//! and hand this module an address, a signature and an owner.
 
 pub mod adapt;
 pub mod array;

@@ -60,7 +60,7 @@ impl UfuncLoops {
 pub fn _ufunc_loops<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, UfuncLoops>>> {
     let py = obj.py();
     let ufunc_type = super::py_functions::numpy_ufunc(py)?;
-    if !obj.is_instance(&ufunc_type)? {
+    if !obj.is_instance(ufunc_type)? {
         return Ok(None);
     }
     // SAFETY: `obj` is a live numpy.ufunc, so it is a PyUFuncObject; `obj` is either
