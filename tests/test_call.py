@@ -232,3 +232,25 @@ def test_cffi_export_without_an_ffi_says_one_is_needed(clib):
     for bad in (None, 3, "ffi"):
         with pytest.raises(TypeError, match=r"add3.cffi\(ffi\) needs the cffi.FFI instance .*got " + type(bad).__name__):
             nc.cffi(bad)
+
+
+def _first(p):
+    return p[0]
+
+
+def test_calls_through_the_python_adapters_import_no_module_once_warm():
+    import ctypes
+    import sys
+
+    first = nativecall.jit("float64(float64*)")(_first)
+    value = ctypes.c_double(2.5)
+    assert first(ctypes.pointer(value)) == 2.5  # looks the adapter up
+    assert first.ctypes(ctypes.pointer(value)) == 2.5  # and the ctypes export
+    saved = sys.modules["nativecall._interop"]
+    sys.modules["nativecall._interop"] = None  # any import of it now raises ImportError
+    try:
+        value.value = -4.0
+        assert first(ctypes.pointer(value)) == -4.0
+        assert first.ctypes(ctypes.pointer(value)) == -4.0
+    finally:
+        sys.modules["nativecall._interop"] = saved

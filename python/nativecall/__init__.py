@@ -14,13 +14,12 @@ LowLevelCallable, a ctypes or a cffi pointer.
 from typing import TYPE_CHECKING, Any, Callable, Iterable, overload
 
 from ._interop import cython_functions, from_cython, native
-from ._errors import CompileError, TypingError, UndefinedNameError, UnsupportedError
+from ._errors import CompileError, SignatureError, TypingError, UndefinedNameError, UnsupportedError
 from ._native import (
     Array,
     Kernel,
     NativeCallable,
     Signature,
-    SignatureError,
     Type,
     asarray,
     bool,

@@ -1,4 +1,17 @@
-"""Compile errors for kernels (kept apart from the frontend so importing them is cheap)."""
+"""Every nativecall exception class, defined once (the extension raises these same classes).
+
+Kept apart from the frontend and with no imports, so loading it is cheap.
+"""
+
+
+class SignatureError(ValueError):
+    """A signature or type string that does not parse; the message shows the text with a
+    caret. Carries ``text`` (what was parsed) and ``position`` (the character offset)."""
+
+    def __init__(self, message, text="", position=0):
+        self.text = text
+        self.position = position
+        super().__init__(message)
 
 
 class CompileError(Exception):
@@ -32,3 +45,15 @@ class TypingError(CompileError, TypeError):
 
 class UndefinedNameError(CompileError, NameError):
     """A name the kernel uses is not defined."""
+
+
+class KernelCompileFailure(CompileError):
+    """Internal: the native compiler's report, ``args == (kind, message, line, col)`` with
+    ``kind`` one of ``unsupported``, ``typing``, ``name``, ``codegen``. The frontend
+    re-raises it as the matching CompileError subclass pointing into the kernel's source;
+    uncaught, it is still a CompileError."""
+
+    def __init__(self, kind, message, line=0, col=0):
+        super().__init__(message, "<kernel>", line, col)
+        self.kind = kind
+        self.args = (kind, message, line, col)

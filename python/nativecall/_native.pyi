@@ -5,21 +5,24 @@ from typing import Any, Optional, final
 
 from typing_extensions import disjoint_base
 
+from ._errors import CompileError
+
 __all__ = [
     "Type", "Signature", "NativeCallable", "Kernel", "PackedArgs", "Array", "UfuncLoops",
     "_make_ufunc", "_ufunc_loops", "from_dlpack", "asarray", "zeros", "empty",
     "KernelCompileFailure", "_compile_kernel", "_user_data_thunk", "_solve_roots", "_solve_root",
     "CallbackOwner", "callback",
-    "SignatureError", "typedef", "stats",
+    "SignatureError", "typedef", "stats", "_dtype_table",
     "void", "bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
     "intp", "uintp", "intc", "uintc", "float32", "float64", "complex64", "complex128", "voidptr",
 ]  # fmt: skip
 
 class SignatureError(ValueError):
-    """A signature or type string that does not parse."""
+    """A signature or type string that does not parse (``nativecall._errors.SignatureError``)."""
 
     text: str
     position: int
+    def __init__(self, message: str, text: str = "", position: int = 0) -> None: ...
 
 @final
 class Type:
@@ -181,8 +184,13 @@ def asarray(obj: Any) -> Array: ...
 def zeros(shape: Any, dtype: Any = None) -> Array: ...
 def empty(shape: Any, dtype: Any = None) -> Array: ...
 
-class KernelCompileFailure(Exception):
-    """Internal: re-raised by the frontend as a CompileError subclass."""
+def _dtype_table() -> list[tuple[str, int, int, int, int, str, str]]: ...
+
+class KernelCompileFailure(CompileError):
+    """Internal: re-raised by the frontend as a CompileError subclass (``nativecall._errors``)."""
+
+    kind: str
+    def __init__(self, kind: str, message: str, line: int = 0, col: int = 0) -> None: ...
 
 def _compile_kernel(ir: tuple, py_func: Any, keep: Any, recipe: list) -> Kernel: ...
 def _make_ufunc(

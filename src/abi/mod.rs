@@ -3,6 +3,7 @@
 //! Nothing here touches Python, so `cargo test` covers it on its own.
 
 pub mod dlpack;
+pub mod dtype;
 mod parse;
 mod signature;
 mod types;

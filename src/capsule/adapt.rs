@@ -18,6 +18,7 @@ use crate::jit::{adapter_thunk, compile_entry, ArgSource, CountGuard, Entry, Thu
 
 use super::call::{convert_arg, ArgContext, Borrows};
 use super::callable::{make_capsule, AdapterKey, NativeCallable, USER_DATA_CAPSULE};
+use super::errors;
 use super::kernel::Kernel;
 use super::types::PySignature;
 
@@ -262,13 +263,13 @@ fn finish<'py>(
 ) -> PyResult<(Bound<'py, NativeCallable>, Option<Bound<'py, PyAny>>)> {
     let me = slf.get();
     let entry = cached_entry(slf, &target, sources, guard)?;
-    let mut nc = NativeCallable::new(
+    let nc = NativeCallable::new(
         entry.address,
         target,
         me.name.clone(),
         slf.clone().into_any().unbind(),
-    )?;
-    nc.code = Some(entry.code);
+    )?
+    .with_code(entry.code);
     Ok((Bound::new(slf.py(), nc)?, user_data))
 }
 
@@ -318,7 +319,7 @@ fn adapted_entry(
     }
     let inner_address = me.export_address()?;
     adapter_thunk(inner_address, &me.signature, target, sources, guard)
-        .map_err(|e| PyTypeError::new_err(format!("cannot adapt {} to '{target}': {e}", me.name)))
+        .map_err(|e| errors::glue_error(format_args!("cannot adapt {} to '{target}'", me.name), &e))
 }
 
 /// An adapted callable, each struct field's C type and offset, and the struct size.

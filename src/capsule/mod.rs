@@ -1,10 +1,23 @@
 //! Everything that touches Python: the `nativecall._native` extension module.
 //!
-//! Python-facing types ([`types`]), the callable object and PyCapsule import and
-//! export ([`callable`]), and calls through libffi ([`call`]). Adapters for
-//! ctypes, cffi, Numba and scipy objects live in `python/nativecall/_interop.py`:
-//! they only read those libraries' own Python attributes and hand this module an
-//! address, a signature and an owner.
+//! - [`types`]: `nativecall.Type` and `nativecall.Signature`.
+//! - [`callable`]: `NativeCallable` (`mod`), the PyCapsule protocol (`capsule_protocol`),
+//!   Cython's hidden parameters (`cython`) and every export (`export`).
+//! - [`call`]: calls through libffi: the cached plans (`plan`), scalar, pointer and
+//!   array arguments (`scalar`, `pointer`, `array_arg`).
+//! - [`array`]: `nativecall.Array`, owned (`alloc`) or imported (`import`) through DLPack,
+//!   `__array_interface__` and buffers.
+//! - [`kernel`]: `nativecall.Kernel`, and the decoder of the frontend's IR.
+//! - [`ufunc`], [`adapt`], [`callback`], [`roots`]: NumPy ufuncs, adapted entries,
+//!   Python functions as C callbacks, and the batched root finder.
+//! - [`errors`]: the one place Rust errors become the Python exceptions that
+//!   `python/nativecall/_errors.py` defines.
+//! - `py_functions`: the Python functions the extension calls, imported once.
+//!
+//! Element types map to DLPack and NumPy through one table, [`crate::abi::dtype`].
+//! Adapters for ctypes, cffi, Numba and scipy objects live in
+//! `python/nativecall/_interop.py`: they only read those libraries' own Python attributes
+//! and hand this module an address, a signature and an owner.
 
 pub mod adapt;
 pub mod array;
@@ -13,6 +26,7 @@ pub mod callable;
 pub mod callback;
 pub mod errors;
 pub mod kernel;
+mod py_functions;
 pub mod roots;
 pub mod types;
 pub mod ufunc;
@@ -42,6 +56,29 @@ fn stats(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     Ok(d)
 }
 
+/// One row of the element-type table: name, DLPack code, bits and lanes, NumPy type
+/// number and character, array-interface kind.
+type DtypeRow = (&'static str, u8, u8, u16, u8, char, char);
+
+/// The element-type table ([`crate::abi::dtype`]), so tests can check it against NumPy.
+#[pyfunction]
+fn _dtype_table() -> Vec<DtypeRow> {
+    abi::dtype::TABLE
+        .iter()
+        .map(|d| {
+            (
+                d.name,
+                d.code,
+                d.bits,
+                d.lanes,
+                d.numpy_num,
+                d.numpy_char,
+                d.kind,
+            )
+        })
+        .collect()
+}
+
 /// The `nativecall._native` module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -59,9 +96,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(array::asarray, m)?)?;
     m.add_function(wrap_pyfunction!(array::zeros, m)?)?;
     m.add_function(wrap_pyfunction!(array::empty, m)?)?;
+    // The exception classes are nativecall._errors' own (see `errors`).
     m.add(
         "KernelCompileFailure",
-        py.get_type::<kernel::KernelCompileFailure>(),
+        py.get_type::<errors::KernelCompileFailure>(),
     )?;
     m.add_function(wrap_pyfunction!(kernel::_compile_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(adapt::_user_data_thunk, m)?)?;
@@ -72,6 +110,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SignatureError", py.get_type::<errors::SignatureError>())?;
     m.add_function(wrap_pyfunction!(typedef, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
+    m.add_function(wrap_pyfunction!(_dtype_table, m)?)?;
     for name in [
         "void",
         "bool",

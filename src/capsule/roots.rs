@@ -260,7 +260,7 @@ pub fn _solve_root(
 ) -> PyResult<(f64, c_int, c_int, c_int, f64)> {
     let (solver_sig, plain) = &*SIGNATURES;
     let s = solver.get();
-    if !(s.signature.abi_eq(solver_sig) && s.hidden.is_empty()) {
+    if !(s.signature.abi_eq(solver_sig) && s.hidden().is_empty()) {
         check_signature(s, SOLVER_SIGNATURE, "the solver")?;
     }
     let me = f.get();
@@ -313,7 +313,7 @@ pub fn _solve_root(
 
 fn check_signature(nc: &NativeCallable, want: &str, what: &str) -> PyResult<()> {
     let want = abi::parse_signature(want).expect("a valid signature");
-    if nc.signature.abi_eq(&want) && nc.hidden.is_empty() {
+    if nc.signature.abi_eq(&want) && nc.hidden().is_empty() {
         Ok(())
     } else {
         Err(PyTypeError::new_err(format!(

@@ -10,7 +10,7 @@ use pyo3::types::{PyString, PyTuple};
 
 use crate::abi::{self, FloatType, Type};
 
-use super::errors::signature_error;
+use super::errors::{self, signature_error};
 
 /// A native type (`double`, `npy_intp`, `const double *`, `double (*)(double, void *)`).
 ///
@@ -38,10 +38,10 @@ pub fn type_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Type> {
     if let Ok(s) = obj.cast::<PyString>() {
         return abi::parse_type_text(text_of(s)?).map_err(|e| signature_error(obj.py(), &e));
     }
-    Err(PyTypeError::new_err(format!(
-        "expected a nativecall.Type or a type string such as 'double *', got {}",
-        obj.get_type().name()?
-    )))
+    Err(errors::expected(
+        "a nativecall.Type or a type string such as 'double *'",
+        obj,
+    ))
 }
 
 /// `ty` if it nests no deeper than the parser allows, so that every type Python can hold

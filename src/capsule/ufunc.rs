@@ -8,13 +8,14 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::Arc;
 
-use numpy::npyffi::{PyUFuncGenericFunction, PyUFuncObject, NPY_TYPES, PY_UFUNC_API};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use numpy::npyffi::{PyUFuncGenericFunction, PyUFuncObject, PY_UFUNC_API};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::abi::{FloatType, Type};
-use crate::jit::{compile_ufunc_loop, CodeMemory, KernelError};
+use crate::abi::{dtype, Type};
+use crate::jit::{compile_ufunc_loop, CodeMemory};
 
+use super::errors;
 use super::kernel::Kernel;
 
 /// What a nativecall ufunc's loops need while the ufunc lives (NumPy keeps pointers to
@@ -58,8 +59,8 @@ impl UfuncLoops {
 #[pyfunction]
 pub fn _ufunc_loops<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, UfuncLoops>>> {
     let py = obj.py();
-    let ufunc_type = py.import("numpy")?.getattr("ufunc")?;
-    if !obj.is_instance(&ufunc_type)? {
+    let ufunc_type = super::py_functions::numpy_ufunc(py)?;
+    if !obj.is_instance(ufunc_type)? {
         return Ok(None);
     }
     // SAFETY: `obj` is a live numpy.ufunc, so it is a PyUFuncObject; `obj` is either
@@ -73,27 +74,12 @@ pub fn _ufunc_loops<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, 
     Ok(held.cast_into::<UfuncLoops>().ok())
 }
 
+/// NumPy's type number for a ufunc loop's argument or result (ufunc loops take and
+/// return real numbers and bools).
 fn npy_type(t: &Type) -> Option<c_char> {
-    let long_is_64 = std::mem::size_of::<std::ffi::c_long>() == 8;
-    let n = match t {
-        Type::Bool => NPY_TYPES::NPY_BOOL,
-        Type::Int(i) => match (i.bits(), i.signed()) {
-            (8, true) => NPY_TYPES::NPY_BYTE,
-            (8, false) => NPY_TYPES::NPY_UBYTE,
-            (16, true) => NPY_TYPES::NPY_SHORT,
-            (16, false) => NPY_TYPES::NPY_USHORT,
-            (32, true) => NPY_TYPES::NPY_INT,
-            (32, false) => NPY_TYPES::NPY_UINT,
-            (64, true) if long_is_64 => NPY_TYPES::NPY_LONG,
-            (64, false) if long_is_64 => NPY_TYPES::NPY_ULONG,
-            (64, true) => NPY_TYPES::NPY_LONGLONG,
-            _ => NPY_TYPES::NPY_ULONGLONG,
-        },
-        Type::Float(FloatType::F32) => NPY_TYPES::NPY_FLOAT,
-        Type::Float(FloatType::F64) => NPY_TYPES::NPY_DOUBLE,
-        _ => return None,
-    };
-    Some(n as c_char)
+    dtype::of_type(t)
+        .filter(|d| d.kind != 'c')
+        .map(|d| d.numpy_num as c_char)
 }
 
 /// A `numpy.ufunc` named `name` with one loop per kernel (all of the same arity).
@@ -115,8 +101,7 @@ pub fn _make_ufunc<'py>(
         ));
     };
     // Problems of the function's signatures are typing errors at its first line.
-    let typing =
-        |m: String| super::kernel::KernelCompileFailure::new_err(("typing", m, 1u32, 0u32));
+    let typing = |m: String| errors::kernel_failure("typing", m, 1, 0);
     let nin = first.as_super().get().signature.params.len();
     if nin == 0 {
         return Err(typing("a ufunc takes at least one argument".into()));
@@ -150,10 +135,8 @@ pub fn _make_ufunc<'py>(
             })?);
         }
         let ir = k.get().ir().clone();
-        let compiled = py.detach(|| compile_ufunc_loop(&ir)).map_err(|e| match e {
-            KernelError::Compile(c) => super::kernel::compile_failure(c),
-            KernelError::Jit(j) => PyTypeError::new_err(j.to_string()),
-        })?;
+        // Code generation failing is a compile error too, as for any kernel.
+        let compiled = py.detach(|| compile_ufunc_loop(&ir)).map_err(PyErr::from)?;
         // SAFETY: the loop has exactly the ufunc inner-loop signature (compile_ufunc_loop).
         let f = unsafe {
             std::mem::transmute::<

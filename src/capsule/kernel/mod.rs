@@ -9,20 +9,16 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::jit;
 use crate::jit::ir::Function;
-use crate::jit::typing::{kernel_type_name, ErrorKind};
-use crate::jit::{self, KernelError};
+use crate::jit::typing::kernel_type_name;
 
 mod ir_decode;
 
-use super::callable::NativeCallable;
+// The decoder reports IR it cannot read as the compiler does.
+use super::errors::KernelCompileFailure;
 
-pyo3::create_exception!(
-    nativecall,
-    KernelCompileFailure,
-    pyo3::exceptions::PyException,
-    "Internal: a kernel did not compile; args are (kind, message, line, col). The frontend re-raises it as a CompileError."
-);
+use super::callable::NativeCallable;
 
 static LIVE_KERNELS: AtomicUsize = AtomicUsize::new(0);
 
@@ -71,10 +67,7 @@ impl Kernel {
 
     /// Pickle by recipe: compiled again where it is unpickled.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        slf.py()
-            .import("nativecall._pickle")?
-            .getattr("reduce_kernel")?
-            .call1((slf,))
+        super::py_functions::reduce_kernel(slf.py())?.call1((slf,))
     }
 
     /// Seconds spent typing and generating code.
@@ -108,17 +101,6 @@ impl Kernel {
     }
 }
 
-/// A kernel's compile error as the exception the frontend turns into a `CompileError`
-/// pointing at the kernel's source.
-pub(crate) fn compile_failure(c: crate::jit::typing::CompileError) -> PyErr {
-    let kind = match c.kind {
-        ErrorKind::Unsupported => "unsupported",
-        ErrorKind::Typing => "typing",
-        ErrorKind::Name => "name",
-    };
-    KernelCompileFailure::new_err((kind, c.message, c.span.line, c.span.col))
-}
-
 /// Compile frontend IR into a Kernel. `keep` holds every callee object alive.
 #[pyfunction]
 pub fn _compile_kernel(
@@ -133,27 +115,21 @@ pub fn _compile_kernel(
     let f = py
         .detach(|| jit::with_room(|| Python::attach(|py| ir_decode::function_from(ir.bind(py)))))?;
     let started = Instant::now();
-    let compiled = py.detach(|| jit::compile(&f)).map_err(|e| match e {
-        KernelError::Compile(c) => compile_failure(c),
-        KernelError::Jit(j) => {
-            KernelCompileFailure::new_err(("codegen", j.to_string(), 0u32, 0u32))
-        }
-    })?;
+    // A compile error is the frontend's to place in the source (see `errors`).
+    let compiled = py.detach(|| jit::compile(&f)).map_err(PyErr::from)?;
     let compile_seconds = started.elapsed().as_secs_f64();
-    let mut nc = NativeCallable::new(
+    let writes = f
+        .params
+        .iter()
+        .map(|(n, _)| compiled.types.written.contains(n))
+        .collect();
+    let nc = NativeCallable::new(
         compiled.address,
         Arc::new(compiled.signature.clone()),
         f.name.clone(),
         keep,
-    )?;
-    nc.code = Some(compiled.code.clone());
-    nc.writes = Some(
-        f.params
-            .iter()
-            .map(|(n, _)| compiled.types.written.contains(n))
-            .collect(),
-    );
-    nc.bounds_checked = f.boundscheck;
+    )?
+    .with_kernel_code(compiled.code.clone(), writes, f.boundscheck);
     LIVE_KERNELS.fetch_add(1, Ordering::Relaxed);
     let kernel = Kernel {
         py_func,

@@ -1,0 +1,201 @@
+//! Calling native functions from Python through libffi.
+//!
+//! One prepared call interface (`ffi_cif`) per ABI signature is cached for the
+//! life of the process ([`plan`]); arguments are converted with range and type checks
+//! ([`scalar`] for numbers, [`pointer`] for addresses and buffers, [`array_arg`] for
+//! array parameters and DLPack tensors) and the GIL is released for the duration of
+//! the native call.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyInt, PyTuple};
+
+use crate::abi::{FloatType, Type};
+
+use super::callable::NativeCallable;
+use super::errors;
+
+mod array_arg;
+mod plan;
+mod pointer;
+mod scalar;
+
+pub use plan::{plan_for, CallPlan};
+pub(crate) use pointer::buffer_element;
+pub use scalar::convert_result;
+
+use plan::NativeCall;
+
+/// Storage for one argument or result: large and aligned enough for every value type.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Default)]
+pub struct Slot(pub [u8; 16]);
+
+impl Slot {
+    fn from_bytes(bytes: &[u8]) -> Slot {
+        let mut s = Slot::default();
+        s.0[..bytes.len()].copy_from_slice(bytes);
+        s
+    }
+
+    /// A pointer-sized zero (`NULL`, or `0` for any int type on little- and big-endian alike
+    /// when read back at the type's own width).
+    pub fn zero() -> Slot {
+        Slot::default()
+    }
+}
+
+/// A `DLTensor` built for one call, with the shape and strides it points into.
+type DescriptorView = (dlpark::ffi::DLTensor, Vec<i64>, Vec<i64>);
+
+/// Buffers borrowed for the duration of one call, released under the GIL.
+#[derive(Default)]
+pub struct Borrows {
+    // Boxed so a view never moves between PyObject_GetBuffer and PyBuffer_Release.
+    #[allow(clippy::vec_box)]
+    buffers: Vec<Box<ffi::Py_buffer>>,
+    /// Arrays imported for the call (DLPack tensors, held buffers, interface owners);
+    /// dropping them runs each DLPack deleter and releases each buffer once.
+    arrays: Vec<super::array::Array>,
+    /// Descriptors built directly over NumPy arrays (with their shape and strides).
+    #[allow(clippy::vec_box)]
+    numpy_views: Vec<Box<DescriptorView>>,
+    /// Objects that own memory or code an argument points into (a thunk's callable);
+    /// held, never read, until the call returns.
+    #[allow(dead_code)]
+    objects: Vec<Py<PyAny>>,
+}
+
+impl Drop for Borrows {
+    fn drop(&mut self) {
+        for view in &mut self.buffers {
+            // SAFETY: each view was filled by a successful PyObject_GetBuffer; a Borrows only
+            // lives inside a call made with the GIL held, so releasing here is sound.
+            unsafe { ffi::PyBuffer_Release(&mut **view) };
+        }
+    }
+}
+
+/// How an argument is named in error messages.
+pub struct ArgContext<'a> {
+    /// The function's name.
+    pub function: &'a str,
+    /// The zero-based position among the arguments the caller passes.
+    pub index: usize,
+    /// Whether the callee may write through this argument (arrays from read-only
+    /// producers are refused then).
+    pub writes: bool,
+}
+
+impl ArgContext<'_> {
+    fn what(&self, ty: &Type) -> String {
+        let shown = match ty {
+            Type::Array { .. } => crate::jit::typing::kernel_type_name(ty),
+            _ => ty.to_string(),
+        };
+        format!("argument {} of {} ({shown})", self.index + 1, self.function)
+    }
+}
+
+/// Convert one Python value to native storage for `ty`.
+pub fn convert_arg(
+    obj: &Bound<'_, PyAny>,
+    ty: &Type,
+    ctx: &ArgContext<'_>,
+    borrows: &mut Borrows,
+) -> PyResult<Slot> {
+    match ty {
+        Type::Bool => scalar::bool_slot(obj, ty, ctx),
+        Type::Int(i) => scalar::int_slot(obj, *i, ty, ctx),
+        Type::Float(FloatType::F64) => Ok(Slot::from_bytes(
+            &scalar::float_value(obj, ty, ctx)?.to_ne_bytes(),
+        )),
+        Type::Float(FloatType::F32) => scalar::f32_slot(obj, ty, ctx),
+        Type::Complex(f) => scalar::complex_slot(obj, *f, ty, ctx),
+        Type::Array { dtype, ndim, .. } => {
+            array_arg::array_arg(obj, Some((dtype, *ndim)), ty, ctx, borrows)
+        }
+        Type::Pointer { pointee, .. }
+            if **pointee == Type::DLTensor && !obj.is_none() && !obj.is_instance_of::<PyInt>() =>
+        {
+            array_arg::array_arg(obj, None, ty, ctx, borrows)
+        }
+        Type::Pointer { pointee, is_const } => {
+            let addr = pointer::pointer_value(obj, pointee, *is_const, ty, ctx, borrows)?;
+            Ok(Slot::from_bytes(&addr.to_ne_bytes()))
+        }
+        other => Err(PyTypeError::new_err(format!(
+            "{} cannot be passed from Python",
+            ctx.what(other)
+        ))),
+    }
+}
+
+/// Call `callee` with the Python `args` filling every parameter it does not hide.
+pub fn call_native<'py>(
+    py: Python<'py>,
+    callee: &NativeCallable,
+    plan: Arc<CallPlan>,
+    args: &Bound<'py, PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (name, raw, hidden) = (&callee.name, &callee.raw_signature, callee.hidden());
+    let expected = raw.params.len() - hidden.len();
+    if args.len() != expected {
+        return Err(PyTypeError::new_err(format!(
+            "{name}() takes {expected} argument{} ({}), got {}",
+            if expected == 1 { "" } else { "s" },
+            callee.signature,
+            args.len()
+        )));
+    }
+    let mut borrows = Borrows::default();
+    let mut slots = Vec::with_capacity(raw.params.len());
+    let mut next = 0;
+    for (index, param) in raw.params.iter().enumerate() {
+        if let Some((_, value)) = hidden.iter().find(|(i, _)| *i == index) {
+            slots.push(*value);
+            continue;
+        }
+        let ctx = ArgContext {
+            function: name,
+            index: next,
+            writes: callee
+                .writes
+                .as_ref()
+                .is_none_or(|w| w.get(next).copied().unwrap_or(true)),
+        };
+        let arg = args.get_item(next)?;
+        // The visible spelling decides conversions (it may add `const`); it is
+        // ABI-equal to the raw parameter at this position.
+        let ty = callee
+            .signature
+            .params
+            .get(next)
+            .map_or(&param.ty, |p| &p.ty);
+        slots.push(convert_arg(&arg, ty, &ctx, &mut borrows)?);
+        next += 1;
+    }
+    let call = NativeCall {
+        plan,
+        code: callee.address,
+        slots,
+    };
+    if callee.bounds_checked() {
+        crate::jit::runtime::take_index_error();
+    }
+    crate::jit::runtime::take_recursion_error();
+    let ret = py.detach(move || call.run());
+    if crate::jit::runtime::take_recursion_error() {
+        return Err(errors::kernel_recursion(name));
+    }
+    if callee.bounds_checked() {
+        if let Some((axis, index, size)) = crate::jit::runtime::take_index_error() {
+            return Err(errors::kernel_index(name, axis, index, size));
+        }
+    }
+    drop(borrows);
+    convert_result(py, &raw.ret, &ret)
+}

@@ -1,0 +1,359 @@
+//! `nativecall.NativeCallable`: an address, a signature, and the owner that keeps the code alive.
+//!
+//! The struct and its Python methods live here; the capsule protocol (making and reading
+//! PyCapsules, their owners and contexts) in [`capsule_protocol`], Cython's hidden
+//! parameters in [`cython`], and every export (capsule, LowLevelCallable, ctypes, cffi,
+//! Numba, pickle) in [`export`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyTuple};
+
+use crate::abi::{Signature, Type};
+use crate::jit::{ArgSource, CodeMemory, CountGuard, Thunk};
+
+use super::call::{self, CallPlan, Slot};
+use super::types::{signature_from_object, PySignature};
+
+mod capsule_protocol;
+mod cython;
+mod export;
+
+pub use capsule_protocol::{make_capsule, read_capsule, user_data_address, USER_DATA_CAPSULE};
+
+/// A native function that Python, scipy, Cython, ctypes, cffi and Numba can all call.
+///
+/// Make one with `nativecall.native(obj)`; it holds a strong reference to whatever
+/// owns the code, so the address stays valid as long as the callable (or anything
+/// exported from it) is alive.
+///
+/// The fields the kernel IR decoder reads (`address`, `signature`, `raw_signature`,
+/// `name`, `writes`) are crate-visible; the rest are private, set through [`Self::new`]
+/// and the `with_*` methods and read through accessors.
+#[pyclass(module = "nativecall", name = "NativeCallable", subclass, frozen)]
+pub struct NativeCallable {
+    /// Where the code is.
+    pub(crate) address: usize,
+    /// The signature callers see.
+    pub(crate) signature: Arc<Signature>,
+    /// The signature of the code at `address` (differs from `signature` when arguments are hidden).
+    pub(crate) raw_signature: Arc<Signature>,
+    /// Constant arguments filled in at raw parameter positions (Cython's `__pyx_skip_dispatch`).
+    hidden: Vec<(usize, Slot)>,
+    /// A name for messages and reprs.
+    pub(crate) name: String,
+    /// What keeps the code alive.
+    owner: Py<PyAny>,
+    /// The user data the code takes through its `void *`: what came with a scipy
+    /// LowLevelCallable or in an imported capsule's context. Exports pass it on (as the
+    /// capsule's context and the LowLevelCallable's `user_data`).
+    user_data: Option<Py<PyAny>>,
+    /// Generated code this callable runs (a kernel's, or an adapter's), freed with the last owner.
+    /// Held, never read: dropping it frees the code.
+    #[allow(dead_code)]
+    code: Option<Arc<CodeMemory>>,
+    /// For each visible parameter, whether the code may write through it (`None`: unknown,
+    /// so any array argument must be writable).
+    pub(crate) writes: Option<Vec<bool>>,
+    /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
+    bounds_checked: bool,
+    /// `(module, capsule key)` for a Cython function, so it can be pickled by name.
+    origin: Option<Py<PyAny>>,
+    plan: OnceLock<Arc<CallPlan>>,
+    thunk: OnceLock<Thunk>,
+    /// Adapted entries already generated for this callable (see `adapt::finish`), so that
+    /// exporting it again under an adapted signature shares the code instead of compiling.
+    /// Dropped with the callable: the cache never keeps code alive on its own.
+    pub(crate) adapters: Mutex<HashMap<AdapterKey, Thunk>>,
+    /// The entry taking every parameter after the first from a user-data struct, with
+    /// the struct's fields (type, offset) and size: what `nativecall.optimize` calls,
+    /// looked up once instead of on every scalar solve.
+    pub(crate) user_data_entry: OnceLock<UserDataEntry>,
+}
+
+/// An adapted entry, each user-data field's type and offset, and the struct size.
+pub(crate) type UserDataEntry = (Thunk, Vec<(Type, usize)>, usize);
+
+/// What identifies an adapted entry: the consumer's signature (compared as written,
+/// spelling included, since scipy compares names), where each argument comes from, and
+/// the element-count guard.
+pub(crate) type AdapterKey = (Signature, Vec<ArgSource>, Option<CountGuard>);
+
+impl NativeCallable {
+    /// A callable whose code has exactly `signature`.
+    pub fn new(
+        address: usize,
+        signature: Arc<Signature>,
+        name: String,
+        owner: Py<PyAny>,
+    ) -> PyResult<Self> {
+        if address == 0 {
+            return Err(PyValueError::new_err(format!(
+                "{name}: the function address is NULL; a native callable needs code to call"
+            )));
+        }
+        Ok(NativeCallable {
+            address,
+            raw_signature: signature.clone(),
+            signature,
+            hidden: Vec::new(),
+            name,
+            owner,
+            user_data: None,
+            code: None,
+            writes: None,
+            bounds_checked: false,
+            origin: None,
+            plan: OnceLock::new(),
+            thunk: OnceLock::new(),
+            adapters: Mutex::new(HashMap::new()),
+            user_data_entry: OnceLock::new(),
+        })
+    }
+
+    /// This callable running generated code it keeps alive (an adapter's entry).
+    pub(crate) fn with_code(mut self, code: Arc<CodeMemory>) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// This callable as a compiled kernel: its code, which parameters it writes through,
+    /// and whether it records index errors.
+    pub(crate) fn with_kernel_code(
+        self,
+        code: Arc<CodeMemory>,
+        writes: Vec<bool>,
+        bounds_checked: bool,
+    ) -> Self {
+        let mut nc = self.with_code(code);
+        nc.writes = Some(writes);
+        nc.bounds_checked = bounds_checked;
+        nc
+    }
+
+    /// Constant arguments at raw parameter positions (Cython's hidden parameters).
+    pub(crate) fn hidden(&self) -> &[(usize, Slot)] {
+        &self.hidden
+    }
+
+    /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
+    pub(crate) fn bounds_checked(&self) -> bool {
+        self.bounds_checked
+    }
+
+    fn plan(&self) -> PyResult<Arc<CallPlan>> {
+        if let Some(p) = self.plan.get() {
+            return Ok(p.clone());
+        }
+        let plan = call::plan_for(&self.raw_signature).map_err(|m| {
+            PyTypeError::new_err(format!(
+                "{} ({}) cannot be called from Python: {m}",
+                self.name, self.signature
+            ))
+        })?;
+        Ok(self.plan.get_or_init(|| plan).clone())
+    }
+}
+
+#[pymethods]
+impl NativeCallable {
+    /// Wrap a raw code address.
+    ///
+    /// **Unsafe**: nothing can check that `address` is a function with `signature`,
+    /// nor that it stays valid; a wrong address or signature crashes the process
+    /// when called. Pass `owner=` to keep whatever owns the code alive.
+    #[staticmethod]
+    #[pyo3(signature = (address, signature, owner=None, name=None))]
+    fn from_address(
+        py: Python<'_>,
+        address: usize,
+        signature: &Bound<'_, PyAny>,
+        owner: Option<Py<PyAny>>,
+        name: Option<String>,
+    ) -> PyResult<Self> {
+        let sig = signature_from_object(signature)?;
+        let name = name.unwrap_or_else(|| format!("native@{address:#x}"));
+        NativeCallable::new(address, sig, name, owner.unwrap_or_else(|| py.None()))
+    }
+
+    /// A callable from a PyCapsule: the signature is the capsule's name, or `signature`.
+    /// With `cython=True` Cython's hidden parameters are hidden and filled.
+    #[staticmethod]
+    #[pyo3(signature = (capsule, signature=None, name=None, cython=false, user_data=None, origin=None))]
+    fn _from_capsule(
+        capsule: &Bound<'_, PyAny>,
+        signature: Option<&Bound<'_, PyAny>>,
+        name: Option<String>,
+        cython: bool,
+        user_data: Option<Py<PyAny>>,
+        origin: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        capsule_protocol::from_capsule(capsule, signature, name, cython, user_data, origin)
+    }
+
+    /// The same code under another, ABI-equal spelling of its signature.
+    pub(crate) fn _respelled(
+        slf: &Bound<'_, Self>,
+        signature: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let me = slf.get();
+        let sig = me.export_signature(Some(signature))?;
+        let mut nc = NativeCallable::new(
+            me.address,
+            me.raw_signature.clone(),
+            me.name.clone(),
+            slf.clone().into_any().unbind(),
+        )?;
+        nc.hidden = me.hidden.clone();
+        nc.signature = sig;
+        nc.user_data = me.user_data.as_ref().map(|u| u.clone_ref(slf.py()));
+        nc.origin = me.origin.as_ref().map(|o| o.clone_ref(slf.py()));
+        Ok(nc)
+    }
+
+    /// The address of the code, as an int.
+    #[getter]
+    fn address(&self) -> usize {
+        self.address
+    }
+
+    /// The signature callers see.
+    #[getter]
+    fn signature(&self) -> PySignature {
+        PySignature {
+            sig: self.signature.clone(),
+        }
+    }
+
+    /// The signature of the code at `address` (with Cython's hidden parameters).
+    #[getter]
+    fn c_signature(&self) -> PySignature {
+        PySignature {
+            sig: self.raw_signature.clone(),
+        }
+    }
+
+    /// The function's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The object that keeps the code alive.
+    #[getter]
+    fn owner(&self, py: Python<'_>) -> Py<PyAny> {
+        self.owner.clone_ref(py)
+    }
+
+    /// The user data that came with a scipy LowLevelCallable, or `None`.
+    #[getter]
+    fn user_data(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.user_data.as_ref().map(|u| u.clone_ref(py))
+    }
+
+    /// Call the native function through libffi.
+    #[pyo3(signature = (*args))]
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let plan = self.plan()?;
+        call::call_native(py, self, plan, args)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<nativecall.NativeCallable {}: {} at {:#x}>",
+            self.name, self.signature, self.address
+        )
+    }
+
+    /// A PyCapsule pointing at the code, named by the signature (`signature=` picks an
+    /// ABI-equal spelling, or an adapted signature a generated thunk provides). The
+    /// capsule keeps this callable, and so the code, alive.
+    #[pyo3(signature = (signature=None))]
+    pub(crate) fn capsule<'py>(
+        slf: &Bound<'py, Self>,
+        signature: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        export::capsule(slf, signature)
+    }
+
+    /// A `scipy.LowLevelCallable` for this function.
+    ///
+    /// `signature=` picks an ABI-equal spelling (scipy compares names exactly) or a
+    /// consumer's signature that a generated thunk adapts to: extra parameters packed
+    /// from `user_data=(a, b)` behind a trailing `void *`, or scipy.integrate.quad's
+    /// `"double (int, double *)"`. Otherwise `user_data=` is passed as the final
+    /// `void *` (default: the user data this callable came with).
+    #[pyo3(signature = (signature=None, user_data=None))]
+    fn lowlevelcallable<'py>(
+        slf: &Bound<'py, Self>,
+        signature: Option<&Bound<'py, PyAny>>,
+        user_data: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        export::lowlevelcallable(slf, signature, user_data)
+    }
+
+    /// A ctypes function pointer with `argtypes` and `restype` set (it keeps this callable alive).
+    #[getter]
+    fn ctypes<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        export::ctypes(slf)
+    }
+
+    /// A cffi function pointer of the matching C type, made with `ffi` (it keeps this callable alive).
+    fn cffi<'py>(slf: &Bound<'py, Self>, ffi: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        export::cffi(slf, ffi)
+    }
+
+    /// The address of code with exactly `signature` (a thunk when arguments are hidden).
+    fn _export_address(&self) -> PyResult<usize> {
+        self.export_address()
+    }
+
+    /// `(module, capsule key)` of a Cython function, else `None`.
+    #[getter]
+    fn _origin(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.origin.as_ref().map(|o| o.clone_ref(py))
+    }
+
+    /// Cython functions pickle by module and name; raw addresses refuse (see `nativecall._pickle`).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        export::reduce(slf)
+    }
+
+    /// The address of code with exactly `signature`, for Numba's wrapper address protocol.
+    fn __wrapper_address__(&self) -> PyResult<usize> {
+        self.export_address()
+    }
+
+    /// The Numba type of this callable (Numba reads `_numba_type_` when it is passed to
+    /// `@numba.njit` code as an argument).
+    #[getter]
+    fn _numba_type_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        export::numba_type(slf)
+    }
+
+    /// This callable through Numba's wrapper address protocol, usable as a global (or an
+    /// argument) inside `@numba.njit` code.
+    #[getter]
+    fn numba<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        export::numba(slf)
+    }
+
+    /// A dict describing the callable (used by `python -m nativecall inspect --json`).
+    fn _describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("name", &self.name)?;
+        d.set_item("signature", self.signature.to_string())?;
+        d.set_item("c_signature", self.raw_signature.to_string())?;
+        d.set_item("address", self.address)?;
+        Ok(d)
+    }
+}
