@@ -1,44 +1,13 @@
 //! The kernel compiler from hand-built IR, without Python: typing, semantics, errors.
 //! (Debug builds run Cranelift's verifier on every function compiled here.)
 
-use nativecall::abi::{IntType, Type};
-use nativecall::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, PythonVersion, Span, Stmt,
-};
+use nativecall::abi::Type;
+use nativecall::jit::ir::{BinOp, Builtin, Callee, CmpOp, Expr, MathFn, Span, Stmt};
 use nativecall::jit::typing::ErrorKind;
 use nativecall::jit::{compile, KernelError};
 
-const I64: Type = Type::Int(IntType::I64);
-
-fn sp(line: u32) -> Span {
-    Span { line, col: 4 }
-}
-fn name(n: &str) -> Expr {
-    Expr::Name(n.into(), sp(1))
-}
-fn int(v: i64) -> Expr {
-    Expr::Int(v, sp(1))
-}
-fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
-    Expr::Binary(op, Box::new(a), Box::new(b), sp(1))
-}
-fn ret(e: Expr) -> Stmt {
-    Stmt::Return(Some(e), sp(2))
-}
-fn func(params: &[(&str, Type)], ret_ty: Option<Type>, body: Vec<Stmt>) -> Function {
-    Function {
-        name: "k".into(),
-        params: params
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.clone()))
-            .collect(),
-        ret: ret_ty,
-        body,
-        natives: vec![],
-        boundscheck: false,
-        python: PythonVersion::new(3, 12),
-    }
-}
+mod common;
+use common::*;
 
 #[test]
 fn float_arithmetic_compiles_and_runs() {

@@ -1,6 +1,6 @@
 //! CPython's `math` functions as generated code calls them.
 
-use super::super::ir::{MathFn, PythonVersion};
+use crate::jit::ir::{MathFn, PythonVersion};
 
 /// The C library's math functions, called directly by generated code (CPython's `math`
 /// module calls the same ones, so results agree bit for bit).
