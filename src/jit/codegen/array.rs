@@ -6,6 +6,7 @@ use cranelift_codegen::ir::{types as clt, InstBuilder, MemFlagsData, Value};
 use crate::abi::Type;
 
 use super::*;
+use crate::abi::dlpack::dltensor_offset as at;
 use crate::jit::ir::Expr;
 use crate::jit::runtime;
 use crate::jit::typing::I64;
@@ -91,17 +92,17 @@ impl Gen<'_, '_> {
     ) -> ArrayView {
         let flags = MemFlagsData::trusted();
         if self.f.boundscheck {
-            let got = self.b.ins().load(clt::I32, flags, tensor, 16);
+            let got = self.b.ins().load(clt::I32, flags, tensor, at::NDIM);
             let got = self.b.ins().sextend(clt::I64, got);
             let want = self.b.ins().iconst(clt::I64, ndim as i64);
             let wrong = self.b.ins().icmp(IntCC::NotEqual, got, want);
             let minus = self.b.ins().iconst(clt::I64, -1);
             self.fail_if(wrong, &[minus, got, want]);
         }
-        let data = self.b.ins().load(self.ptr, flags, tensor, 0);
-        let byte_offset = self.b.ins().load(clt::I64, flags, tensor, 40);
+        let data = self.b.ins().load(self.ptr, flags, tensor, at::DATA);
+        let byte_offset = self.b.ins().load(clt::I64, flags, tensor, at::BYTE_OFFSET);
         let base = self.b.ins().iadd(data, byte_offset);
-        let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, 24);
+        let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, at::SHAPE);
         let shape: Vec<Value> = (0..ndim)
             .map(|k| {
                 self.b
@@ -118,7 +119,7 @@ impl Gen<'_, '_> {
                 dtype: dtype.clone(),
             };
         }
-        let strides_ptr = self.b.ins().load(self.ptr, flags, tensor, 32);
+        let strides_ptr = self.b.ins().load(self.ptr, flags, tensor, at::STRIDES);
         let (given, compact, merge) = (
             self.b.create_block(),
             self.b.create_block(),
@@ -176,7 +177,7 @@ impl Gen<'_, '_> {
             None => self.expr(a)?.0,
         };
         let flags = MemFlagsData::trusted();
-        let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, 24);
+        let shape_ptr = self.b.ins().load(self.ptr, flags, tensor, at::SHAPE);
         Ok(self
             .b
             .ins()
