@@ -285,3 +285,48 @@ fn runaway_recursion_returns_the_error_value_and_records_a_recursion_error() {
         .unwrap();
     assert_eq!(small, (1000, false, 0, true));
 }
+
+/// A one-dimensional DLTensor over `data` (compact, on the CPU).
+fn tensor_1d(data: &mut [f64], shape: &mut [i64; 1]) -> nativecall::abi::dlpack::DLTensor {
+    // SAFETY: DLTensor is a C struct of pointers and integers, for which zero is valid.
+    let mut t: nativecall::abi::dlpack::DLTensor = unsafe { std::mem::zeroed() };
+    t.data = data.as_mut_ptr().cast();
+    t.ndim = 1;
+    t.shape = shape.as_mut_ptr();
+    t
+}
+
+#[test]
+fn an_array_parameter_assigned_another_array_indexes_and_measures_the_new_one() {
+    // def k(a, b, c):
+    //     if c: a = b
+    //     return a[0] + a.shape[0]
+    let arr = Type::Array {
+        dtype: Box::new(Type::F64),
+        ndim: 1,
+        contiguous: false,
+    };
+    let shape0 = Expr::Shape(Box::new(name("a")), 0, sp(3));
+    let f = func(
+        &[("a", arr.clone()), ("b", arr), ("c", I64)],
+        Some(Type::F64),
+        vec![
+            Stmt::If(
+                name("c"),
+                vec![Stmt::Assign(vec!["a".into()], vec![name("b")], sp(2))],
+                vec![],
+                sp(2),
+            ),
+            ret(bin(BinOp::Add, index("a", vec![int(0)]), shape0)),
+        ],
+    );
+    let k = compile(&f).expect("compiles");
+    type T = nativecall::abi::dlpack::DLTensor;
+    let g: extern "C" fn(*const T, *const T, i64) -> f64 =
+        unsafe { std::mem::transmute(k.address) };
+    let (mut x, mut y) = ([1.0, 2.0], [10.0, 20.0, 30.0]);
+    let (mut xs, mut ys) = ([2i64], [3i64]);
+    let (tx, ty) = (tensor_1d(&mut x, &mut xs), tensor_1d(&mut y, &mut ys));
+    assert_eq!(g(&tx, &ty, 0), 1.0 + 2.0);
+    assert_eq!(g(&tx, &ty, 1), 10.0 + 3.0);
+}

@@ -13,22 +13,13 @@ use crate::jit::typing::I64;
 
 impl Gen<'_, '_> {
     pub(super) fn element_address(&mut self, p: &Expr, idx: &[Expr]) -> R<(Value, Type)> {
-        if let Expr::Name(name, _) = p {
-            if let Some(view) = self.arrays.get(name).cloned() {
-                return self.array_element(&view, idx);
-            }
-        }
-        let (pv, pt) = self.expr(p)?;
-        if let Type::Array {
-            dtype,
-            ndim,
-            contiguous,
-        } = &pt
-        {
-            // Any other array expression (`(a if c else b)[i]`): read its descriptor here.
-            let view = self.array_view(pv, dtype, *ndim, *contiguous);
-            return self.array_element(&view, idx);
-        }
+        // An array local's view was read when it was assigned (a parameter's at entry);
+        // any other array expression (`(a if c else b)[i]`) has its descriptor read here.
+        let (pv, pt) = self.value(p)?;
+        let pv = match pv {
+            KValue::Array(view) => return self.array_element(&view, idx),
+            v => v.single(),
+        };
         let elem = pt.pointee().cloned().expect("typed: a pointer");
         let (iv, it) = self.expr(&idx[0])?;
         let i = self.convert(iv, &it, &I64);
@@ -64,7 +55,7 @@ impl Gen<'_, '_> {
             .b
             .ins()
             .imul_imm_s(offset.expect("at least one index"), size);
-        Ok((self.b.ins().iadd(view.base, bytes), view.dtype.clone()))
+        Ok((self.b.ins().iadd(view.data, bytes), view.dtype.clone()))
     }
 
     /// If `cond`, record an index error and return a default value from the kernel.
@@ -113,7 +104,8 @@ impl Gen<'_, '_> {
         if contiguous {
             let strides = self.compact_strides(&shape);
             return ArrayView {
-                base,
+                tensor,
+                data: base,
                 shape,
                 strides,
                 dtype: dtype.clone(),
@@ -148,7 +140,8 @@ impl Gen<'_, '_> {
         self.b.switch_to_block(merge);
         let strides = self.b.block_params(merge).to_vec();
         ArrayView {
-            base,
+            tensor,
+            data: base,
             shape,
             strides,
             dtype: dtype.clone(),
@@ -168,7 +161,7 @@ impl Gen<'_, '_> {
     /// of `tensor` (`a` already evaluated) or of `a` evaluated here (`(a if c else b).shape[0]`).
     pub(super) fn shape_of(&mut self, a: &Expr, k: usize, tensor: Option<Value>) -> R<Value> {
         if let Expr::Name(n, _) = a {
-            if let Some(view) = self.arrays.get(n) {
+            if let (KValue::Array(view), _) = self.read(n) {
                 return Ok(view.shape[k]);
             }
         }

@@ -108,7 +108,7 @@ impl Gen<'_, '_> {
                 ))
             }
             Callee::Local(name) => {
-                let (var, t) = self.vars[name].clone();
+                let (var, t) = self.scalar_var(name);
                 let sig = t
                     .function_signature()
                     .cloned()

@@ -10,6 +10,24 @@ use crate::jit::ir::{Expr, UnaryOp};
 use crate::jit::typing::{is_float, is_int, I64};
 
 impl Gen<'_, '_> {
+    /// `e` as a kernel value: an array's is its view (from a local, or read from the
+    /// descriptor of an array expression such as `a if c else b`).
+    pub(super) fn value(&mut self, e: &Expr) -> R<(KValue, Type)> {
+        if let Expr::Name(n, _) = e {
+            return Ok(self.read(n));
+        }
+        let (v, t) = self.expr(e)?;
+        let value = match &t {
+            Type::Array {
+                dtype,
+                ndim,
+                contiguous,
+            } => KValue::Array(self.array_view(v, dtype, *ndim, *contiguous)),
+            _ => KValue::Scalar(v),
+        };
+        Ok((value, t))
+    }
+
     pub(super) fn expr_as(&mut self, e: &Expr, to: &Type) -> R<Value> {
         if let (Expr::FuncRef(i, _), Some(want)) = (e, to.function_signature()) {
             let i = *i;
@@ -157,8 +175,8 @@ impl Gen<'_, '_> {
             Expr::Bool(x, _) => (self.b.ins().iconst(clt::I8, *x as i64), Type::Bool),
             Expr::Null(_) => (self.b.ins().iconst(self.ptr, 0), Type::void_ptr()),
             Expr::Name(n, _) => {
-                let (var, t) = self.vars[n].clone();
-                (self.b.use_var(var), t)
+                let (v, t) = self.read(n);
+                (v.single(), t)
             }
             Expr::FuncRef(..) => {
                 let t = self.ty(e)?;

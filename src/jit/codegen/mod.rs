@@ -11,6 +11,9 @@ mod call;
 mod expr;
 mod prologue;
 mod stmt;
+mod value;
+
+use value::{ArrayView, KValue};
 
 use prologue::{entry_for, makes_calls};
 
@@ -277,15 +280,6 @@ struct UfuncLoop {
     index: Variable,
 }
 
-/// An array parameter's descriptor, read once at entry.
-#[derive(Clone)]
-struct ArrayView {
-    base: Value,
-    shape: Vec<Value>,
-    strides: Vec<Value>,
-    dtype: Type,
-}
-
 struct Loop {
     head: ir::Block,
     exit: ir::Block,
@@ -296,13 +290,13 @@ struct Gen<'a, 'b> {
     b: FunctionBuilder<'b>,
     f: &'a Function,
     typer: Typer<'a>,
-    vars: HashMap<String, (Variable, Type)>,
+    /// Each local's Cranelift variables, one per part of its value (see [`KValue`]).
+    vars: HashMap<String, (Vec<Variable>, Type)>,
     ret: Type,
     loops: Vec<Loop>,
     terminated: bool,
     self_ref: ir::FuncRef,
     entry: Option<Entry>,
-    arrays: HashMap<String, ArrayView>,
     ufunc: Option<UfuncLoop>,
     ptr: ir::Type,
     call_conv: cranelift_codegen::isa::CallConv,
@@ -341,7 +335,6 @@ impl<'a, 'b> Gen<'a, 'b> {
             terminated: false,
             self_ref,
             entry: None,
-            arrays: HashMap::new(),
             ufunc: None,
             ptr: pointer_type(),
             call_conv,
@@ -354,10 +347,37 @@ impl<'a, 'b> Gen<'a, 'b> {
     fn declare(mut self, types: &Types) -> Self {
         for name in &types.order {
             let t = types.vars[name].clone();
-            let var = self.b.declare_var(clif(&t));
-            self.vars.insert(name.clone(), (var, t));
+            let vars = KValue::part_types(&t)
+                .into_iter()
+                .map(|ty| self.b.declare_var(ty))
+                .collect();
+            self.vars.insert(name.clone(), (vars, t));
         }
         self
+    }
+
+    /// The value of local `name`, and its type.
+    fn read(&mut self, name: &str) -> (KValue, Type) {
+        let (vars, t) = self.vars[name].clone();
+        let parts: Vec<Value> = vars.iter().map(|v| self.b.use_var(*v)).collect();
+        (KValue::from_parts(&t, &parts), t)
+    }
+
+    /// Assign `v` to local `name`.
+    fn write(&mut self, name: &str, v: &KValue) {
+        let vars = self.vars[name].0.clone();
+        for (var, part) in vars.into_iter().zip(v.parts()) {
+            self.b.def_var(var, part);
+        }
+    }
+
+    /// The variable of local `name`, which holds a scalar, and its type.
+    fn scalar_var(&self, name: &str) -> (Variable, Type) {
+        let (vars, t) = &self.vars[name];
+        let [var] = vars.as_slice() else {
+            unreachable!("typed: '{name}' holds a scalar")
+        };
+        (*var, t.clone())
     }
 
     fn iconst(&mut self, ty: ir::Type, v: i64) -> Value {
@@ -365,7 +385,12 @@ impl<'a, 'b> Gen<'a, 'b> {
     }
 
     fn zero(&mut self, t: &Type) -> Value {
-        match clif(t) {
+        self.zero_of(clif(t))
+    }
+
+    /// Zero of Cranelift type `ty`.
+    fn zero_of(&mut self, ty: ir::Type) -> Value {
+        match ty {
             clt::F32 => self.b.ins().f32const(0.0),
             clt::F64 => self.b.ins().f64const(0.0),
             ty => self.b.ins().iconst(ty, 0),

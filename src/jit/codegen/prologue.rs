@@ -101,7 +101,9 @@ impl Gen<'_, '_> {
             None => outer,
             Some(e) => self.entry_params(&e, &outer)?,
         };
-        for (k, (name, t)) in self.f.params.iter().enumerate() {
+        // An array parameter's descriptor is read once, here; indexing uses its view.
+        let mut values: Vec<KValue> = params.iter().map(|v| KValue::Scalar(*v)).collect();
+        for (k, (_, t)) in self.f.params.iter().enumerate() {
             if let Type::Array {
                 dtype,
                 ndim,
@@ -109,10 +111,10 @@ impl Gen<'_, '_> {
             } = t
             {
                 let view = self.array_view(params[k], dtype, *ndim, *contiguous);
-                self.arrays.insert(name.clone(), view);
+                values[k] = KValue::Array(view);
             }
         }
-        self.define_variables(&params);
+        self.define_variables(&values);
         self.block(&self.f.body)?;
         debug_assert_eq!(!self.terminated, falls_through(&self.f.body));
         check_returns(self.f, &self.ret, false)?;
@@ -158,7 +160,8 @@ impl Gen<'_, '_> {
             let addr = self.b.ins().iadd(p, off);
             params.push(self.b.ins().load(clif(t), MemFlagsData::new(), addr, 0));
         }
-        self.define_variables(&params);
+        let values: Vec<KValue> = params.into_iter().map(KValue::Scalar).collect();
+        self.define_variables(&values);
         self.ufunc = Some(UfuncLoop {
             latch,
             out_ptr,
@@ -184,19 +187,25 @@ impl Gen<'_, '_> {
 
     /// Give every parameter its value and every local zero (documented: Python would
     /// raise UnboundLocalError where a local is read before it is assigned).
-    pub(super) fn define_variables(&mut self, params: &[Value]) {
+    pub(super) fn define_variables(&mut self, params: &[KValue]) {
         let mut names: Vec<(String, Variable, Type)> = self
             .vars
             .iter()
-            .map(|(n, (v, t))| (n.clone(), *v, t.clone()))
+            .map(|(n, (v, t))| (n.clone(), v[0], t.clone()))
             .collect();
         names.sort_by_key(|(_, v, _)| v.as_u32());
-        for (name, var, t) in names {
+        for (name, _, t) in names {
             let v = match self.f.params.iter().position(|(p, _)| *p == name) {
-                Some(k) => params[k],
-                None => self.zero(&t),
+                Some(k) => params[k].clone(),
+                None => {
+                    let parts: Vec<Value> = KValue::part_types(&t)
+                        .into_iter()
+                        .map(|ty| self.zero_of(ty))
+                        .collect();
+                    KValue::from_parts(&t, &parts)
+                }
             };
-            self.b.def_var(var, v);
+            self.write(&name, &v);
         }
     }
 

@@ -36,15 +36,17 @@ impl Gen<'_, '_> {
                 let mut vals = Vec::with_capacity(values.len());
                 for (n, e) in names.iter().zip(values) {
                     let t = self.vars[n].1.clone();
-                    vals.push(self.expr_as(e, &t)?);
+                    vals.push(match t {
+                        Type::Array { .. } => self.value(e)?.0,
+                        _ => KValue::Scalar(self.expr_as(e, &t)?),
+                    });
                 }
                 for (n, v) in names.iter().zip(vals) {
-                    let var = self.vars[n].0;
-                    self.b.def_var(var, v);
+                    self.write(n, &v);
                 }
             }
             Stmt::AugAssign(n, op, e, span) => {
-                let (var, t) = self.vars[n].clone();
+                let (var, t) = self.scalar_var(n);
                 let cur = self.b.use_var(var);
                 let (rv, rt) = self.expr(e)?;
                 let (v, vt) = self.binary(*op, cur, &t, rv, &rt, *span)?;
@@ -187,7 +189,7 @@ impl Gen<'_, '_> {
         body: &[Stmt],
         orelse: &[Stmt],
     ) -> R<()> {
-        let (v, vt) = self.vars[var].clone();
+        let (v, vt) = self.scalar_var(var);
         // A literal step of +1 or -1 (the common case) counts the variable itself: it
         // cannot overflow, since it stops at `stop`. Other steps run an exact trip count.
         let unit = match step {
