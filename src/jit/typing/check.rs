@@ -303,3 +303,66 @@ fn last_span(body: &[Stmt]) -> Span {
         _ => Span::default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s() -> Span {
+        Span::default()
+    }
+
+    fn ret() -> Stmt {
+        Stmt::Return(Some(Expr::Int(1, s())), s())
+    }
+
+    fn while_(c: Expr, body: Vec<Stmt>, orelse: Vec<Stmt>) -> Stmt {
+        Stmt::While(c, body, orelse, s())
+    }
+
+    #[test]
+    fn a_body_falls_through_unless_every_path_returns_or_loops_forever() {
+        let cond = Expr::Name("c".into(), s());
+        assert!(falls_through(&[Stmt::Pass]));
+        assert!(!falls_through(&[ret(), Stmt::Pass]));
+        assert!(falls_through(&[Stmt::If(
+            cond.clone(),
+            vec![ret()],
+            vec![],
+            s()
+        )]));
+        assert!(!falls_through(&[Stmt::If(
+            cond.clone(),
+            vec![ret()],
+            vec![ret()],
+            s()
+        )]));
+        // `while True:` ends only through a break; its else clause never runs.
+        let forever = Expr::Bool(true, s());
+        assert!(!falls_through(&[while_(forever.clone(), vec![], vec![])]));
+        assert!(falls_through(&[while_(
+            forever.clone(),
+            vec![Stmt::Break(s())],
+            vec![]
+        )]));
+        // A break after a return is never reached; one in an inner loop ends that loop.
+        assert!(!falls_through(&[while_(
+            forever.clone(),
+            vec![ret(), Stmt::Break(s())],
+            vec![]
+        )]));
+        assert!(!falls_through(&[while_(
+            forever.clone(),
+            vec![while_(cond.clone(), vec![Stmt::Break(s())], vec![])],
+            vec![]
+        )]));
+        // Any other loop ends through its else clause, unless that returns.
+        assert!(falls_through(&[while_(cond.clone(), vec![], vec![])]));
+        assert!(!falls_through(&[while_(cond.clone(), vec![], vec![ret()])]));
+        assert!(falls_through(&[while_(
+            cond,
+            vec![Stmt::Break(s())],
+            vec![ret()]
+        )]));
+    }
+}
