@@ -8,48 +8,14 @@ use std::path::PathBuf;
 
 use nativecall::abi::{IntType, Signature, Type};
 use nativecall::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, PythonVersion, Span, Stmt,
+    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, PythonVersion, Stmt,
 };
 use nativecall::jit::{clif_listing, runtime, ArgSource, CountGuard, Entry};
 
-const I64: Type = Type::Int(IntType::I64);
-const UPDATE: &str = "NATIVECALL_UPDATE_GOLDEN";
+mod common;
+use common::*;
 
-fn sp(line: u32) -> Span {
-    Span { line, col: 4 }
-}
-fn name(n: &str) -> Expr {
-    Expr::Name(n.into(), sp(1))
-}
-fn int(v: i64) -> Expr {
-    Expr::Int(v, sp(1))
-}
-fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
-    Expr::Binary(op, Box::new(a), Box::new(b), sp(1))
-}
-fn builtin(b: Builtin, args: Vec<Expr>) -> Expr {
-    Expr::Call(Callee::Builtin(b), args, sp(1))
-}
-fn index(a: &str, idx: Vec<Expr>) -> Expr {
-    Expr::Index(Box::new(name(a)), idx, sp(1))
-}
-fn ret(e: Expr) -> Stmt {
-    Stmt::Return(Some(e), sp(2))
-}
-fn func(fname: &str, params: &[(&str, Type)], ret_ty: Option<Type>, body: Vec<Stmt>) -> Function {
-    Function {
-        name: fname.into(),
-        params: params
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.clone()))
-            .collect(),
-        ret: ret_ty,
-        body,
-        natives: vec![],
-        boundscheck: false,
-        python: PythonVersion::new(3, 12),
-    }
-}
+const UPDATE: &str = "NATIVECALL_UPDATE_GOLDEN";
 
 /// Compare `f`'s listing (with `entry`) with `tests/golden/<golden>.clif`, or rewrite the
 /// file when `NATIVECALL_UPDATE_GOLDEN` is set.
@@ -140,7 +106,7 @@ fn unified_diff(old: &str, new: &str, label: &str) -> String {
 #[test]
 fn a_range_loop_matches_its_golden_clif() {
     // s = 0; for i in range(a, b, step): s += i * i; return s
-    let f = func(
+    let f = kernel(
         "sum_squares",
         &[("a", I64), ("b", I64), ("step", I64)],
         Some(I64),
@@ -170,7 +136,7 @@ fn a_range_loop_matches_its_golden_clif() {
 fn min_and_max_on_floats_and_ints_match_their_golden_clif() {
     // return max(lo, min(x, hi)) on float64, then on int64
     for (golden, t) in [("min_max_f64", Type::F64), ("min_max_i64", I64)] {
-        let f = func(
+        let f = kernel(
             "clamp",
             &[("x", t.clone()), ("lo", t.clone()), ("hi", t.clone())],
             Some(t),
@@ -189,7 +155,7 @@ fn min_and_max_on_floats_and_ints_match_their_golden_clif() {
 #[test]
 fn floor_division_and_modulo_by_a_power_of_two_match_their_golden_clif() {
     // return a // 8 + a % 8: a shift and a mask, no division
-    let f = func(
+    let f = kernel(
         "divmod8",
         &[("a", I64)],
         Some(I64),
@@ -205,7 +171,7 @@ fn floor_division_and_modulo_by_a_power_of_two_match_their_golden_clif() {
 #[test]
 fn floor_division_and_modulo_by_a_variable_match_their_golden_clif() {
     // return a // b + a % b: guarded against b == 0 and MIN // -1, rounded toward -inf
-    let f = func(
+    let f = kernel(
         "divmod",
         &[("a", I64), ("b", I64)],
         Some(I64),
@@ -221,7 +187,7 @@ fn floor_division_and_modulo_by_a_variable_match_their_golden_clif() {
 #[test]
 fn int_true_division_matches_its_golden_clif() {
     // return a / b: exact operands divide in double, the rest call int_true_divide
-    let f = func(
+    let f = kernel(
         "ratio",
         &[("a", I64), ("b", I64)],
         Some(Type::F64),
@@ -233,7 +199,7 @@ fn int_true_division_matches_its_golden_clif() {
 #[test]
 fn comparing_an_int_with_a_float_matches_its_golden_clif() {
     // return n < x, exactly (not by converting n to double)
-    let f = func(
+    let f = kernel(
         "less",
         &[("n", I64), ("x", Type::F64)],
         Some(Type::Bool),
@@ -253,7 +219,7 @@ fn indexing_strided_and_contiguous_2d_arrays_matches_their_golden_clif() {
         ("index_2d_strided", Type::array(Type::F64, 2)),
         ("index_2d_contiguous", Type::c_array(Type::F64, 2)),
     ] {
-        let f = func(
+        let f = kernel(
             "at",
             &[("a", t), ("i", I64), ("j", I64)],
             Some(Type::F64),
@@ -273,7 +239,7 @@ fn a_recursive_kernel_with_its_stack_check_matches_its_golden_clif() {
             sp(3),
         )
     };
-    let f = func(
+    let f = kernel(
         "fib",
         &[("n", I64)],
         Some(I64),
@@ -293,7 +259,7 @@ fn a_recursive_kernel_with_its_stack_check_matches_its_golden_clif() {
 #[test]
 fn a_kernel_entered_as_quads_integrand_matches_its_golden_clif() {
     // f(x, y) = x * y, called by scipy.integrate.quad as double (int n, double *xx)
-    let f = func(
+    let f = kernel(
         "f",
         &[("x", Type::F64), ("y", Type::F64)],
         Some(Type::F64),
@@ -318,7 +284,7 @@ fn a_kernel_entered_as_an_ndimage_filter_matches_its_golden_clif() {
     // range_filter(values, n, out, w): out[0] = w * (max - min); return 1, called by
     // scipy.ndimage.generic_filter with w from user_data
     let dptr = Type::pointer(Type::F64);
-    let f = func(
+    let f = kernel(
         "range_filter",
         &[
             ("values", dptr.clone()),
@@ -392,7 +358,7 @@ fn a_kernel_entered_as_an_ndimage_filter_matches_its_golden_clif() {
 fn listings_name_helpers_instead_of_printing_their_addresses() {
     // A kernel calling libm, a CPython helper and the index-error reporter: none of their
     // addresses may reach the golden text.
-    let f = func(
+    let f = kernel(
         "named",
         &[("p", Type::array(Type::F64, 1)), ("x", Type::F64)],
         Some(Type::F64),

@@ -1,44 +1,13 @@
 //! The kernel compiler from hand-built IR, without Python: typing, semantics, errors.
 //! (Debug builds run Cranelift's verifier on every function compiled here.)
 
-use nativecall::abi::{IntType, Type};
-use nativecall::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, PythonVersion, Span, Stmt,
-};
+use nativecall::abi::Type;
+use nativecall::jit::ir::{BinOp, Builtin, Callee, CmpOp, Expr, MathFn, Span, Stmt};
 use nativecall::jit::typing::ErrorKind;
 use nativecall::jit::{compile, KernelError};
 
-const I64: Type = Type::Int(IntType::I64);
-
-fn sp(line: u32) -> Span {
-    Span { line, col: 4 }
-}
-fn name(n: &str) -> Expr {
-    Expr::Name(n.into(), sp(1))
-}
-fn int(v: i64) -> Expr {
-    Expr::Int(v, sp(1))
-}
-fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
-    Expr::Binary(op, Box::new(a), Box::new(b), sp(1))
-}
-fn ret(e: Expr) -> Stmt {
-    Stmt::Return(Some(e), sp(2))
-}
-fn func(params: &[(&str, Type)], ret_ty: Option<Type>, body: Vec<Stmt>) -> Function {
-    Function {
-        name: "k".into(),
-        params: params
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.clone()))
-            .collect(),
-        ret: ret_ty,
-        body,
-        natives: vec![],
-        boundscheck: false,
-        python: PythonVersion::new(3, 12),
-    }
-}
+mod common;
+use common::*;
 
 #[test]
 fn float_arithmetic_compiles_and_runs() {
@@ -315,4 +284,49 @@ fn runaway_recursion_returns_the_error_value_and_records_a_recursion_error() {
         .join()
         .unwrap();
     assert_eq!(small, (1000, false, 0, true));
+}
+
+/// A one-dimensional DLTensor over `data` (compact, on the CPU).
+fn tensor_1d(data: &mut [f64], shape: &mut [i64; 1]) -> nativecall::abi::dlpack::DLTensor {
+    // SAFETY: DLTensor is a C struct of pointers and integers, for which zero is valid.
+    let mut t: nativecall::abi::dlpack::DLTensor = unsafe { std::mem::zeroed() };
+    t.data = data.as_mut_ptr().cast();
+    t.ndim = 1;
+    t.shape = shape.as_mut_ptr();
+    t
+}
+
+#[test]
+fn an_array_parameter_assigned_another_array_indexes_and_measures_the_new_one() {
+    // def k(a, b, c):
+    //     if c: a = b
+    //     return a[0] + a.shape[0]
+    let arr = Type::Array {
+        dtype: Box::new(Type::F64),
+        ndim: 1,
+        contiguous: false,
+    };
+    let shape0 = Expr::Shape(Box::new(name("a")), 0, sp(3));
+    let f = func(
+        &[("a", arr.clone()), ("b", arr), ("c", I64)],
+        Some(Type::F64),
+        vec![
+            Stmt::If(
+                name("c"),
+                vec![Stmt::Assign(vec!["a".into()], vec![name("b")], sp(2))],
+                vec![],
+                sp(2),
+            ),
+            ret(bin(BinOp::Add, index("a", vec![int(0)]), shape0)),
+        ],
+    );
+    let k = compile(&f).expect("compiles");
+    type T = nativecall::abi::dlpack::DLTensor;
+    let g: extern "C" fn(*const T, *const T, i64) -> f64 =
+        unsafe { std::mem::transmute(k.address) };
+    let (mut x, mut y) = ([1.0, 2.0], [10.0, 20.0, 30.0]);
+    let (mut xs, mut ys) = ([2i64], [3i64]);
+    let (tx, ty) = (tensor_1d(&mut x, &mut xs), tensor_1d(&mut y, &mut ys));
+    assert_eq!(g(&tx, &ty, 0), 1.0 + 2.0);
+    assert_eq!(g(&tx, &ty, 1), 10.0 + 3.0);
 }

@@ -13,9 +13,10 @@ use cranelift_module::Module;
 
 use crate::abi::{Signature, Type};
 
+use super::adapt::{clif_signature, entry_block};
 use super::code::{finish, new_module};
 use super::lower::{abi_params, pointer_type};
-use super::thunk::{clif_signature, Thunk};
+use super::thunk::Thunk;
 use super::JitError;
 
 /// The dispatcher a callback entry calls: `(context, args, result)`. `args` points at one
@@ -57,7 +58,7 @@ pub fn callback_entry(
         )));
     }
     let mut module = new_module()?;
-    let outer = clif_signature(&module, sig)?;
+    let outer = clif_signature(module.isa().default_call_conv(), sig)?;
     let ptr = pointer_type();
     let mut inner = module.make_signature();
     inner.params.extend([ir::AbiParam::new(ptr); 3]);
@@ -66,11 +67,7 @@ pub fn callback_entry(
     let mut fctx = FunctionBuilderContext::new();
     {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let block = b.create_block();
-        b.append_block_params_for_function_params(block);
-        b.switch_to_block(block);
-        b.seal_block(block);
-        let params: Vec<ir::Value> = b.block_params(block).to_vec();
+        let params = entry_block(&mut b);
         // Slots 0..n for the arguments, slot n for the result; zeroed first so the
         // dispatcher never reads uninitialised bytes above a narrow value.
         let n = params.len();

@@ -15,6 +15,18 @@ pub fn pointer_type() -> ClifType {
     }
 }
 
+/// The Cranelift type of one kernel value of type `t` (a pointer for pointers, arrays
+/// and function pointers).
+pub fn value_type(t: &Type) -> ClifType {
+    match t {
+        Type::Bool => types::I8,
+        Type::Int(i) => ClifType::int(i.bits() as u16).expect("integer width"),
+        Type::Float(FloatType::F32) => types::F32,
+        Type::Float(_) => types::F64,
+        _ => pointer_type(),
+    }
+}
+
 /// The Cranelift parameters that carry one C value of type `ty` (more than one for
 /// complex numbers, which the C ABIs split into their parts).
 pub fn abi_params(ty: &Type) -> Result<Vec<AbiParam>, JitError> {
@@ -33,17 +45,8 @@ pub fn abi_params(ty: &Type) -> Result<Vec<AbiParam>, JitError> {
     Ok(match ty {
         Type::Void => vec![],
         Type::Bool => vec![int(types::I8, false)],
-        Type::Int(i) => {
-            let t = match i.bits() {
-                8 => types::I8,
-                16 => types::I16,
-                32 => types::I32,
-                _ => types::I64,
-            };
-            vec![int(t, i.signed())]
-        }
-        Type::Float(FloatType::F32) => vec![AbiParam::new(types::F32)],
-        Type::Float(FloatType::F64) => vec![AbiParam::new(types::F64)],
+        Type::Int(i) => vec![int(value_type(ty), i.signed())],
+        Type::Float(FloatType::F32 | FloatType::F64) => vec![AbiParam::new(value_type(ty))],
         // x86-64 System V and AArch64 AAPCS pass `double _Complex` like two doubles.
         Type::Complex(FloatType::F64)
             if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) && !cfg!(windows) =>

@@ -4,6 +4,7 @@
 //! C signature to another, the runtime helpers generated code calls, and the
 //! ownership of code memory. No Python here: `cargo test` covers it.
 
+mod adapt;
 mod callback;
 mod code;
 mod codegen;
@@ -13,13 +14,14 @@ pub mod runtime;
 mod thunk;
 pub mod typing;
 
+pub use adapt::{ArgSource, CountGuard};
 pub use callback::{callback_entry, callback_type_supported, Dispatcher};
 pub use code::{code_stats, CodeMemory};
 pub use codegen::{
     clif_listing, clif_text, compile, compile_entry, compile_ufunc_loop, kernel_signature,
     Compiled, Entry, KernelError,
 };
-pub use thunk::{adapter_thunk, constant_args_thunk, ArgSource, CountGuard, Thunk};
+pub use thunk::{adapter_thunk, constant_args_thunk, Thunk};
 
 use std::fmt;
 use std::sync::Mutex;

@@ -1,0 +1,121 @@
+//! Functions generated code calls for operations Cranelift has no instruction for.
+//!
+//! Each is `extern "C"`, takes and returns plain numbers, and cannot panic, so
+//! nothing can unwind out of generated code. Math functions are the C library's own where
+//! CPython's `math` calls it, and CPython's code transcribed where it has its own.
+//!
+//! `arith` holds the operator helpers, `math` the `math` functions, `stack` the
+//! per-thread state recursion checks read; this module names every helper by address.
+
+mod arith;
+mod math;
+mod stack;
+
+pub use arith::{int_true_divide, ipow, py_floordiv, py_fmod, uint_true_divide};
+pub use math::{
+    math_helper, py_atan2, py_atan2_310, py_gamma, py_hypot, py_hypot_310, py_hypot_311, py_lgamma,
+    py_pow,
+};
+pub use stack::{
+    stack_state, stack_state_address, take_recursion_error, StackState, STACK_ERROR_OFFSET,
+    STACK_LIMIT_OFFSET, STACK_UNWINDING_OFFSET,
+};
+
+use math::libm;
+
+/// The name of the helper at `address`, for listings of generated code that must read
+/// the same on every run and machine (generated code calls helpers by address).
+pub fn helper_name(address: usize) -> Option<&'static str> {
+    type F1 = unsafe extern "C" fn(f64) -> f64;
+    type F2 = unsafe extern "C" fn(f64, f64) -> f64;
+    let one = |f: F1, n| (f as usize, n);
+    let two = |f: F2, n| (f as usize, n);
+    let named: [(usize, &'static str); 34] = [
+        one(libm::exp, "exp"),
+        one(libm::expm1, "expm1"),
+        one(libm::log, "log"),
+        one(libm::log1p, "log1p"),
+        one(libm::log2, "log2"),
+        one(libm::log10, "log10"),
+        one(libm::sin, "sin"),
+        one(libm::cos, "cos"),
+        one(libm::tan, "tan"),
+        one(libm::asin, "asin"),
+        one(libm::acos, "acos"),
+        one(libm::atan, "atan"),
+        one(libm::sinh, "sinh"),
+        one(libm::cosh, "cosh"),
+        one(libm::tanh, "tanh"),
+        one(libm::erf, "erf"),
+        one(libm::erfc, "erfc"),
+        two(libm::fmod, "fmod"),
+        two(libm::pow, "pow"),
+        one(py_gamma, "py_gamma"),
+        one(py_lgamma, "py_lgamma"),
+        two(py_pow, "py_pow"),
+        two(py_atan2, "py_atan2"),
+        two(py_atan2_310, "py_atan2_310"),
+        two(py_hypot, "py_hypot"),
+        two(py_hypot_311, "py_hypot_311"),
+        two(py_hypot_310, "py_hypot_310"),
+        (py_fmod_address(), "py_fmod"),
+        (py_floordiv_address(), "py_floordiv"),
+        (ipow_address(), "ipow"),
+        (int_true_divide_address(), "int_true_divide"),
+        (uint_true_divide_address(), "uint_true_divide"),
+        (index_error_address(), "index_error"),
+        (stack_state_address(), "stack_state"),
+    ];
+    named.iter().find(|(a, _)| *a == address).map(|(_, n)| *n)
+}
+
+/// Addresses of the operator helpers.
+pub fn py_fmod_address() -> usize {
+    py_fmod as *const () as usize
+}
+
+/// See [`py_floordiv`].
+pub fn py_floordiv_address() -> usize {
+    py_floordiv as *const () as usize
+}
+
+/// See [`ipow`].
+pub fn ipow_address() -> usize {
+    ipow as *const () as usize
+}
+
+/// See [`py_pow`].
+pub fn pow_address() -> usize {
+    py_pow as *const () as usize
+}
+
+/// See [`int_true_divide`].
+pub fn int_true_divide_address() -> usize {
+    int_true_divide as *const () as usize
+}
+
+/// See [`uint_true_divide`].
+pub fn uint_true_divide_address() -> usize {
+    uint_true_divide as *const () as usize
+}
+
+thread_local! {
+    static INDEX_ERROR: std::cell::Cell<Option<(i64, i64, i64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Called by bounds-checked kernels before they return early: `axis` (or -1 for a
+/// wrong number of dimensions), the index as written (or the tensor's ndim) and the size
+/// (or the declared ndim). Recorded for the calling thread.
+pub extern "C" fn index_error(axis: i64, index: i64, size: i64) {
+    INDEX_ERROR.with(|e| e.set(Some((axis, index, size))));
+}
+
+/// The address of [`index_error`].
+pub fn index_error_address() -> usize {
+    index_error as *const () as usize
+}
+
+/// Take (and clear) the index error this thread's last bounds-checked call recorded.
+pub fn take_index_error() -> Option<(i64, i64, i64)> {
+    INDEX_ERROR.with(|e| e.take())
+}

@@ -1,0 +1,121 @@
+//! The builtin functions' signatures: what each takes and returns.
+
+use crate::abi::Type;
+
+use super::*;
+use crate::jit::ir::{Builtin, MathFn, Span};
+
+pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
+    let name = match b {
+        Builtin::Abs => "abs",
+        Builtin::Min => "min",
+        Builtin::Max => "max",
+        Builtin::Int => "int",
+        Builtin::Float => "float",
+        Builtin::Bool => "bool",
+        Builtin::Len => "len",
+        Builtin::Math(_) => "math function",
+    };
+    let arity = |n: usize| -> R<()> {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(CompileError::typing(
+                span,
+                format!(
+                    "{name}() takes {n} argument{}, got {}",
+                    if n == 1 { "" } else { "s" },
+                    args.len()
+                ),
+            ))
+        }
+    };
+    let numeric = |t: &Type| -> R<()> {
+        if is_numeric(t) {
+            Ok(())
+        } else {
+            Err(CompileError::typing(
+                span,
+                format!("{name}() needs a number, got {}", kernel_type_name(t)),
+            ))
+        }
+    };
+    Ok(match b {
+        Builtin::Abs => {
+            arity(1)?;
+            numeric(&args[0])?;
+            bool_as_int(&args[0])
+        }
+        Builtin::Min | Builtin::Max => {
+            if args.len() < 2 {
+                return Err(CompileError::unsupported(
+                    span,
+                    format!("{name}() needs at least two numbers in a kernel"),
+                ));
+            }
+            let mut acc = args[0].clone();
+            numeric(&acc)?;
+            for t in &args[1..] {
+                numeric(t)?;
+                acc = unify(&acc, t).expect("numbers unify");
+            }
+            acc
+        }
+        Builtin::Len => {
+            arity(1)?;
+            if !matches!(args[0], Type::Array { .. }) {
+                return Err(CompileError::typing(
+                    span,
+                    format!(
+                        "len() of a {} (kernels take len() of arrays)",
+                        kernel_type_name(&args[0])
+                    ),
+                ));
+            }
+            I64
+        }
+        Builtin::Int => {
+            arity(1)?;
+            numeric(&args[0])?;
+            I64
+        }
+        Builtin::Float => {
+            arity(1)?;
+            numeric(&args[0])?;
+            Type::F64
+        }
+        Builtin::Bool => {
+            arity(1)?;
+            if !(is_numeric(&args[0]) || matches!(args[0], Type::Pointer { .. })) {
+                return Err(CompileError::typing(
+                    span,
+                    format!("bool() of a {}", kernel_type_name(&args[0])),
+                ));
+            }
+            Type::Bool
+        }
+        Builtin::Math(m) => {
+            let n = m.arity();
+            let ok = args.len() == n || (m == MathFn::Log && args.len() == 2);
+            if !ok {
+                return Err(CompileError::typing(
+                    span,
+                    format!("math.{m:?}() takes {n} argument(s), got {}", args.len())
+                        .to_lowercase(),
+                ));
+            }
+            for t in args {
+                numeric(t)?;
+            }
+            match m {
+                // Of an int: the int itself (uint64 keeps values past int64's range).
+                MathFn::Floor | MathFn::Ceil | MathFn::Trunc if is_int(&bool_as_int(&args[0])) => {
+                    bool_as_int(&args[0])
+                }
+                MathFn::Floor | MathFn::Ceil | MathFn::Trunc => I64,
+                MathFn::Isnan | MathFn::Isinf | MathFn::Isfinite => Type::Bool,
+                _ => Type::F64,
+            }
+        }
+    })
+}
