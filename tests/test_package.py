@@ -19,6 +19,17 @@ def test_stubs_declare_exactly_the_extension_module():
     assert check_stubs.problems() == []
 
 
+def test_type_kind_documents_every_kind_a_type_has():
+    import re
+
+    import nativecall
+
+    documented = re.findall(r"`(\w+)`", nativecall.Type.kind.__doc__)
+    texts = ["void", "bool", "int32", "double", "double _Complex", "double *", "struct point", "DLTensor",
+             "double (double)", "float64[:, ::1]"]  # fmt: skip
+    assert sorted(nativecall.Type(t).kind for t in texts) == sorted(documented)
+
+
 def test_import_nativecall_does_not_import_heavy_libraries():
     code = (
         "import sys, nativecall; "

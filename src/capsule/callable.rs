@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyDict, PyTuple};
+use pyo3::types::{PyCapsule, PyTuple};
 
 use crate::abi::{Signature, Type};
 use crate::jit::{constant_args_thunk, ArgSource, CodeMemory, CountGuard, Thunk};
@@ -626,15 +626,5 @@ impl NativeCallable {
             .import("nativecall._numba")?
             .getattr("adapter")?
             .call1((slf,))
-    }
-
-    /// A dict describing the callable (used by `python -m nativecall inspect --json`).
-    fn _describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("name", &self.name)?;
-        d.set_item("signature", self.signature.to_string())?;
-        d.set_item("c_signature", self.raw_signature.to_string())?;
-        d.set_item("address", self.address)?;
-        Ok(d)
     }
 }
