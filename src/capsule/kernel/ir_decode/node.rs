@@ -66,7 +66,8 @@ impl<'py> Node<'py> {
         place: Option<Place<'_>>,
     ) -> PyResult<Node<'py>> {
         let at = || place.map_or_else(|| "the root".to_string(), |p| p.to_string());
-        let wanted = Field::One(expected).describe();
+        // Messages only: nothing is formatted for a well-formed node.
+        let wanted = || Field::One(expected).describe();
         let tag = obj
             .cast::<PyTuple>()
             .ok()
@@ -74,22 +75,25 @@ impl<'py> Node<'py> {
             .and_then(|tag| tag.cast_into::<PyString>().ok());
         let Some(tag) = tag else {
             return Err(ir_error(format!(
-                "{} holds {wanted} (a tuple starting with its tag), got {}",
+                "{} holds {} (a tuple starting with its tag), got {}",
                 at(),
+                wanted(),
                 got(obj)
             )));
         };
         let tag = tag.to_cow()?;
         let kind = schema(obj.py())?.kinds.get(tag.as_ref()).ok_or_else(|| {
             ir_error(format!(
-                "{} holds {wanted}, got the unknown tag '{tag}'",
-                at()
+                "{} holds {}, got the unknown tag '{tag}'",
+                at(),
+                wanted()
             ))
         })?;
         if kind.category != expected {
             return Err(ir_error(format!(
-                "{} holds {wanted}, got the {} node '{tag}'",
+                "{} holds {}, got the {} node '{tag}'",
                 at(),
+                wanted(),
                 kind.category.name()
             )));
         }
