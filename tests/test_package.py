@@ -1,8 +1,10 @@
 """The package itself: stubs, import cost, examples."""
 
+import math
 import runpy
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,17 @@ def test_stubs_declare_exactly_the_extension_module():
     assert check_stubs.problems() == []
 
 
+def test_type_kind_documents_every_kind_a_type_has():
+    import re
+
+    import nativecall
+
+    documented = re.findall(r"`(\w+)`", nativecall.Type.kind.__doc__)
+    texts = ["void", "bool", "int32", "double", "double _Complex", "double *", "struct point", "DLTensor",
+             "double (double)", "float64[:, ::1]"]  # fmt: skip
+    assert sorted(nativecall.Type(t).kind for t in texts) == sorted(documented)
+
+
 def test_import_nativecall_does_not_import_heavy_libraries():
     code = (
         "import sys, nativecall; "
@@ -24,6 +37,69 @@ def test_import_nativecall_does_not_import_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# The runtime: every module of the package but the tooling (nativecall._tools, run by
+# `python -m nativecall`), the scipy-facing `optimize`, and the transonic plugin.
+RUNTIME_MODULES = ["nativecall", "nativecall._errors", "nativecall._interop", "nativecall._ir", "nativecall._jit",
+                   "nativecall._numba", "nativecall._pickle"]  # fmt: skip
+
+
+def test_the_runtime_modules_are_every_module_but_the_tools_optimize_and_transonic():
+    import pkgutil
+
+    import nativecall
+
+    found = {f"nativecall.{m.name}" for m in pkgutil.iter_modules(nativecall.__path__)}
+    assert found - {"nativecall._native", "nativecall.__main__"} == (
+        set(RUNTIME_MODULES[1:]) | {"nativecall._tools", "nativecall.optimize", "nativecall.transonic"}
+    )
+
+
+@pytest.mark.parametrize("module", RUNTIME_MODULES)
+def test_no_runtime_module_imports_scipy_numpy_or_the_tools_when_imported(module):
+    code = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'scipy', 'numba', 'Cython') "
+        "or m.startswith('nativecall._tools')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_compiling_a_kernel_and_integrating_it_with_scipy_never_loads_the_tools():
+    code = """if True:
+        import math, sys
+        from scipy import integrate
+        import nativecall
+
+        @nativecall.jit("float64(float64)")
+        def bell(x):
+            return math.exp(-x * x)
+
+        print(integrate.quad(bell.lowlevelcallable(), -3.0, 3.0)[0])
+        print(sorted(m for m in sys.modules if m.startswith("nativecall._tools") or m == "nativecall.__main__"))
+    """
+    with tempfile.TemporaryDirectory() as tmp:  # kernels need their source in a file
+        script = Path(tmp) / "quad_kernel.py"
+        script.write_text(code)
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    value, tools = out.splitlines()
+    assert float(value) == pytest.approx(math.sqrt(math.pi) * math.erf(3.0), rel=1e-12)
+    assert tools == "[]"
+
+
+def test_python_m_nativecall_loads_only_the_tool_its_command_runs():
+    code = (
+        "import sys, runpy; sys.argv = ['nativecall', 'inspect', 'scipy.optimize.cython_optimize._zeros']; "
+        "import io, contextlib\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        runpy.run_module('nativecall', run_name='__main__')\n"
+        "    except SystemExit as e:\n        status = e.code\n"
+        "print(status, sorted(m for m in sys.modules if m.startswith('nativecall._tools')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split(None, 1) == ["0", "['nativecall._tools', 'nativecall._tools.exports']\n"]
 
 
 def _example_lines(name, g):
@@ -190,9 +266,9 @@ def test_cython_calls_kernel_example_builds_and_runs(tmp_path):
 
 
 def test_the_demo_prints_the_table(capsys):
-    from nativecall import _demo
+    from nativecall._tools import demo
 
-    assert _demo.run(repeats=1, min_time=0.0) == 0
+    assert demo.run(repeats=1, min_time=0.0) == 0
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("scenario"))
     for column in ["Python way", "nativecall", "speed-up", "compile", "C/Cython", "Numba", "same answer"]:

@@ -1,7 +1,7 @@
 """``@nativecall.jit``: the Python-subset frontend.
 
 The function's source is parsed with :mod:`ast` and lowered to the kernel IR the
-Rust compiler reads (nested tuples). Names are resolved here, once, at decoration
+Rust compiler reads (nested tuples, built through the node kinds of :mod:`._ir`). Names are resolved here, once, at decoration
 time: parameters and assigned names are locals; numbers found in the closure or
 the globals are frozen as constants; functions from :mod:`math`, the builtins
 ``abs/min/max/int/float/bool``, other kernels, anything :func:`nativecall.native`
@@ -21,6 +21,7 @@ import operator
 import textwrap
 import types
 
+from . import _ir as ir
 from . import _native
 from ._errors import CompileError, TypingError, UndefinedNameError, UnsupportedError
 from ._native import Kernel, NativeCallable, Signature, SignatureError, Type
@@ -210,8 +211,9 @@ class _Frontend:
         self.param_list = params
         self.locals = set(names) | _assigned_names(f.body)
         body = self.block(_strip_docstring(f.body))
-        natives = [(n, list(t)) for n, t in self.natives]
-        return ("function", f.name, list(zip(names, params)), ret, body, natives, self.boundscheck)
+        natives = [ir.OVERLOADS(label, targets) for label, targets in self.natives]
+        params = [ir.PARAM(name, t) for name, t in zip(names, params)]
+        return ir.FUNCTION(f.name, params, ret, body, natives, self.boundscheck)
 
     def param_types(self, names):
         func = self.func
@@ -271,14 +273,14 @@ class _Frontend:
         """A frozen number, or None if ``value`` is not a real number."""
         line, col = self.pos(node)
         if isinstance(value, bool) or type(value).__name__ == "bool_":
-            return ("bool", builtins.bool(value), line, col)
+            return ir.BOOL(builtins.bool(value), line, col)
         if isinstance(value, numbers.Integral):
             v = operator.index(value)
             if not _INT64[0] <= v <= _INT64[1]:
                 raise self.fail(node, f"the integer {v} does not fit in int64", TypingError)
-            return ("int", v, line, col)
+            return ir.INT(v, line, col)
         if isinstance(value, numbers.Real):
-            return ("float", float(value), line, col)
+            return ir.FLOAT(float(value), line, col)
         return None
 
     def native_ref(self, key, label, callables):
@@ -353,35 +355,35 @@ class _Frontend:
             return self.assign(s.targets[0], s.value, s)
         if isinstance(s, ast.AnnAssign):
             if s.value is None:
-                return ("pass",)
+                return ir.PASS()
             return self.assign(s.target, s.value, s)
         if isinstance(s, ast.AugAssign):
             op = self.binop(s.op, s)
             if isinstance(s.target, ast.Name):
                 self.check_local(s.target)
-                return ("augassign", s.target.id, op, self.expr(s.value), line, col)
+                return ir.AUGASSIGN(s.target.id, op, self.expr(s.value), line, col)
             if isinstance(s.target, ast.Subscript):
                 p, i = self.subscript(s.target)
-                return ("augstore", p, i, op, self.expr(s.value), line, col)
+                return ir.AUGSTORE(p, i, op, self.expr(s.value), line, col)
             raise self.fail(s.target, "augmented assignment to this target is not supported")
         if isinstance(s, ast.If):
-            return ("if", self.expr(s.test), self.block(s.body), self.block(s.orelse), line, col)
+            return ir.IF(self.expr(s.test), self.block(s.body), self.block(s.orelse), line, col)
         if isinstance(s, ast.While):
-            return ("while", self.expr(s.test), self.block(s.body), self.block(s.orelse), line, col)
+            return ir.WHILE(self.expr(s.test), self.block(s.body), self.block(s.orelse), line, col)
         if isinstance(s, ast.For):
             return self.for_(s)
         if isinstance(s, ast.Break):
-            return ("break", line, col)
+            return ir.BREAK(line, col)
         if isinstance(s, ast.Continue):
-            return ("continue", line, col)
+            return ir.CONTINUE(line, col)
         if isinstance(s, ast.Return):
-            return ("return", None if s.value is None else self.expr(s.value), line, col)
+            return ir.RETURN(None if s.value is None else self.expr(s.value), line, col)
         if isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
-                return ("pass",)
-            return ("expr", self.expr(s.value), line, col)
+                return ir.PASS()
+            return ir.EXPR_STMT(self.expr(s.value), line, col)
         if isinstance(s, ast.Pass):
-            return ("pass",)
+            return ir.PASS()
         raise self.fail(s, f"'{type(s).__name__}' statements are not supported in kernels")
 
     def check_local(self, target):
@@ -391,16 +393,16 @@ class _Frontend:
     def assign(self, target, value, s):
         line, col = self.pos(s)
         if isinstance(target, ast.Name):
-            return ("assign", [target.id], [self.expr(value)], line, col)
+            return ir.ASSIGN([target.id], [self.expr(value)], line, col)
         if isinstance(target, ast.Subscript):
             p, i = self.subscript(target)
-            return ("store", p, i, self.expr(value), line, col)
+            return ir.STORE(p, i, self.expr(value), line, col)
         if isinstance(target, ast.Tuple):
             if not all(isinstance(t, ast.Name) for t in target.elts):
                 raise self.fail(target, "tuple assignment targets must be names")
             if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
                 raise self.fail(value, "tuple assignment needs a tuple of the same length on the right (a, b = b, a)")
-            return ("assign", [t.id for t in target.elts], [self.expr(v) for v in value.elts], line, col)
+            return ir.ASSIGN([t.id for t in target.elts], [self.expr(v) for v in value.elts], line, col)
         raise self.fail(target, f"assignment to a {type(target).__name__} is not supported")
 
     def for_(self, s):
@@ -420,12 +422,12 @@ class _Frontend:
             raise self.fail(s.target, "the loop variable must be a name")
         a = [self.expr(x) for x in it.args]
         if len(a) == 1:
-            start, stop, step = ("int", 0, line, col), a[0], ("int", 1, line, col)
+            start, stop, step = ir.INT(0, line, col), a[0], ir.INT(1, line, col)
         elif len(a) == 2:
-            start, stop, step = a[0], a[1], ("int", 1, line, col)
+            start, stop, step = a[0], a[1], ir.INT(1, line, col)
         else:
             start, stop, step = a
-        return ("for", s.target.id, start, stop, step, self.block(s.body), self.block(s.orelse), line, col)
+        return ir.FOR(s.target.id, start, stop, step, self.block(s.body), self.block(s.orelse), line, col)
 
     # ------------------------------------------------------------------ expressions
 
@@ -456,21 +458,21 @@ class _Frontend:
         line, col = self.pos(e)
         if isinstance(e, ast.Constant):
             if e.value is None:
-                return ("null", line, col)
+                return ir.NULL(line, col)
             c = self.constant(e.value, e) if not isinstance(e.value, (str, bytes, complex)) else None
             if c is None:
                 raise self.fail(e, f"{type(e.value).__name__} constants are not supported in kernels")
             return c
         if isinstance(e, ast.Name):
             if e.id in self.locals:
-                return ("name", e.id, line, col)
+                return ir.NAME(e.id, line, col)
             value = self.lookup(e.id)
             if value is _UNSET:
                 raise self.fail(e, f"name '{e.id}' is not defined", UndefinedNameError)
             return self.value(value, e, e.id)
         if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id in self.locals:
             if e.attr == "ndim":
-                return ("ndim", self.expr(e.value), line, col)
+                return ir.NDIM(self.expr(e.value), line, col)
             raise self.fail(e, f"'.{e.attr}' is not supported in kernels (arrays have .shape[k] and .ndim)")
         if isinstance(e, ast.Attribute):
             value = self.static_value(e)
@@ -478,23 +480,24 @@ class _Frontend:
                 raise self.fail(e, f"'{ast.unparse(e)}' is not a constant or a native function kernels can use")
             return self.value(value, e, ast.unparse(e))
         if isinstance(e, ast.BinOp):
-            return ("binary", self.binop(e.op, e), self.expr(e.left), self.expr(e.right), line, col)
+            return ir.BINARY(self.binop(e.op, e), self.expr(e.left), self.expr(e.right), line, col)
         if isinstance(e, ast.UnaryOp):
             op = _UNARY[type(e.op)]
             if op == "-" and isinstance(e.operand, ast.Constant) and type(e.operand.value) is int:
                 return self.constant(-e.operand.value, e)
-            return ("unary", op, self.expr(e.operand), line, col)
+            return ir.UNARY(op, self.expr(e.operand), line, col)
         if isinstance(e, ast.BoolOp):
-            return ("boolop", isinstance(e.op, ast.And), [self.expr(v) for v in e.values], line, col)
+            return ir.BOOLOP(isinstance(e.op, ast.And), [self.expr(v) for v in e.values], line, col)
         if isinstance(e, ast.Compare):
-            rest = []
+            ops, comparators = [], []
             for op, right in zip(e.ops, e.comparators):
                 if type(op) not in _CMPOPS:
                     raise self.fail(e, f"the comparison {type(op).__name__} is not supported in kernels")
-                rest.append((_CMPOPS[type(op)], self.expr(right)))
-            return ("compare", self.expr(e.left), rest, line, col)
+                ops.append(_CMPOPS[type(op)])
+                comparators.append(self.expr(right))
+            return ir.COMPARE(self.expr(e.left), ops, comparators, line, col)
         if isinstance(e, ast.IfExp):
-            return ("ifexp", self.expr(e.test), self.expr(e.body), self.expr(e.orelse), line, col)
+            return ir.IFEXP(self.expr(e.test), self.expr(e.body), self.expr(e.orelse), line, col)
         if isinstance(e, ast.Subscript):
             v = e.value
             if isinstance(v, ast.Attribute) and v.attr == "shape" and isinstance(v.value, ast.Name) and v.value.id in self.locals:
@@ -503,9 +506,9 @@ class _Frontend:
                     raise self.fail(k, "a.shape takes a constant, non-negative index in kernels")
                 if k.value > _MAX_NDIM:
                     raise self.fail(k, f"a.shape[{k.value}]: arrays have at most {_MAX_NDIM} dimensions", TypingError)
-                return ("shape", self.expr(v.value), k.value, line, col)
+                return ir.SHAPE(self.expr(v.value), k.value, line, col)
             p, i = self.subscript(e)
-            return ("index", p, i, line, col)
+            return ir.INDEX(p, i, line, col)
         if isinstance(e, ast.Call):
             return self.call(e)
         raise self.fail(e, f"'{type(e).__name__}' expressions are not supported in kernels")
@@ -518,7 +521,7 @@ class _Frontend:
         index = self.as_native(value, label, node)
         if index is not None:
             line, col = self.pos(node)
-            return ("funcref", index, line, col)
+            return ir.FUNCREF(index, line, col)
         raise self.fail(
             node,
             f"'{label}' is a {type(value).__name__}; kernels can use numbers and native functions from outside",
@@ -531,28 +534,28 @@ class _Frontend:
         if any(isinstance(a, ast.Starred) for a in e.args):
             raise self.fail(e, "*args are not supported in kernel calls")
         args = [self.expr(a) for a in e.args]
-        return ("call", self.callee(e.func), args, line, col)
+        return ir.CALL(self.callee(e.func), args, line, col)
 
     def callee(self, f):
         if isinstance(f, ast.Name):
             if f.id in self.locals:
-                return ("local", f.id)
+                return ir.LOCAL(f.id)
             value = self.lookup(f.id)
             if value is _UNSET:
                 if f.id == self.func.__name__:
-                    return ("self",)
+                    return ir.SELF()
                 raise self.fail(f, f"name '{f.id}' is not defined", UndefinedNameError)
             if value is self.func or (f.id == self.fdef.name and isinstance(value, Kernel) and value.py_func is self.func):
-                return ("self",)
+                return ir.SELF()
             return self.callee_value(value, f, f.id)
         if isinstance(f, ast.Attribute):
             base = self.static_value(f.value)
             if isinstance(base, types.ModuleType) and base is math:
                 if f.attr in _MATH_FUNCTIONS:
-                    return ("math", f.attr)
+                    return ir.MATH(f.attr)
                 raise self.fail(f, f"math.{f.attr} is not available in kernels")
             if isinstance(base, types.ModuleType) and hasattr(base, "__pyx_capi__") and f.attr in _pyx_plain_names(base):
-                return ("native", self.cython_overloads(base, f.attr, f))
+                return ir.NATIVE(self.cython_overloads(base, f.attr, f))
             value = self.static_value(f)
             if value is _UNSET:
                 raise self.fail(f, f"'{ast.unparse(f)}' is not defined", UndefinedNameError)
@@ -562,10 +565,10 @@ class _Frontend:
     def callee_value(self, value, node, label):
         for name, builtin in _BUILTINS.items():
             if value is builtin:
-                return ("builtin", name)
+                return ir.BUILTIN(name)
         if isinstance(value, types.BuiltinFunctionType) and getattr(math, getattr(value, "__name__", ""), None) is value:
             if value.__name__ in _MATH_FUNCTIONS:
-                return ("math", value.__name__)
+                return ir.MATH(value.__name__)
             raise self.fail(node, f"math.{value.__name__} is not available in kernels")
         if value is range:
             raise self.fail(node, "range() is only for 'for' loops in kernels")
@@ -580,7 +583,7 @@ class _Frontend:
         index = self.as_native(value, label, node)
         if index is None:
             raise self.fail(node, f"'{label}' ({type(value).__name__}) cannot be called from a kernel", TypingError)
-        return ("native", index)
+        return ir.NATIVE(index)
 
 
 def _pyx_plain_names(module):

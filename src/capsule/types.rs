@@ -100,7 +100,8 @@ impl PyNativeType {
         self.ty.align()
     }
 
-    /// One of `void`, `bool`, `int`, `float`, `complex`, `pointer`, `struct`, `dltensor`, `function`.
+    /// One of `void`, `bool`, `int`, `float`, `complex`, `pointer`, `struct`, `dltensor`,
+    /// `function`, `array`.
     #[getter]
     fn kind(&self) -> &'static str {
         match self.ty {

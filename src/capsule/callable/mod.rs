@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyDict, PyTuple};
+use pyo3::types::{PyCapsule, PyTuple};
 
 use crate::abi::{Signature, Type};
 use crate::jit::{ArgSource, CodeMemory, CountGuard, Thunk};
@@ -345,15 +345,5 @@ impl NativeCallable {
     #[getter]
     fn numba<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         export::numba(slf)
-    }
-
-    /// A dict describing the callable (used by `python -m nativecall inspect --json`).
-    fn _describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("name", &self.name)?;
-        d.set_item("signature", self.signature.to_string())?;
-        d.set_item("c_signature", self.raw_signature.to_string())?;
-        d.set_item("address", self.address)?;
-        Ok(d)
     }
 }

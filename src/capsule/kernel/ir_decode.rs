@@ -1,19 +1,34 @@
 //! Reading the frontend's kernel IR (nested tuples built by `python/nativecall/_jit.py`)
-//! into [`crate::jit::ir`], with the nesting limit that keeps typing and code generation
+//! into [`crate::jit::ir`], checked against the one schema of the IR,
+//! `nativecall._ir.SCHEMA`, with the nesting limit that keeps typing and code generation
 //! from recursing without bound.
+//!
+//! The schema is read from Python once per process and checked against this decoder's own
+//! tables (every node kind the schema names has a decoder here, and the operators agree).
+//! Every node is then checked against it: its tag is a kind of the category its place
+//! expects, it has the schema's number of fields, and each field the decoder reads (by
+//! name) holds the schema's kind of value. Malformed IR is a `TypeError` saying which
+//! field of which node was wrong; it never reaches typing.
+//!
+//! [`schema`] holds the schema as this decoder reads it, [`node`] the checked view of one
+//! node that the decoders below read fields from by name.
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::PyList;
 
 use crate::jit::ir::{
     BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, Overloads, PythonVersion,
-    Span, Stmt, UnaryOp,
+    Stmt, UnaryOp,
 };
 
 use super::KernelCompileFailure;
 use crate::capsule::callable::NativeCallable;
-use crate::capsule::types::type_from_object;
+
+mod node;
+mod schema;
+
+use node::{ir_error, op_named, Node};
+use schema::{mismatch, Base, Decode, Decoder, Field};
 
 /// How deeply statements and expressions may nest in kernel IR. Typing and code
 /// generation recurse over the tree, so a deeper one is refused here, as a compile error
@@ -30,22 +45,19 @@ thread_local! {
 struct Nesting;
 
 impl Nesting {
-    fn enter(t: &Bound<'_, PyTuple>) -> PyResult<Nesting> {
+    fn enter(node: &Node<'_>) -> PyResult<Nesting> {
         let depth = IR_DEPTH.with(|d| {
             d.set(d.get() + 1);
             d.get()
         });
         let level = Nesting;
         if depth > MAX_IR_DEPTH {
-            let (line, col) = match t.len() >= 3 {
-                true => span_at(t).map_or((0, 0), |s| (s.line, s.col)),
-                false => (0, 0),
-            };
+            let span = node.span().unwrap_or_default();
             return Err(KernelCompileFailure::new_err((
                 "unsupported",
                 format!("statements and expressions nest more than {MAX_IR_DEPTH} levels deep"),
-                line,
-                col,
+                span.line,
+                span.col,
             )));
         }
         Ok(level)
@@ -58,282 +70,269 @@ impl Drop for Nesting {
     }
 }
 
-fn tuple<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyTuple>> {
-    obj.cast::<PyTuple>()
-        .map_err(|_| PyTypeError::new_err(format!("kernel IR: expected a tuple, got {obj}")))
-}
-
-fn tag(t: &Bound<'_, PyTuple>) -> PyResult<String> {
-    t.get_item(0)?.extract()
-}
-
-fn span_at(t: &Bound<'_, PyTuple>) -> PyResult<Span> {
-    let n = t.len();
-    Ok(Span {
-        line: t.get_item(n - 2)?.extract()?,
-        col: t.get_item(n - 1)?.extract()?,
-    })
-}
-
-fn list<T>(
-    obj: &Bound<'_, PyAny>,
-    f: impl Fn(&Bound<'_, PyAny>) -> PyResult<T>,
-) -> PyResult<Vec<T>> {
-    let l = obj
-        .cast::<PyList>()
-        .map_err(|_| PyTypeError::new_err("kernel IR: expected a list"))?;
-    l.iter().map(|x| f(&x)).collect()
-}
-
 pub(super) fn function_from(obj: &Bound<'_, PyAny>) -> PyResult<Function> {
-    let t = tuple(obj)?;
-    if tag(t)? != "function" {
-        return Err(PyTypeError::new_err(
-            "kernel IR: expected ('function', ...)",
-        ));
-    }
-    let name: String = t.get_item(1)?.extract()?;
-    let params = list(&t.get_item(2)?, |p| {
-        let p = tuple(p)?;
-        Ok((
-            p.get_item(0)?.extract::<String>()?,
-            type_from_object(&p.get_item(1)?)?,
-        ))
+    let n = Node::open(obj, Base::Function, None)?;
+    let params = n.nodes("params", Base::Param, |p| {
+        Ok((p.string("name")?, p.ty("type")?))
     })?;
-    let ret_obj = t.get_item(3)?;
-    let ret = if ret_obj.is_none() {
-        None
-    } else {
-        Some(type_from_object(&ret_obj)?)
-    };
-    let body = list(&t.get_item(4)?, stmt_from)?;
-    let natives = list(&t.get_item(5)?, overloads_from)?;
-    let boundscheck: bool = t.get_item(6)?.extract()?;
+    let natives = n.nodes("natives", Base::Overloads, overloads_from)?;
     // `math` follows the running interpreter's release where releases differ.
     let version = obj.py().version_info();
     Ok(Function {
-        name,
+        name: n.string("name")?,
         params,
-        ret,
-        body,
+        ret: n.opt_ty("ret")?,
+        body: n.stmts("body")?,
         natives,
-        boundscheck,
+        boundscheck: n.boolean("boundscheck")?,
         python: PythonVersion::new(version.major, version.minor),
     })
 }
 
-fn overloads_from(obj: &Bound<'_, PyAny>) -> PyResult<Overloads> {
-    let t = tuple(obj)?;
-    let name: String = t.get_item(0)?.extract()?;
-    let targets = list(&t.get_item(1)?, |nc| {
-        let nc = nc
-            .cast::<NativeCallable>()
-            .map_err(|_| PyTypeError::new_err("kernel IR: a callee must be a NativeCallable"))?;
-        let nc = nc.get();
-        Ok(NativeTarget {
-            name: nc.name.clone(),
-            address: nc.address,
-            visible: (*nc.signature).clone(),
-            raw: (*nc.raw_signature).clone(),
-            hidden: nc.hidden_bits(),
-            writes: nc.writes.clone(),
+fn overloads_from(n: &Node<'_>) -> PyResult<Overloads> {
+    let targets = n.field("targets", Field::List(Base::Callable))?;
+    let targets = targets
+        .cast::<PyList>()?
+        .iter()
+        .map(|nc| {
+            let nc = nc.cast::<NativeCallable>()?.get();
+            Ok(NativeTarget {
+                name: nc.name.clone(),
+                address: nc.address,
+                visible: (*nc.signature).clone(),
+                raw: (*nc.raw_signature).clone(),
+                hidden: nc.hidden_bits(),
+                writes: nc.writes.clone(),
+            })
         })
-    })?;
-    Ok(Overloads { name, targets })
-}
-
-fn block_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Stmt>> {
-    list(obj, stmt_from)
-}
-
-fn stmt_from(obj: &Bound<'_, PyAny>) -> PyResult<Stmt> {
-    let t = tuple(obj)?;
-    let _level = Nesting::enter(t)?;
-    let g = |i: usize| t.get_item(i);
-    Ok(match tag(t)?.as_str() {
-        "assign" => Stmt::Assign(g(1)?.extract()?, list(&g(2)?, expr_from)?, span_at(t)?),
-        "augassign" => Stmt::AugAssign(
-            g(1)?.extract()?,
-            binop(&g(2)?)?,
-            expr_from(&g(3)?)?,
-            span_at(t)?,
-        ),
-        "store" => Stmt::Store(
-            expr_from(&g(1)?)?,
-            list(&g(2)?, expr_from)?,
-            expr_from(&g(3)?)?,
-            span_at(t)?,
-        ),
-        "augstore" => Stmt::AugStore(
-            expr_from(&g(1)?)?,
-            list(&g(2)?, expr_from)?,
-            binop(&g(3)?)?,
-            expr_from(&g(4)?)?,
-            span_at(t)?,
-        ),
-        "if" => Stmt::If(
-            expr_from(&g(1)?)?,
-            block_from(&g(2)?)?,
-            block_from(&g(3)?)?,
-            span_at(t)?,
-        ),
-        "while" => Stmt::While(
-            expr_from(&g(1)?)?,
-            block_from(&g(2)?)?,
-            block_from(&g(3)?)?,
-            span_at(t)?,
-        ),
-        "for" => Stmt::For {
-            var: g(1)?.extract()?,
-            start: expr_from(&g(2)?)?,
-            stop: expr_from(&g(3)?)?,
-            step: expr_from(&g(4)?)?,
-            body: block_from(&g(5)?)?,
-            orelse: block_from(&g(6)?)?,
-            span: span_at(t)?,
-        },
-        "break" => Stmt::Break(span_at(t)?),
-        "continue" => Stmt::Continue(span_at(t)?),
-        "return" => {
-            let v = g(1)?;
-            Stmt::Return(
-                if v.is_none() {
-                    None
-                } else {
-                    Some(expr_from(&v)?)
-                },
-                span_at(t)?,
-            )
-        }
-        "expr" => Stmt::Expr(expr_from(&g(1)?)?, span_at(t)?),
-        "pass" => Stmt::Pass,
-        other => {
-            return Err(PyTypeError::new_err(format!(
-                "kernel IR: unknown statement '{other}'"
-            )))
-        }
+        .collect::<PyResult<_>>()?;
+    Ok(Overloads {
+        name: n.string("label")?,
+        targets,
     })
 }
 
-fn binop(obj: &Bound<'_, PyAny>) -> PyResult<BinOp> {
-    let s: String = obj.extract()?;
-    Ok(match s.as_str() {
-        "+" => BinOp::Add,
-        "-" => BinOp::Sub,
-        "*" => BinOp::Mul,
-        "/" => BinOp::Div,
-        "//" => BinOp::FloorDiv,
-        "%" => BinOp::Mod,
-        "**" => BinOp::Pow,
-        "&" => BinOp::BitAnd,
-        "|" => BinOp::BitOr,
-        "^" => BinOp::BitXor,
-        "<<" => BinOp::LShift,
-        ">>" => BinOp::RShift,
-        other => {
-            return Err(PyTypeError::new_err(format!(
-                "kernel IR: unknown operator '{other}'"
-            )))
-        }
-    })
+fn stmt_from(n: &Node<'_>) -> PyResult<Stmt> {
+    let _level = Nesting::enter(n)?;
+    match n.kind.decoder {
+        Decoder::Stmt(decode) => decode(n),
+        _ => Err(mismatch(format!(
+            "'{}' is not decoded as a statement",
+            n.kind.tag
+        ))),
+    }
 }
 
-fn cmpop(obj: &Bound<'_, PyAny>) -> PyResult<CmpOp> {
-    let s: String = obj.extract()?;
-    Ok(match s.as_str() {
-        "==" => CmpOp::Eq,
-        "!=" => CmpOp::Ne,
-        "<" => CmpOp::Lt,
-        "<=" => CmpOp::Le,
-        ">" => CmpOp::Gt,
-        ">=" => CmpOp::Ge,
-        other => {
-            return Err(PyTypeError::new_err(format!(
-                "kernel IR: unknown comparison '{other}'"
-            )))
-        }
-    })
+fn expr_from(n: &Node<'_>) -> PyResult<Expr> {
+    let _level = Nesting::enter(n)?;
+    match n.kind.decoder {
+        Decoder::Expr(decode) => decode(n),
+        _ => Err(mismatch(format!(
+            "'{}' is not decoded as an expression",
+            n.kind.tag
+        ))),
+    }
 }
 
-fn expr_from(obj: &Bound<'_, PyAny>) -> PyResult<Expr> {
-    let t = tuple(obj)?;
-    let _level = Nesting::enter(t)?;
-    let g = |i: usize| t.get_item(i);
-    let span = span_at(t)?;
-    let bx = |i: usize| -> PyResult<Box<Expr>> { Ok(Box::new(expr_from(&g(i)?)?)) };
-    Ok(match tag(t)?.as_str() {
-        "int" => Expr::Int(g(1)?.extract()?, span),
-        "float" => Expr::Float(g(1)?.extract()?, span),
-        "bool" => Expr::Bool(g(1)?.extract()?, span),
-        "null" => Expr::Null(span),
-        "name" => Expr::Name(g(1)?.extract()?, span),
-        "funcref" => Expr::FuncRef(g(1)?.extract()?, span),
-        "unary" => {
-            let op = match g(1)?.extract::<String>()?.as_str() {
-                "-" => UnaryOp::Neg,
-                "+" => UnaryOp::Pos,
-                "not" => UnaryOp::Not,
-                "~" => UnaryOp::Invert,
-                other => {
-                    return Err(PyTypeError::new_err(format!(
-                        "kernel IR: unknown unary '{other}'"
-                    )))
-                }
-            };
-            Expr::Unary(op, bx(2)?, span)
+const STMTS: &[(&str, Decode<Stmt>)] = &[
+    ("assign", |n| {
+        Ok(Stmt::Assign(
+            n.strs("targets")?,
+            n.exprs("values")?,
+            n.span()?,
+        ))
+    }),
+    ("augassign", |n| {
+        let op = n.op("op", Base::BinOp, BINOPS)?;
+        Ok(Stmt::AugAssign(
+            n.string("target")?,
+            op,
+            n.expr("value")?,
+            n.span()?,
+        ))
+    }),
+    ("store", |n| {
+        Ok(Stmt::Store(
+            n.expr("base")?,
+            n.exprs("indices")?,
+            n.expr("value")?,
+            n.span()?,
+        ))
+    }),
+    ("augstore", |n| {
+        let op = n.op("op", Base::BinOp, BINOPS)?;
+        Ok(Stmt::AugStore(
+            n.expr("base")?,
+            n.exprs("indices")?,
+            op,
+            n.expr("value")?,
+            n.span()?,
+        ))
+    }),
+    ("if", |n| {
+        Ok(Stmt::If(
+            n.expr("test")?,
+            n.stmts("body")?,
+            n.stmts("orelse")?,
+            n.span()?,
+        ))
+    }),
+    ("while", |n| {
+        Ok(Stmt::While(
+            n.expr("test")?,
+            n.stmts("body")?,
+            n.stmts("orelse")?,
+            n.span()?,
+        ))
+    }),
+    ("for", |n| {
+        Ok(Stmt::For {
+            var: n.string("var")?,
+            start: n.expr("start")?,
+            stop: n.expr("stop")?,
+            step: n.expr("step")?,
+            body: n.stmts("body")?,
+            orelse: n.stmts("orelse")?,
+            span: n.span()?,
+        })
+    }),
+    ("break", |n| Ok(Stmt::Break(n.span()?))),
+    ("continue", |n| Ok(Stmt::Continue(n.span()?))),
+    ("return", |n| {
+        Ok(Stmt::Return(n.opt_expr("value")?, n.span()?))
+    }),
+    ("expr_stmt", |n| Ok(Stmt::Expr(n.expr("value")?, n.span()?))),
+    ("pass", |_| Ok(Stmt::Pass)),
+];
+
+const EXPRS: &[(&str, Decode<Expr>)] = &[
+    ("int", |n| Ok(Expr::Int(n.int("value")?, n.span()?))),
+    ("float", |n| Ok(Expr::Float(n.float("value")?, n.span()?))),
+    ("bool", |n| Ok(Expr::Bool(n.boolean("value")?, n.span()?))),
+    ("null", |n| Ok(Expr::Null(n.span()?))),
+    ("name", |n| Ok(Expr::Name(n.string("id")?, n.span()?))),
+    ("funcref", |n| Ok(Expr::FuncRef(n.int("index")?, n.span()?))),
+    ("unary", |n| {
+        let op = n.op("op", Base::UnaryOp, UNARYOPS)?;
+        Ok(Expr::Unary(op, n.boxed("operand")?, n.span()?))
+    }),
+    ("binary", |n| {
+        let op = n.op("op", Base::BinOp, BINOPS)?;
+        Ok(Expr::Binary(
+            op,
+            n.boxed("left")?,
+            n.boxed("right")?,
+            n.span()?,
+        ))
+    }),
+    ("compare", |n| {
+        let ops = n
+            .field("ops", Field::List(Base::CmpOp))?
+            .extract::<Vec<String>>()?;
+        let ops = ops
+            .iter()
+            .map(|text| op_named(text, CMPOPS).ok_or_else(|| n.unknown("ops", text, "cmpop")))
+            .collect::<PyResult<Vec<_>>>()?;
+        let comparators = n.exprs("comparators")?;
+        if ops.len() != comparators.len() || ops.is_empty() {
+            return Err(ir_error(format!(
+                "a 'compare' node has {} ops and {} comparators (one or more, as many of each)",
+                ops.len(),
+                comparators.len()
+            )));
         }
-        "binary" => Expr::Binary(binop(&g(1)?)?, bx(2)?, bx(3)?, span),
-        "compare" => {
-            let rest = list(&g(2)?, |pair| {
-                let p = tuple(pair)?;
-                Ok((cmpop(&p.get_item(0)?)?, expr_from(&p.get_item(1)?)?))
-            })?;
-            Expr::Compare(bx(1)?, rest, span)
-        }
-        "boolop" => Expr::BoolOp(g(1)?.extract()?, list(&g(2)?, expr_from)?, span),
-        "ifexp" => Expr::IfExp(bx(1)?, bx(2)?, bx(3)?, span),
-        "index" => Expr::Index(bx(1)?, list(&g(2)?, expr_from)?, span),
-        "shape" => Expr::Shape(bx(1)?, g(2)?.extract()?, span),
-        "ndim" => Expr::Ndim(bx(1)?, span),
-        "call" => {
-            let c = tuple(&g(1)?)?.clone();
-            let callee = match tag(&c)?.as_str() {
-                "builtin" => Callee::Builtin(match c.get_item(1)?.extract::<String>()?.as_str() {
-                    "abs" => Builtin::Abs,
-                    "min" => Builtin::Min,
-                    "max" => Builtin::Max,
-                    "int" => Builtin::Int,
-                    "float" => Builtin::Float,
-                    "bool" => Builtin::Bool,
-                    "len" => Builtin::Len,
-                    other => {
-                        return Err(PyTypeError::new_err(format!(
-                            "kernel IR: unknown builtin '{other}'"
-                        )))
-                    }
-                }),
-                "math" => {
-                    let n: String = c.get_item(1)?.extract()?;
-                    Callee::Builtin(Builtin::Math(
-                        MathFn::from_name(&n)
-                            .ok_or_else(|| PyTypeError::new_err(format!("kernel IR: math.{n}")))?,
-                    ))
-                }
-                "native" => Callee::Native(c.get_item(1)?.extract()?),
-                "local" => Callee::Local(c.get_item(1)?.extract()?),
-                "self" => Callee::SelfCall,
-                other => {
-                    return Err(PyTypeError::new_err(format!(
-                        "kernel IR: unknown callee '{other}'"
-                    )))
-                }
-            };
-            Expr::Call(callee, list(&g(2)?, expr_from)?, span)
-        }
-        other => {
-            return Err(PyTypeError::new_err(format!(
-                "kernel IR: unknown expression '{other}'"
-            )))
-        }
-    })
-}
+        Ok(Expr::Compare(
+            n.boxed("left")?,
+            ops.into_iter().zip(comparators).collect(),
+            n.span()?,
+        ))
+    }),
+    ("boolop", |n| {
+        Ok(Expr::BoolOp(
+            n.boolean("is_and")?,
+            n.exprs("values")?,
+            n.span()?,
+        ))
+    }),
+    ("ifexp", |n| {
+        Ok(Expr::IfExp(
+            n.boxed("test")?,
+            n.boxed("body")?,
+            n.boxed("orelse")?,
+            n.span()?,
+        ))
+    }),
+    ("index", |n| {
+        Ok(Expr::Index(
+            n.boxed("base")?,
+            n.exprs("indices")?,
+            n.span()?,
+        ))
+    }),
+    ("shape", |n| {
+        Ok(Expr::Shape(n.boxed("array")?, n.int("dim")?, n.span()?))
+    }),
+    ("ndim", |n| Ok(Expr::Ndim(n.boxed("array")?, n.span()?))),
+    ("call", |n| {
+        Ok(Expr::Call(n.callee("callee")?, n.exprs("args")?, n.span()?))
+    }),
+];
+
+const CALLEES: &[(&str, Decode<Callee>)] = &[
+    ("builtin", |n| {
+        let name = n.string("name")?;
+        op_named(&name, BUILTINS)
+            .map(Callee::Builtin)
+            .ok_or_else(|| n.unknown("name", &name, "builtin"))
+    }),
+    ("math", |n| {
+        let name = n.string("name")?;
+        MathFn::from_name(&name)
+            .map(|f| Callee::Builtin(Builtin::Math(f)))
+            .ok_or_else(|| n.unknown("name", &name, "math function"))
+    }),
+    ("native", |n| Ok(Callee::Native(n.int("index")?))),
+    ("local", |n| Ok(Callee::Local(n.string("name")?))),
+    ("self", |_| Ok(Callee::SelfCall)),
+];
+
+const BINOPS: &[(&str, BinOp)] = &[
+    ("+", BinOp::Add),
+    ("-", BinOp::Sub),
+    ("*", BinOp::Mul),
+    ("/", BinOp::Div),
+    ("//", BinOp::FloorDiv),
+    ("%", BinOp::Mod),
+    ("**", BinOp::Pow),
+    ("&", BinOp::BitAnd),
+    ("|", BinOp::BitOr),
+    ("^", BinOp::BitXor),
+    ("<<", BinOp::LShift),
+    (">>", BinOp::RShift),
+];
+
+const UNARYOPS: &[(&str, UnaryOp)] = &[
+    ("-", UnaryOp::Neg),
+    ("+", UnaryOp::Pos),
+    ("not", UnaryOp::Not),
+    ("~", UnaryOp::Invert),
+];
+
+const CMPOPS: &[(&str, CmpOp)] = &[
+    ("==", CmpOp::Eq),
+    ("!=", CmpOp::Ne),
+    ("<", CmpOp::Lt),
+    ("<=", CmpOp::Le),
+    (">", CmpOp::Gt),
+    (">=", CmpOp::Ge),
+];
+
+const BUILTINS: &[(&str, Builtin)] = &[
+    ("abs", Builtin::Abs),
+    ("min", Builtin::Min),
+    ("max", Builtin::Max),
+    ("int", Builtin::Int),
+    ("float", Builtin::Float),
+    ("bool", Builtin::Bool),
+    ("len", Builtin::Len),
+];

@@ -269,14 +269,14 @@ TARGETS = {
 
 
 def bench_scenarios(repeats, min_time):
-    from . import _scenarios
+    from . import scenarios
 
-    build = _scenarios.Build()
+    build = scenarios.Build()
     rows, results = [], []
-    for cls in _scenarios.SCENARIOS:
+    for cls in scenarios.SCENARIOS:
         sc = cls(build)
         ok = sc.check()
-        t = _scenarios.measure(sc, repeats, min_time)
+        t = scenarios.measure(sc, repeats, min_time)
         ref_way, limit, python_min = TARGETS.get(cls.__name__, (None, None, None))
         ref = t.get(ref_way) if ref_way else None
         ratio = t["nativecall"] / ref if ref and "nativecall" in t else None

@@ -29,20 +29,21 @@ def table(rows, headers, out=sys.stdout):
 
 
 def run(repeats=3, min_time=0.02) -> int:
-    from . import _jit, _scenarios  # noqa: F401  (the frontend loads once, before any timing)
+    from .. import _jit  # noqa: F401  (the frontend loads once, before any timing)
+    from . import scenarios
 
     t_start = time.perf_counter()
     print("nativecall tour: native callbacks where people use them, timed against the Python way.\n")
     print("building the native references (gcc, Cython) ...", flush=True)
-    build = _scenarios.Build()
+    build = scenarios.Build()
     rows = []
     all_ok = True
-    for cls in _scenarios.SCENARIOS:
+    for cls in scenarios.SCENARIOS:
         print(f"  {cls.name} ...", flush=True)
         sc = cls(build)
         ok = sc.check()
         all_ok &= ok
-        t = _scenarios.measure(sc, repeats, min_time)
+        t = scenarios.measure(sc, repeats, min_time)
         ref = t.get("c", t.get("cython"))
         rows.append([
             sc.name,
