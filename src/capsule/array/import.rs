@@ -22,7 +22,7 @@ use super::{compact, dtype_of, type_of, Array, HeldBuffer, Shared, Storage};
 
 /// A zero-copy view of any DLPack producer (NumPy arrays, PyTorch/JAX tensors, capsules).
 #[pyfunction]
-pub fn from_dlpack(obj: &Bound<'_, PyAny>) -> PyResult<Array> {
+pub(crate) fn from_dlpack(obj: &Bound<'_, PyAny>) -> PyResult<Array> {
     let imported = dlpark::python::from_dlpack(obj.as_borrowed(), None, None).map_err(|e| {
         PyTypeError::new_err(format!(
             "from_dlpack needs a DLPack producer or capsule: {e}"
@@ -69,7 +69,7 @@ fn from_imported(imported: ImportedDlpack, what: &str) -> PyResult<Array> {
 /// the memory alive and pinned (buffer exports held) for as long as it exists.
 /// `__cuda_array_interface__` is refused: this build runs on the CPU only.
 #[pyfunction]
-pub fn asarray<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn asarray<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     if obj.is_instance_of::<Array>() {
         return Ok(obj.clone());
     }
