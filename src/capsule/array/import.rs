@@ -214,14 +214,7 @@ fn from_buffer(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Array> {
         ))
     })?;
     let view = &*held.0;
-    let format = if view.format.is_null() {
-        "B".to_string()
-    } else {
-        // SAFETY: a non-null format is a NUL-terminated string owned by the view.
-        unsafe { std::ffi::CStr::from_ptr(view.format) }
-            .to_string_lossy()
-            .into_owned()
-    };
+    let format = super::super::call::buffer_format(view);
     let itemsize = view.itemsize as usize;
     let t = super::super::call::buffer_element(&format, itemsize)
         .filter(|t| dtype_of(t).is_ok())

@@ -24,7 +24,7 @@ mod pointer;
 mod scalar;
 
 pub(crate) use plan::{plan_for, CallPlan};
-pub(crate) use pointer::buffer_element;
+pub(crate) use pointer::{buffer_element, buffer_format};
 pub(crate) use scalar::convert_result;
 
 use plan::NativeCall;
