@@ -1,0 +1,207 @@
+"""Code written for Numba ports by changing the import: ``nativecall.types`` and
+``nativecall.cfunc`` spell signatures and callbacks as Numba does (and take Numba's own
+type objects), and ``@nativecall.jit`` without a signature dispatches on argument types."""
+
+import ctypes
+import math
+
+import numba
+import numpy as np
+import pytest
+import scipy.integrate
+from scipy import LowLevelCallable
+
+import nativecall
+from nativecall import cfunc, types
+
+# ---------------------------------------------------------------------------- signatures
+
+
+def test_nativecall_types_spell_the_same_signature_as_the_string():
+    sig = types.float64(types.intc, types.CPointer(types.float64))
+    assert isinstance(sig, nativecall.Signature)
+    assert sig == nativecall.Signature("float64(intc, float64*)")
+    assert str(sig) == "double (int, double *)"
+    assert types.void(types.voidptr, types.intp) == nativecall.Signature("void (void *, npy_intp)")
+    assert types.boolean(types.uint8, types.complex128) == nativecall.Signature("bool (uint8, complex128)")
+    assert types.CPointer(types.CPointer(types.int32)) == nativecall.Type("int32_t **")
+
+
+def test_numba_signatures_convert_to_the_same_nativecall_signature_as_the_string():
+    nt = numba.types
+    cases = [
+        (nt.float64(nt.intc, nt.CPointer(nt.float64)), "float64(intc, float64*)"),
+        (nt.float64(nt.intc, nt.CPointer(nt.float64), nt.voidptr), "double (int, double *, void *)"),
+        (nt.int32(nt.intp, nt.CPointer(nt.intp), nt.float64, nt.int64), "int (npy_intp, npy_intp *, double, int64)"),
+        (nt.void(nt.uint8, nt.boolean, nt.float32), "void (uint8_t, bool, float)"),
+        (nt.complex128(nt.complex64), "complex128(complex64)"),
+        (nt.float64(nt.float64[:, ::1], nt.int32[:]), "float64(float64[:, ::1], int32[:])"),
+    ]
+    for numba_sig, text in cases:
+        assert types.as_signature(numba_sig) == nativecall.Signature(text), (numba_sig, text)
+    assert types.as_type(nt.CPointer(nt.float64)) == types.CPointer(types.float64)
+
+
+def test_a_numba_type_with_no_native_equivalent_is_refused_by_name():
+    with pytest.raises(TypeError, match="unicode_type"):
+        types.as_signature(numba.types.float64(numba.types.unicode_type))
+
+
+# ---------------------------------------------------------------------------- cfunc
+
+
+def _quad_integrand(n, xx):
+    # scipy's quad calls f(n, xx) with xx[0] the point and xx[1:] the extra args
+    t, a = xx[0], xx[1]
+    return math.exp(-a * t) * math.cos(t)
+
+
+quad_sig = types.float64(types.intc, types.CPointer(types.float64))
+ported = cfunc(quad_sig)(_quad_integrand)
+original = numba.cfunc(numba.types.float64(numba.types.intc, numba.types.CPointer(numba.types.float64)))(
+    _quad_integrand
+)
+
+
+def test_a_scipy_quad_integrand_ported_by_the_import_gives_numbas_result():
+    for a in (0.5, 2.0):
+        got = scipy.integrate.quad(LowLevelCallable(ported.ctypes), 0.0, 10.0, args=(a,))[0]
+        want = scipy.integrate.quad(LowLevelCallable(original.ctypes), 0.0, 10.0, args=(a,))[0]
+        exact = (a - math.exp(-10 * a) * (a * math.cos(10) - math.sin(10))) / (a * a + 1)
+        assert got == want
+        assert got == pytest.approx(exact, rel=1e-12)
+
+
+def test_a_cfunc_has_numbas_address_ctypes_cffi_and_native_name():
+    assert isinstance(ported, nativecall.CFunc)
+    assert ported.native_name == ported.kernel.name
+    raw = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int, ctypes.POINTER(ctypes.c_double))(ported.address)
+    xx = (ctypes.c_double * 2)(1.5, 0.25)
+    assert raw(2, xx) == math.exp(-0.375) * math.cos(1.5)
+    assert ported.ctypes(2, xx) == raw(2, xx)
+    from_cffi = scipy.integrate.quad(LowLevelCallable(ported.cffi), 0.0, 1.0, args=(0.25,))[0]
+    assert from_cffi == scipy.integrate.quad(LowLevelCallable(original.ctypes), 0.0, 1.0, args=(0.25,))[0]
+    assert nativecall.native(ported) is ported.kernel
+    assert ported.signature == nativecall.Signature("double (int, double *)")
+
+
+def test_a_cfunc_with_user_data_goes_through_lowlevelcallable_with_its_user_data():
+    @cfunc(types.float64(types.intc, types.CPointer(types.float64), types.voidptr))
+    def integrand(n, xx, user_data):
+        return xx[0] * xx[0]
+
+    data = ctypes.cast(ctypes.pointer(ctypes.c_double(3.0)), ctypes.c_void_p)
+    llc = LowLevelCallable(integrand.ctypes, data)
+    assert llc.signature == "double (int, double *, void *)"
+    assert scipy.integrate.quad(llc, 0.0, 2.0)[0] == pytest.approx(8.0 / 3.0, rel=1e-14)
+
+
+def test_cfunc_takes_numba_signatures_strings_and_signatures_alike():
+    def f(x, y):
+        return x * y + 1.0
+
+    numba_sig = numba.types.float64(numba.types.float64, numba.types.int32)
+    for sig in (numba_sig, "float64(float64, int32)", types.float64(types.float64, types.int32)):
+        c = cfunc(sig, cache=True, nopython=True)(f)
+        assert c(2.5, 4) == 11.0
+        assert c.signature == nativecall.Signature("double (double, int32_t)")
+
+
+def test_cfunc_refuses_options_it_does_not_know_and_a_missing_signature():
+    with pytest.raises(TypeError, match="parallel"):
+        cfunc("float64(float64)", parallel=True)
+    with pytest.raises(TypeError, match="needs a signature"):
+        cfunc(_quad_integrand)
+    with pytest.raises(TypeError, match="expected a signature"):
+        cfunc(3.0)
+
+
+def test_jit_takes_a_signature_built_from_types():
+    @nativecall.jit(types.float64(types.CPointer(types.float64), types.intp))
+    def total(p, n):
+        s = 0.0
+        for i in range(n):
+            s += p[i]
+        return s
+
+    values = (ctypes.c_double * 3)(1.0, 2.0, 4.5)
+    assert total(values, 3) == 7.5
+
+
+# ---------------------------------------------------------------------------- dispatch
+
+
+def test_a_kernel_without_a_signature_compiles_once_per_argument_types():
+    @nativecall.jit
+    def half(x):
+        return x // 2
+
+    assert isinstance(half, nativecall.Dispatcher)
+    assert half(7) == 3 and type(half(7)) is int
+    assert half(7.5) == 3.0 and type(half(7.5)) is float
+    assert half(9) == 4
+    assert half(np.float32(5.0)) == 2.0
+    assert list(half.overloads) == [(nativecall.int64,), (nativecall.float64,), (nativecall.float32,)]
+    assert [str(s) for s in half.signatures] == ["int64_t (int64_t)", "double (double)", "float (float)"]
+
+
+def test_a_kernel_without_a_signature_takes_numpy_and_nativecall_arrays_by_dtype_and_ndim():
+    @nativecall.jit(nopython=True, cache=True)
+    def total(a):
+        s = 0
+        for i in range(a.shape[0]):
+            s += a[i]
+        return s
+
+    assert total(np.arange(5, dtype=np.int32)) == 10
+    assert total(np.linspace(0.0, 1.0, 5)) == 2.5
+    assert total(nativecall.asarray(np.arange(4.0))) == 6.0
+    assert total(np.arange(10.0)[::2]) == 20.0
+    assert set(total.overloads) == {
+        (nativecall.int32[::1],),
+        (nativecall.float64[::1],),
+        (nativecall.float64[:],),
+    }
+
+
+def test_calling_a_kernel_without_a_signature_with_an_unsupported_value_names_the_argument():
+    @nativecall.jit
+    def add(x, y):
+        return x + y
+
+    with pytest.raises(TypeError, match=r"argument 'y' is a builtins.str"):
+        add(1.0, "two")
+    assert add.overloads == {}
+
+
+def test_a_kernel_calling_one_without_a_signature_compiles_it_for_each_call_sites_types():
+    @nativecall.jit
+    def square(x):
+        return x * x
+
+    @nativecall.jit("float64(float64, int64)")
+    def both(a, n):
+        k = square(n)  # int64: stays an integer (exact beyond 2**53)
+        return square(a) + k // 2
+
+    assert both(1.5, 3) == 2.25 + 4
+    assert set(square.overloads) == {(nativecall.float64,), (nativecall.int64,)}
+    assert square.overloads[(nativecall.int64,)].signature.restype == nativecall.int64
+
+
+def test_a_numba_njit_function_called_from_a_kernel_is_compiled_from_its_source():
+    @numba.njit
+    def cube(x):
+        return x * x * x
+
+    @nativecall.jit("float64(float64)")
+    def uses_numba_helper(x):
+        return cube(x) + 1.0
+
+    assert uses_numba_helper(2.0) == 9.0
+    assert uses_numba_helper(-1.5) == cube(-1.5) + 1.0
+
+
+def test_jit_still_refuses_options_it_does_not_know():
+    with pytest.raises(TypeError, match="parallel"):
+        nativecall.jit(parallel=True)
