@@ -141,8 +141,8 @@ def test_a_kernel_without_a_signature_compiles_once_per_argument_types():
     assert half(7.5) == 3.0 and type(half(7.5)) is float
     assert half(9) == 4
     assert half(np.float32(5.0)) == 2.0
-    assert list(half.overloads) == [(nativecall.int64,), (nativecall.float64,), (nativecall.float32,)]
-    assert [str(s) for s in half.signatures] == ["int64_t (int64_t)", "double (double)", "float (float)"]
+    assert list(half.overloads) == [("int64_t",), ("double",), ("float",)]
+    assert [str(s) for s in half.signatures] == ["int64_t (int64_t)", "double (double)", "double (float)"]  # float32 // int gives float64
 
 
 def test_a_kernel_without_a_signature_takes_numpy_and_nativecall_arrays_by_dtype_and_ndim():
@@ -157,11 +157,7 @@ def test_a_kernel_without_a_signature_takes_numpy_and_nativecall_arrays_by_dtype
     assert total(np.linspace(0.0, 1.0, 5)) == 2.5
     assert total(nativecall.asarray(np.arange(4.0))) == 6.0
     assert total(np.arange(10.0)[::2]) == 20.0
-    assert set(total.overloads) == {
-        (nativecall.int32[::1],),
-        (nativecall.float64[::1],),
-        (nativecall.float64[:],),
-    }
+    assert set(total.overloads) == {("int[::1]",), ("double[::1]",), ("double[:]",)}
 
 
 def test_calling_a_kernel_without_a_signature_with_an_unsupported_value_names_the_argument():
@@ -185,8 +181,8 @@ def test_a_kernel_calling_one_without_a_signature_compiles_it_for_each_call_site
         return square(a) + k // 2
 
     assert both(1.5, 3) == 2.25 + 4
-    assert set(square.overloads) == {(nativecall.float64,), (nativecall.int64,)}
-    assert square.overloads[(nativecall.int64,)].signature.restype == nativecall.int64
+    assert set(square.overloads) == {("double",), ("int64_t",)}
+    assert square.overloads[("int64_t",)].signature.restype == nativecall.int64
 
 
 def test_a_numba_njit_function_called_from_a_kernel_is_compiled_from_its_source():

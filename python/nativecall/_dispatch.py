@@ -87,8 +87,9 @@ class Dispatcher:
     def __init__(self, py_func: Any, boundscheck: builtins.bool = False) -> None:
         self.py_func = py_func
         self.boundscheck = boundscheck
-        #: The kernels compiled so far, by their argument types.
-        self.overloads: dict[tuple[Type, ...], Kernel] = {}
+        #: The kernels compiled so far, by their argument types as text (``('double',)``,
+        #: ``('int64_t', 'double[:, ::1]')``: Types compare by ABI, where all arrays are equal).
+        self.overloads: dict[tuple[str, ...], Kernel] = {}
         functools.update_wrapper(self, py_func, updated=())
 
     @property
@@ -99,13 +100,14 @@ class Dispatcher:
     def compile(self, argtypes: Any) -> Kernel:
         """The kernel for these argument types (a sequence of :class:`nativecall.Type` or
         their text), compiled on first use."""
-        argtypes = tuple(t if isinstance(t, Type) else Type(t) for t in argtypes)
-        kernel = self.overloads.get(argtypes)
-        if kernel is None:
-            from ._jit import compile_kernel
+        from ._jit import _type_text, compile_kernel
 
+        argtypes = tuple(t if isinstance(t, Type) else Type(t) for t in argtypes)
+        key = tuple(_type_text(t) for t in argtypes)
+        kernel = self.overloads.get(key)
+        if kernel is None:
             kernel = compile_kernel(self.py_func, argtypes, self.boundscheck)
-            self.overloads[argtypes] = kernel
+            self.overloads[key] = kernel
         return kernel
 
     def argtypes_of(self, args: tuple) -> tuple[Type, ...]:
