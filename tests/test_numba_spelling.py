@@ -201,3 +201,17 @@ def test_a_numba_njit_function_called_from_a_kernel_is_compiled_from_its_source(
 def test_jit_still_refuses_options_it_does_not_know():
     with pytest.raises(TypeError, match="parallel"):
         nativecall.jit(parallel=True)
+
+
+@pytest.mark.skipif(not hasattr(nativecall, "carray"), reason="nativecall.carray is not in this build")
+def test_a_kernel_naming_numbas_carray_compiles_it_as_nativecalls():
+    @cfunc(types.float64(types.intc, types.CPointer(types.float64)))
+    def mean(n, xx):
+        values = numba.carray(xx, n)
+        s = 0.0
+        for i in range(n):
+            s += values[i]
+        return s / n
+
+    data = (ctypes.c_double * 4)(1.0, 2.0, 4.0, 9.0)
+    assert mean(4, data) == 4.0

@@ -109,7 +109,7 @@ def jit(signature=None, *, boundscheck=False, source=None, globals=None, **optio
     ``python -c``, the plain REPL); its outside names come from ``globals`` (a dict,
     copied) and from what the source itself imports.
 
-    Without a signature, a function whose parameters are not all annotated gives a
+    Without a signature, a function with parameters and no annotation on them gives a
     :class:`Dispatcher` that compiles a kernel per combination of argument types, as
     Numba's ``@jit`` does. Numba's ``nopython=``, ``nogil=`` and ``cache=`` are accepted
     and change nothing.
@@ -122,7 +122,7 @@ def jit(signature=None, *, boundscheck=False, source=None, globals=None, **optio
             f"(accepted: boundscheck, source, globals, and Numba's {', '.join(_IGNORED_OPTIONS)})"
         )
     is_function = isinstance(signature, types.FunctionType)
-    if signature is not None and not is_function and not isinstance(signature, (str, Signature)):
+    if signature is not None and not callable(signature) and not isinstance(signature, (str, Signature)):
         from .types import as_signature
 
         signature = as_signature(signature)  # nativecall.types or Numba signature objects
@@ -142,10 +142,11 @@ def jit(signature=None, *, boundscheck=False, source=None, globals=None, **optio
 
 
 def _kernel_or_dispatcher(func, signature, boundscheck):
-    """A Kernel, or a Dispatcher when there is no signature and a parameter has no annotation."""
+    """A Kernel, or a Dispatcher when there is no signature and no parameter has an
+    annotation (some but not all annotated stays an error: which types were meant?)."""
     if signature is None and isinstance(func, types.FunctionType):
         params = inspect.signature(func).parameters.values()
-        if any(p.annotation is inspect.Parameter.empty for p in params):
+        if params and all(p.annotation is inspect.Parameter.empty for p in params):
             from ._dispatch import Dispatcher
 
             return Dispatcher(func, bool(boundscheck))
@@ -309,13 +310,13 @@ class _Frontend:
         global found is recorded: a pickled kernel carries them."""
         if name in self.closure:
             self.captured[name] = self.closure[name]
-            return self.closure[name]
+            return _numba_equivalent(self.closure[name])
         if name in self.unbound:  # the enclosing function's, not a global of the same name
             return _UNSET
         g = self.func.__globals__
         if name in g:
             self.captured[name] = g[name]
-            return g[name]
+            return _numba_equivalent(g[name])
         b = g.get("__builtins__", builtins)
         b = b if isinstance(b, dict) else vars(b)
         return b.get(name, _UNSET)
@@ -684,6 +685,18 @@ class _Frontend:
         targets.append(kernel)
         self.keep.append(kernel)
         return True
+
+
+def _numba_equivalent(value):
+    """nativecall's ``carray``/``farray`` for Numba's (a file that kept ``from numba import
+    carray`` ports by changing only the decorator); any other value as it is."""
+    if getattr(value, "__module__", None) == "numba.np.numpy_support" and callable(value):
+        name = getattr(value, "__name__", "")
+        if name in ("carray", "farray"):
+            import nativecall
+
+            return getattr(nativecall, name, value)
+    return value
 
 
 def _split_types(text):
