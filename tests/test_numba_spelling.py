@@ -215,3 +215,41 @@ def test_a_kernel_naming_numbas_carray_compiles_it_as_nativecalls():
 
     data = (ctypes.c_double * 4)(1.0, 2.0, 4.0, 9.0)
     assert mean(4, data) == 4.0
+
+
+def test_a_kernel_without_a_signature_is_not_a_function_pointer_and_says_so():
+    @nativecall.jit
+    def square(x):
+        return x * x
+
+    with pytest.raises(nativecall.TypingError, match="'square' is a kernel without a signature"):
+
+        @nativecall.jit("float64(float64)")
+        def holds_it(x):
+            f = square
+            return x
+
+    with pytest.raises(OverflowError, match="argument 'x' = 1180591620717411303424 does not fit in int64"):
+        square(2**70)
+
+
+
+@nativecall.jit
+def cube(x):
+    return x * x * x
+
+
+@nativecall.jit("float64(float64)")
+def cube_plus_one(x):
+    return cube(x) + 1.0
+
+
+def test_kernels_without_a_signature_pickle_as_their_source_and_compile_again_on_use():
+    import pickle
+
+    again = pickle.loads(pickle.dumps(cube))
+    assert isinstance(again, nativecall.Dispatcher) and again is not cube
+    assert again.overloads == {}
+    assert again(3) == 27 and again(0.5) == 0.125
+    caller = pickle.loads(pickle.dumps(cube_plus_one))
+    assert caller(2.0) == 9.0

@@ -13,6 +13,7 @@ import builtins
 import functools
 import numbers
 import sys
+import textwrap
 from typing import Any
 
 from ._native import Array, Kernel, NativeCallable, Type
@@ -117,6 +118,8 @@ class Dispatcher:
             t = type_of(a)
             if t is None:
                 name = names[k] if k < self.py_func.__code__.co_argcount else f"#{k + 1}"
+                if type(a) is int:
+                    raise OverflowError(f"{self.__qualname__}(): argument '{name}' = {a} does not fit in int64")
                 raise TypeError(
                     f"{self.__qualname__}(): argument '{name}' is a {type(a).__module__}.{type(a).__qualname__} "
                     f"({a!r:.60}), which has no kernel type; kernels take {_SPELLED}"
@@ -127,8 +130,41 @@ class Dispatcher:
     def __call__(self, *args: Any) -> Any:
         return self.compile(self.argtypes_of(args))(*args)
 
+    def __reduce__(self) -> Any:
+        # As a kernel pickles: its source and the outside values it names, compiled again
+        # (per argument types, on use) where it is loaded.
+        from ._jit import _source_lines
+        from ._pickle import _packed
+
+        func = self.py_func
+        lines, _, _ = _source_lines(func)
+        captured = {}
+        for name in _names(func.__code__):
+            if name in func.__globals__ and func.__globals__[name] is not self:
+                captured[name] = func.__globals__[name]
+        for name, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
+            if cell.cell_contents is not self:
+                captured[name] = cell.cell_contents
+        source = textwrap.dedent("".join(lines))
+        return (_rebuild, (source, func.__name__, self.boundscheck, _packed(captured)))
+
     def __repr__(self) -> str:
         return f"<nativecall dispatcher {self.__qualname__}: {len(self.overloads)} compiled>"
+
+
+def _names(code: Any) -> set[str]:
+    """Every global name ``code`` and the code nested in it refer to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names(const)
+    return names
+
+
+def _rebuild(source: str, name: str, boundscheck: builtins.bool, captured: dict[str, Any]) -> Dispatcher:
+    from ._pickle import function_from_source
+
+    return Dispatcher(function_from_source(source, name, captured), boundscheck)
 
 
 # Numba dispatchers seen from kernels, by id (the value keeps the Numba object alive).

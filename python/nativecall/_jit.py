@@ -265,7 +265,10 @@ class _Frontend:
         if isinstance(self.signature, tuple):  # argument types; the return type is inferred
             if len(self.signature) != len(names):
                 raise self.fail(
-                    self.fdef, f"{func.__name__} takes {len(names)} arguments, got {len(self.signature)}", TypingError
+                    self.fdef,
+                    f"{func.__name__} takes {len(names)} argument{'' if len(names) == 1 else 's'}, "
+                    f"got {len(self.signature)}",
+                    TypingError,
                 )
             self.signature_text = None
             return list(self.signature), None
@@ -348,6 +351,13 @@ class _Frontend:
             return None
         if isinstance(value, NativeCallable):
             return self.native_ref(id(value), label, [value])
+        if isinstance(value, Dispatcher) or numba_dispatcher(value) is not None:
+            raise self.fail(
+                node,
+                f"'{label}' is a kernel without a signature: call it, or give it a signature "
+                f"(@nativecall.jit(\"float64(float64)\")) to use it as a function pointer",
+                TypingError,
+            )
         try:
             from ._interop import native
 
