@@ -87,12 +87,12 @@ def vectorize(
     return _vectorize(signatures, identity=identity)
 
 
+# Typed as giving a Kernel: a Dispatcher comes only from a function without annotations,
+# which a type checker does not check anyway.
 @overload
-def jit(signature: "Callable[..., Any]", /) -> "Kernel | Dispatcher": ...
+def jit(signature: "Callable[..., Any]", /) -> Kernel: ...
 @overload
-def jit(
-    signature: Any = None, **options: Any
-) -> "Callable[[Callable[..., Any]], Kernel | Dispatcher]": ...
+def jit(signature: Any = None, **options: Any) -> "Callable[[Callable[..., Any]], Kernel]": ...
 
 
 def jit(signature: Any = None, **options: Any) -> Any:

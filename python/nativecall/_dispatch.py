@@ -119,9 +119,9 @@ class Dispatcher:
             if t is None:
                 name = names[k] if k < self.py_func.__code__.co_argcount else f"#{k + 1}"
                 if type(a) is int:
-                    raise OverflowError(f"{self.__qualname__}(): argument '{name}' = {a} does not fit in int64")
+                    raise OverflowError(f"{self.py_func.__qualname__}(): argument '{name}' = {a} does not fit in int64")
                 raise TypeError(
-                    f"{self.__qualname__}(): argument '{name}' is a {type(a).__module__}.{type(a).__qualname__} "
+                    f"{self.py_func.__qualname__}(): argument '{name}' is a {type(a).__module__}.{type(a).__qualname__} "
                     f"({a!r:.60}), which has no kernel type; kernels take {_SPELLED}"
                 )
             out.append(t)
@@ -149,7 +149,7 @@ class Dispatcher:
         return (_rebuild, (source, func.__name__, self.boundscheck, _packed(captured)))
 
     def __repr__(self) -> str:
-        return f"<nativecall dispatcher {self.__qualname__}: {len(self.overloads)} compiled>"
+        return f"<nativecall dispatcher {self.py_func.__qualname__}: {len(self.overloads)} compiled>"
 
 
 def _names(code: Any) -> set[str]:
