@@ -253,3 +253,143 @@ def test_kernels_without_a_signature_pickle_as_their_source_and_compile_again_on
     assert again(3) == 27 and again(0.5) == 0.125
     caller = pickle.loads(pickle.dumps(cube_plus_one))
     assert caller(2.0) == 9.0
+
+
+# ---------------------------------------------------------------------------- ports of Numba callbacks
+#
+# Each callback is the text a Numba user wrote; its port is the same text with `numba`
+# replaced by `nativecall` in the import lines only. Both run through the scipy consumer
+# the callback was written for, and must give the same result. Ports that need a part of
+# the kernel language this build lacks are skipped, naming it.
+
+import importlib.util  # noqa: E402
+import re  # noqa: E402
+
+import scipy.ndimage  # noqa: E402
+
+QUAD_TUTORIAL = '''
+import math
+from numba import cfunc, types
+
+@cfunc(types.float64(types.intc, types.CPointer(types.float64)))
+def integrand(n, xx):
+    t, a = xx[0], xx[1]
+    return math.exp(-a * t) * math.cos(t)
+'''
+
+NUMBA_DOCS_QUAD = '''
+import numpy as np
+from numba import cfunc
+
+@cfunc("float64(float64)")
+def integrand(t):
+    return np.exp(-t) / t**2
+'''
+
+NDIMAGE_SHIFT = '''
+from numba import cfunc, types
+
+@cfunc(types.intc(types.CPointer(types.intp), types.CPointer(types.double), types.intc, types.intc, types.voidptr))
+def transform(output_coordinates, input_coordinates, output_rank, input_rank, user_data):
+    for i in range(input_rank):
+        input_coordinates[i] = output_coordinates[i] - 0.5
+    return 1
+'''
+
+NDIMAGE_SHIFT_USER_DATA = '''
+from numba import cfunc, types, carray
+
+@cfunc(types.intc(types.CPointer(types.intp), types.CPointer(types.double), types.intc, types.intc, types.voidptr))
+def transform(output_coordinates_ptr, input_coordinates_ptr, output_rank, input_rank, user_data):
+    input_coordinates = carray(input_coordinates_ptr, (output_rank,))
+    output_coordinates = carray(output_coordinates_ptr, (output_rank,))
+    shift = carray(user_data, (1,), types.double)[0]
+    for i in range(input_rank):
+        input_coordinates[i] = output_coordinates[i] - shift
+    return 1
+'''
+
+NDIMAGE_MEAN = '''
+from numba import cfunc, carray
+from numba.types import intc, intp, float64, voidptr
+from numba.types import CPointer
+
+@cfunc(intc(CPointer(float64), intp, CPointer(float64), voidptr))
+def nbmean(values_ptr, len_values, result, data):
+    values = carray(values_ptr, (len_values,), dtype=float64)
+    result[0] = 0
+    for v in values:
+        result[0] += v
+    result[0] /= len_values
+    return 1
+'''
+
+
+def _load(source, lib, tmp_path, name):
+    if lib == "nativecall":
+        source = re.sub(r"^(from|import) numba\b", r"\1 nativecall", source, flags=re.M)
+    path = tmp_path / f"{name}_{lib}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"{name}_{lib}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except (nativecall.CompileError, ImportError) as e:
+        if lib == "nativecall" and not _complete_build():
+            pytest.skip(f"this build's kernel language lacks what {name} uses: {getattr(e, 'message', e)}")
+        raise
+    return module
+
+
+def _complete_build():
+    """Whether this build has the array views and NumPy functions (issue 11's items 1-2)."""
+    return hasattr(nativecall, "carray") and hasattr(nativecall, "farray")
+
+
+def _quad(f, *args):
+    return scipy.integrate.quad(LowLevelCallable(f.ctypes), 0.0, 10.0, args=args)[0]
+
+
+def test_port_scipys_quad_tutorial_integrand_by_the_import(tmp_path):
+    ported, original = (_load(QUAD_TUTORIAL, lib, tmp_path, "quad").integrand for lib in ("nativecall", "numba"))
+    assert isinstance(ported, nativecall.CFunc)
+    for a in (0.25, 3.0):
+        assert _quad(ported, a) == _quad(original, a)
+
+
+def test_port_numbas_docs_cfunc_example_by_the_import(tmp_path):
+    ported, original = (_load(NUMBA_DOCS_QUAD, lib, tmp_path, "docs").integrand for lib in ("nativecall", "numba"))
+    got = scipy.integrate.quad(ported.ctypes, 1, np.inf)
+    assert got == scipy.integrate.quad(original.ctypes, 1, np.inf)
+    assert got[0] == pytest.approx(0.14849550677592205, rel=1e-9)
+
+
+def test_port_scipys_ndimage_shift_transform_by_the_import(tmp_path):
+    image = np.arange(12, dtype=np.float64).reshape(4, 3)
+    results = []
+    for lib in ("nativecall", "numba"):
+        transform = _load(NDIMAGE_SHIFT, lib, tmp_path, "shift").transform
+        results.append(scipy.ndimage.geometric_transform(image, LowLevelCallable(transform.ctypes)))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], scipy.ndimage.shift(image, 0.5, order=3, mode="constant"))
+
+
+def test_port_scipys_ndimage_shift_with_user_data_by_the_import(tmp_path):
+    image = np.arange(12, dtype=np.float64).reshape(4, 3)
+    shift = ctypes.c_double(0.5)
+    ptr = ctypes.cast(ctypes.pointer(shift), ctypes.c_void_p)
+    results = []
+    for lib in ("nativecall", "numba"):
+        transform = _load(NDIMAGE_SHIFT_USER_DATA, lib, tmp_path, "shift_data").transform
+        results.append(scipy.ndimage.geometric_transform(image, LowLevelCallable(transform.ctypes, ptr)))
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_port_scipys_ndimage_generic_filter_mean_by_the_import(tmp_path):
+    image = np.arange(30, dtype=np.float64).reshape(5, 6) ** 1.5
+    results = []
+    for lib in ("nativecall", "numba"):
+        nbmean = _load(NDIMAGE_MEAN, lib, tmp_path, "mean").nbmean
+        results.append(scipy.ndimage.generic_filter(image, LowLevelCallable(nbmean.ctypes), size=3))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], scipy.ndimage.uniform_filter(image, size=3, mode="reflect"), rtol=1e-12)
