@@ -105,6 +105,7 @@ def test_cfunc_takes_numba_signatures_strings_and_signatures_alike():
         c = cfunc(sig, cache=True, nopython=True)(f)
         assert c(2.5, 4) == 11.0
         assert c.signature == nativecall.Signature("double (double, int32_t)")
+        assert nativecall.jit(sig)(f).signature == c.signature
 
 
 def test_cfunc_refuses_options_it_does_not_know_and_a_missing_signature():

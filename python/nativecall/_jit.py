@@ -395,7 +395,7 @@ class _Frontend:
             base = self.static_value(node.value)
             if base is _UNSET:
                 return _UNSET
-            return getattr(base, node.attr, _UNSET)
+            return _numba_equivalent(getattr(base, node.attr, _UNSET))
         return _UNSET
 
     # ------------------------------------------------------------------ statements
