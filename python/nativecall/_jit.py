@@ -147,8 +147,6 @@ def _kernel_or_dispatcher(func, signature, boundscheck):
     if signature is None and isinstance(func, types.FunctionType):
         params = inspect.signature(func).parameters.values()
         if params and all(p.annotation is inspect.Parameter.empty for p in params):
-            from ._dispatch import Dispatcher
-
             return Dispatcher(func, bool(boundscheck))
     return compile_kernel(func, signature, boundscheck)
 
