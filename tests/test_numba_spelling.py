@@ -141,9 +141,13 @@ def test_a_kernel_without_a_signature_compiles_once_per_argument_types():
     assert half(7) == 3 and type(half(7)) is int
     assert half(7.5) == 3.0 and type(half(7.5)) is float
     assert half(9) == 4
+    assert half(True) == 0 and half(np.int8(-7)) == -4
+    assert half(-(2**63)) == -(2**62)
     assert half(np.float32(5.0)) == 2.0
-    assert list(half.overloads) == [("int64_t",), ("double",), ("float",)]
-    assert [str(s) for s in half.signatures] == ["int64_t (int64_t)", "double (double)", "double (float)"]  # float32 // int gives float64
+    assert list(half.overloads) == [("int64_t",), ("double",), ("bool",), ("int8_t",), ("float",)]
+    assert [str(s) for s in half.signatures] == [
+        "int64_t (int64_t)", "double (double)", "int64_t (bool)", "int64_t (int8_t)", "double (float)"
+    ]  # bool // int computes in int64, as int8 // int64 does; float32 // int gives float64
 
 
 def test_a_kernel_without_a_signature_takes_numpy_and_nativecall_arrays_by_dtype_and_ndim():

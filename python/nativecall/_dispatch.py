@@ -71,6 +71,18 @@ def type_of(value: Any) -> Type | None:
     return None
 
 
+def _call_key(value: Any) -> Any:
+    """What decides a value's kernel type, cheaply (None: work it out in full)."""
+    t = type(value)
+    if t is float or t is builtins.bool or t is complex:
+        return t
+    if t is int:
+        return t if _INT64[0] <= value <= _INT64[1] else None
+    if t.__module__ == "numpy":
+        return (value.dtype, value.ndim, value.flags.c_contiguous) if t.__name__ == "ndarray" else t
+    return None
+
+
 def _dtype_type(dtype: Any) -> Type | None:
     name = "bool" if dtype.kind == "b" else dtype.name
     try:
@@ -91,6 +103,9 @@ class Dispatcher:
         #: The kernels compiled so far, by their argument types as text (``('double',)``,
         #: ``('int64_t', 'double[:, ::1]')``: Types compare by ABI, where all arrays are equal).
         self.overloads: dict[tuple[str, ...], Kernel] = {}
+        # The kernel for a call's arguments by their Python types (and arrays' dtype,
+        # ndim and contiguity): what a call looks up before working out kernel types.
+        self._by_key: dict[tuple[Any, ...], Kernel] = {}
         functools.update_wrapper(self, py_func, updated=())
 
     @property
@@ -128,7 +143,13 @@ class Dispatcher:
         return tuple(out)
 
     def __call__(self, *args: Any) -> Any:
-        return self.compile(self.argtypes_of(args))(*args)
+        key = tuple(map(_call_key, args))
+        kernel = self._by_key.get(key)
+        if kernel is None:
+            kernel = self.compile(self.argtypes_of(args))
+            if None not in key:
+                self._by_key[key] = kernel
+        return kernel(*args)
 
     def __reduce__(self) -> Any:
         # As a kernel pickles: its source and the outside values it names, compiled again
