@@ -7,7 +7,7 @@ use crate::abi::Type;
 
 use super::*;
 use crate::abi::dlpack::dltensor_offset as at;
-use crate::jit::ir::Expr;
+use crate::jit::ir::{BinOp, Builtin, Callee, Expr};
 use crate::jit::runtime;
 use crate::jit::typing::I64;
 
@@ -30,32 +30,99 @@ impl Gen<'_, '_> {
 
     /// `a[i, j, ...]`: negative indices count from the end (as NumPy's); with
     /// `boundscheck` an index outside the array returns early instead of reading.
+    ///
+    /// The address is `data + Σ v_k*bs_k + Σ c_k*bs_k` for each index split as `v_k + c_k`
+    /// (a constant `c_k`, `bs_k` the byte stride), outer axes first: `data + i*bs0` and
+    /// `c_k*bs_k` are loop-invariant in a `for j` loop (Cranelift hoists them), `j*bs1`
+    /// is shared by every access in the iteration, and a constant offset folds into the
+    /// load's address. An index known to be non-negative (see [`Gen::lower_bound`]) skips
+    /// the wrap-around select.
     pub(super) fn array_element(&mut self, view: &ArrayView, idx: &[Expr]) -> R<(Value, Type)> {
-        let mut offset = None;
-        for (axis, e) in idx.iter().enumerate() {
-            let (v, t) = self.expr(e)?;
-            let i = self.convert(v, &t, &I64);
-            let n = view.shape[axis];
-            let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
-            let wrapped = self.b.ins().iadd(i, n);
-            let k = self.b.ins().select(negative, wrapped, i);
-            if self.f.boundscheck {
-                let outside = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, k, n);
-                let axis = self.b.ins().iconst(clt::I64, axis as i64);
-                self.fail_if(outside, &[axis, i, n]);
-            }
-            let term = self.b.ins().imul(k, view.strides[axis]);
-            offset = Some(match offset {
-                None => term,
-                Some(o) => self.b.ins().iadd(o, term),
-            });
-        }
         let size = view.dtype.size().expect("a number") as i64;
-        let bytes = self
-            .b
-            .ins()
-            .imul_imm_s(offset.expect("at least one index"), size);
-        Ok((self.b.ins().iadd(view.data, bytes), view.dtype.clone()))
+        let mut terms = Vec::with_capacity(idx.len());
+        let mut offsets = Vec::new();
+        for (axis, e) in idx.iter().enumerate() {
+            let n = view.shape[axis];
+            let bstride = self.b.ins().imul_imm_s(view.strides[axis], size);
+            let known = self.lower_bound(e).is_some_and(|lb| lb >= 0);
+            let (var, c) = if known {
+                split_constant(e)
+            } else {
+                (Some(e), 0)
+            };
+            let v = match var {
+                Some(var) => {
+                    let (v, t) = self.expr(var)?;
+                    Some(self.convert(v, &t, &I64))
+                }
+                None => None,
+            };
+            let k = if known {
+                v
+            } else {
+                let i = v.expect("the whole index");
+                let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+                let wrapped = self.b.ins().iadd(i, n);
+                Some(self.b.ins().select(negative, wrapped, i))
+            };
+            if self.f.boundscheck {
+                // The index as written (its constant part added back) against the extent.
+                let whole = match (v, c) {
+                    (Some(v), 0) => v,
+                    (Some(v), c) => self.b.ins().iadd_imm_s(v, c),
+                    (None, c) => self.b.ins().iconst(clt::I64, c),
+                };
+                let checked = if known { whole } else { k.expect("wrapped") };
+                let outside = self
+                    .b
+                    .ins()
+                    .icmp(IntCC::UnsignedGreaterThanOrEqual, checked, n);
+                let axis = self.b.ins().iconst(clt::I64, axis as i64);
+                self.fail_if(outside, &[axis, whole, n]);
+            }
+            if let Some(k) = k {
+                terms.push(self.b.ins().imul(k, bstride));
+            }
+            if c != 0 {
+                offsets.push(self.b.ins().imul_imm_s(bstride, c));
+            }
+        }
+        let mut addr = view.data;
+        for t in terms.into_iter().chain(offsets) {
+            addr = self.b.ins().iadd(addr, t);
+        }
+        Ok((addr, view.dtype.clone()))
+    }
+
+    /// A lower bound of the value of index expression `e` as an exact integer (no int64
+    /// wrap-around), where one is known: literals, loop variables whose `range` bounds
+    /// them from below (`Gen::lower_bounds`), extents, and sums, differences, products
+    /// and floor quotients of those. Where it is >= 0 the index needs no wrap-around: the
+    /// value is non-negative, or (if int64 arithmetic wrapped on the way) it is at least
+    /// 2**63 in Python, outside any array either way.
+    pub(super) fn lower_bound(&self, e: &Expr) -> Option<i128> {
+        match e {
+            Expr::Int(n, _) => Some(*n as i128),
+            Expr::Name(n, _) => self.lower_bounds.get(n).copied(),
+            Expr::Shape(..) | Expr::Call(Callee::Builtin(Builtin::Len), ..) => Some(0),
+            Expr::Binary(op, a, b, _) => {
+                let (x, y) = (self.lower_bound(a)?, self.lower_bound(b)?);
+                match op {
+                    BinOp::Add => Some(x + y),
+                    BinOp::Sub => match **b {
+                        Expr::Int(c, _) => Some(x - c as i128),
+                        _ => None,
+                    },
+                    BinOp::Mul if x >= 0 && y >= 0 => Some(x.saturating_mul(y)),
+                    BinOp::FloorDiv if x >= 0 && y > 0 => match **b {
+                        Expr::Int(..) => Some(x / y),
+                        _ => Some(0),
+                    },
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     /// If `cond`, record an index error and return a default value from the kernel.
@@ -175,5 +242,41 @@ impl Gen<'_, '_> {
             .b
             .ins()
             .load(clt::I64, flags, shape_ptr, (8 * k) as i32))
+    }
+}
+
+/// `e` as a part that varies and a constant added to it: `j + 1` is `(j, 1)`, `i - 1`
+/// `(i, -1)`, `3` `(None, 3)`, anything else itself and 0.
+fn split_constant(e: &Expr) -> (Option<&Expr>, i64) {
+    match e {
+        Expr::Int(c, _) => (None, *c),
+        Expr::Binary(op @ (BinOp::Add | BinOp::Sub), a, b, _) => match (op, &**a, &**b) {
+            (_, x, Expr::Int(c, _)) => {
+                let c = if *op == BinOp::Sub {
+                    c.checked_neg()
+                } else {
+                    Some(*c)
+                };
+                match c {
+                    Some(c) => {
+                        let (v, d) = split_constant(x);
+                        match d.checked_add(c) {
+                            Some(s) if v.is_some() => (v, s),
+                            _ => (Some(e), 0),
+                        }
+                    }
+                    None => (Some(e), 0),
+                }
+            }
+            (BinOp::Add, Expr::Int(c, _), x) => {
+                let (v, d) = split_constant(x);
+                match d.checked_add(*c) {
+                    Some(s) if v.is_some() => (v, s),
+                    _ => (Some(e), 0),
+                }
+            }
+            _ => (Some(e), 0),
+        },
+        _ => (Some(e), 0),
     }
 }

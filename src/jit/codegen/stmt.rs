@@ -190,6 +190,7 @@ impl Gen<'_, '_> {
         orelse: &[Stmt],
     ) -> R<()> {
         let (v, vt) = self.scalar_var(var);
+        let bound = self.loop_lower_bound(var, &vt, start, stop, step, body);
         // A literal step of +1 or -1 (the common case) counts the variable itself: it
         // cannot overflow, since it stops at `stop`. Other steps run an exact trip count.
         let unit = match step {
@@ -232,13 +233,46 @@ impl Gen<'_, '_> {
         };
         let value = self.convert(value, &I64, &vt);
         self.b.def_var(v, value);
+        let outer = bound.map(|lb| self.lower_bounds.insert(var.to_string(), lb));
         let l = self.loop_body(body, latch, exit)?;
+        match outer {
+            Some(Some(lb)) => {
+                self.lower_bounds.insert(var.to_string(), lb);
+            }
+            Some(None) => {
+                self.lower_bounds.remove(var);
+            }
+            None => {}
+        }
         let next = self.b.ins().iadd_imm_s(k, unit.unwrap_or(1));
         let go = more(self, next);
         self.b.ins().brif(go, bodyb, &args(&[next]), elseb, &[]);
         self.b.seal_block(bodyb);
         self.b.seal_block(elseb);
         self.loop_else(elseb, orelse, exit, l.broke)
+    }
+
+    /// A lower bound of the loop variable `var` of `for var in range(start, stop, step)`
+    /// inside its body: `start` for a positive literal step, `stop + 1` for a negative one
+    /// (see [`Gen::lower_bound`]); none if the variable is not int64 or the body assigns it.
+    #[allow(clippy::too_many_arguments)]
+    fn loop_lower_bound(
+        &self,
+        var: &str,
+        vt: &Type,
+        start: &Expr,
+        stop: &Expr,
+        step: &Expr,
+        body: &[Stmt],
+    ) -> Option<i128> {
+        if *vt != I64 || assigns(body, var) {
+            return None;
+        }
+        match step {
+            Expr::Int(s, _) if *s > 0 => self.lower_bound(start),
+            Expr::Int(s, _) if *s < 0 => self.lower_bound(stop).map(|b| b + 1),
+            _ => None,
+        }
     }
 
     /// A loop body whose `continue` goes to `latch` and `break` to `exit`; returns with
@@ -311,4 +345,20 @@ impl Gen<'_, '_> {
     }
 
     // ------------------------------------------------------------------ expressions
+}
+
+/// Whether `body` assigns the local `var` (a nested loop's variable included).
+fn assigns(body: &[Stmt], var: &str) -> bool {
+    body.iter().any(|s| match s {
+        Stmt::Assign(names, _, _) => names.iter().any(|n| n == var),
+        Stmt::AugAssign(n, ..) => n == var,
+        Stmt::If(_, a, b, _) | Stmt::While(_, a, b, _) => assigns(a, var) || assigns(b, var),
+        Stmt::For {
+            var: v,
+            body,
+            orelse,
+            ..
+        } => v == var || assigns(body, var) || assigns(orelse, var),
+        _ => false,
+    })
 }
