@@ -17,7 +17,13 @@ impl Gen<'_, '_> {
         // any other array expression (`(a if c else b)[i]`) has its descriptor read here.
         let (pv, pt) = self.value(p)?;
         let pv = match pv {
-            KValue::Array(view) => return self.array_element(&view, idx),
+            KValue::Array(view) => {
+                let name = match p {
+                    Expr::Name(n, _) => Some(n.as_str()),
+                    _ => None,
+                };
+                return self.array_element(&view, idx, name);
+            }
             v => v.single(),
         };
         let elem = pt.pointee().cloned().expect("typed: a pointer");
@@ -31,16 +37,24 @@ impl Gen<'_, '_> {
     /// `a[i, j, ...]`: negative indices count from the end (as NumPy's); with
     /// `boundscheck` an index outside the array returns early instead of reading.
     ///
-    /// The address is `data + Σ v_k*bs_k + Σ c_k*bs_k` for each index split as `v_k + c_k`
-    /// (a constant `c_k`, `bs_k` the byte stride), outer axes first: `data + i*bs0` and
-    /// `c_k*bs_k` are loop-invariant in a `for j` loop (Cranelift hoists them), `j*bs1`
-    /// is shared by every access in the iteration, and a constant offset folds into the
-    /// load's address. An index known to be non-negative (see [`Gen::lower_bound`]) skips
-    /// the wrap-around select.
-    pub(super) fn array_element(&mut self, view: &ArrayView, idx: &[Expr]) -> R<(Value, Type)> {
+    /// Each index is split as `v_k + c_k` (a constant `c_k`) and the address summed axis
+    /// by axis, `((data + v_0*bs_0) + c_0*bs_0) + v_1*bs_1 + c_1*bs_1 ...` (`bs_k` the
+    /// byte stride): in a `for j` loop inside a `for i` loop, the row base `data +
+    /// (i + c_0)*bs_0` is loop-invariant (Cranelift hoists it), `j*bs_1` is one value for
+    /// every access of the iteration, and a constant last offset folds into the load's
+    /// address (`[row + j*8 + 8]`). An index known to be non-negative (see
+    /// [`Gen::lower_bound`]) skips the wrap-around select.
+    ///
+    /// Inside a `for j` loop, `j*bs_k` of array `name` (see [`Gen::scaled_ivs`]) is a
+    /// variable the loop steps by `bs_k`, not a product.
+    pub(super) fn array_element(
+        &mut self,
+        view: &ArrayView,
+        idx: &[Expr],
+        name: Option<&str>,
+    ) -> R<(Value, Type)> {
         let size = view.dtype.size().expect("a number") as i64;
-        let mut terms = Vec::with_capacity(idx.len());
-        let mut offsets = Vec::new();
+        let mut addr = view.data;
         for (axis, e) in idx.iter().enumerate() {
             let n = view.shape[axis];
             let bstride = self.b.ins().imul_imm_s(view.strides[axis], size);
@@ -50,6 +64,31 @@ impl Gen<'_, '_> {
             } else {
                 (Some(e), 0)
             };
+            // The loop's scaled variable stands for `j*bs_k`: the rest of the index (if
+            // any) is multiplied out (bounds-checked kernels take the general way).
+            let scaled = match (known, name, var) {
+                (true, Some(a), Some(var)) if !self.f.boundscheck => self
+                    .scaled
+                    .get(&(a.to_string(), axis))
+                    .cloned()
+                    .and_then(|(j, sv)| split_loop_var(var, &j).map(|rest| (rest, sv))),
+                _ => None,
+            };
+            if let Some((rest, sv)) = scaled {
+                if let Some(rest) = rest {
+                    let (v, t) = self.expr(rest)?;
+                    let v = self.convert(v, &t, &I64);
+                    let term = self.b.ins().imul(v, bstride);
+                    addr = self.b.ins().iadd(addr, term);
+                }
+                let js = self.b.use_var(sv);
+                addr = self.b.ins().iadd(addr, js);
+                if c != 0 {
+                    let offset = self.b.ins().imul_imm_s(bstride, c);
+                    addr = self.b.ins().iadd(addr, offset);
+                }
+                continue;
+            }
             let v = match var {
                 Some(var) => {
                     let (v, t) = self.expr(var)?;
@@ -81,15 +120,13 @@ impl Gen<'_, '_> {
                 self.fail_if(outside, &[axis, whole, n]);
             }
             if let Some(k) = k {
-                terms.push(self.b.ins().imul(k, bstride));
+                let term = self.b.ins().imul(k, bstride);
+                addr = self.b.ins().iadd(addr, term);
             }
             if c != 0 {
-                offsets.push(self.b.ins().imul_imm_s(bstride, c));
+                let offset = self.b.ins().imul_imm_s(bstride, c);
+                addr = self.b.ins().iadd(addr, offset);
             }
-        }
-        let mut addr = view.data;
-        for t in terms.into_iter().chain(offsets) {
-            addr = self.b.ins().iadd(addr, t);
         }
         Ok((addr, view.dtype.clone()))
     }
@@ -247,7 +284,7 @@ impl Gen<'_, '_> {
 
 /// `e` as a part that varies and a constant added to it: `j + 1` is `(j, 1)`, `i - 1`
 /// `(i, -1)`, `3` `(None, 3)`, anything else itself and 0.
-fn split_constant(e: &Expr) -> (Option<&Expr>, i64) {
+pub(super) fn split_constant(e: &Expr) -> (Option<&Expr>, i64) {
     match e {
         Expr::Int(c, _) => (None, *c),
         Expr::Binary(op @ (BinOp::Add | BinOp::Sub), a, b, _) => match (op, &**a, &**b) {
@@ -278,5 +315,17 @@ fn split_constant(e: &Expr) -> (Option<&Expr>, i64) {
             _ => (Some(e), 0),
         },
         _ => (Some(e), 0),
+    }
+}
+
+/// `rest` where `e` is the loop variable `j` plus `rest` (`j` itself: `Some(None)`; `i + j`
+/// or `j + i`: `Some(Some(i))`), else None.
+pub(super) fn split_loop_var<'e>(e: &'e Expr, j: &str) -> Option<Option<&'e Expr>> {
+    let is_j = |x: &Expr| matches!(x, Expr::Name(n, _) if n == j);
+    match e {
+        x if is_j(x) => Some(None),
+        Expr::Binary(BinOp::Add, a, b, _) if is_j(b) => Some(Some(a)),
+        Expr::Binary(BinOp::Add, a, b, _) if is_j(a) => Some(Some(b)),
+        _ => None,
     }
 }

@@ -309,6 +309,9 @@ struct Gen<'a, 'b> {
     /// A lower bound of each loop variable whose `range` gives one and that its loop
     /// body does not assign (see [`Gen::lower_bound`]), while its loop body is generated.
     lower_bounds: HashMap<String, i128>,
+    /// For (array parameter, axis) pairs indexed by the variable `j` of an enclosing
+    /// `for j` loop: `j` and the variable holding `j * byte stride` (see [`Gen::scaled_ivs`]).
+    scaled: HashMap<(String, usize), (String, Variable)>,
 }
 
 type R<T> = Result<T, KernelError>;
@@ -352,6 +355,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             stack_state: None,
             has_fma,
             lower_bounds: HashMap::new(),
+            scaled: HashMap::new(),
         }
         .declare(types)
     }
