@@ -179,7 +179,17 @@ impl Gen<'_, '_> {
             let (x, y) = (self.convert(a, ta, &q), self.convert(b, tb, &q));
             return Ok((self.int_true_div(x, y, &q), rt));
         }
-        let (x, y) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
+        let (mut x, mut y) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
+        // `c * x` as `x * c` (and `c + x`): x86 reads a constant from memory only as the
+        // second operand, so this saves materialising it in a register (on every
+        // iteration, in a loop). The result is the same; with two NaN operands its sign
+        // may be either's (docs/semantics.md).
+        if matches!(op, BinOp::Add | BinOp::Mul)
+            && self.is_float_const(x)
+            && !self.is_float_const(y)
+        {
+            std::mem::swap(&mut x, &mut y);
+        }
         let v = if is_float(&p) {
             match op {
                 BinOp::Add => self.b.ins().fadd(x, y),
@@ -352,6 +362,17 @@ impl Gen<'_, '_> {
         }
         let x = self.convert(a, ta, rt);
         Some(self.int_powi(x, n as u32, clif(rt)))
+    }
+
+    /// Whether `v` is a float constant.
+    pub(super) fn is_float_const(&self, v: Value) -> bool {
+        let ir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(v) else {
+            return false;
+        };
+        matches!(
+            self.b.func.dfg.insts[inst],
+            ir::InstructionData::UnaryIeee64 { .. } | ir::InstructionData::UnaryIeee32 { .. }
+        )
     }
 
     /// The value of `v` if it is a float64 constant.

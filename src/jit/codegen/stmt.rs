@@ -330,22 +330,20 @@ impl Gen<'_, '_> {
         visit_indexing(body, &mut note);
         let mut out = Vec::new();
         for (a, axis) in pairs {
-            let is_param = self
-                .f
-                .params
-                .iter()
-                .any(|(p, t)| *p == a && matches!(t, Type::Array { .. }));
-            if !is_param || assigns(&self.f.body, &a) {
+            // A stride known at compile time (a C-contiguous last axis) is better left to
+            // the address mode: `[row + j*8]` costs nothing, a stepped variable an add.
+            let param = self.f.params.iter().find_map(|(p, t)| match t {
+                Type::Array {
+                    ndim, contiguous, ..
+                } if *p == a => Some(*contiguous && axis + 1 == *ndim as usize),
+                _ => None,
+            });
+            if param != Some(false) || assigns(&self.f.body, &a) {
                 continue;
             }
             let KValue::Array(view) = self.read(&a).0 else {
                 continue;
             };
-            // A stride known at compile time (a C-contiguous last axis) is better left to
-            // the address mode: `[row + j*8]` costs nothing, a stepped variable an add.
-            if self.const_int(view.strides[axis]).is_some() {
-                continue;
-            }
             let size = view.dtype.size().expect("a number") as i64;
             let bs = self.b.ins().imul_imm_s(view.strides[axis], size);
             let sv = self.b.declare_var(clt::I64);
