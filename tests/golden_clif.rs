@@ -230,6 +230,82 @@ fn indexing_strided_and_contiguous_2d_arrays_matches_their_golden_clif() {
 }
 
 #[test]
+fn a_stencil_loop_over_strided_and_contiguous_arrays_matches_its_golden_clif() {
+    // s = 0.0
+    // for i in range(1, a.shape[0] - 1):
+    //     for j in range(1, a.shape[1] - 1):
+    //         s += a[i - 1, j] + a[i, j + 1] + a[i, j - 1]
+    // return s
+    // The indices are known non-negative (no wrap-around select), and each address is
+    // `data + i*bs0 + j*bs1` (shared by the three loads) plus a constant multiple of a
+    // byte stride.
+    for (golden, t) in [
+        ("stencil_loop_strided", Type::array(Type::F64, 2)),
+        ("stencil_loop_contiguous", Type::c_array(Type::F64, 2)),
+    ] {
+        let extent = |k| Expr::Shape(Box::new(name("a")), k, sp(1));
+        let at = |di: i64, dj: i64| {
+            let shift = |v: &str, d: i64| match d {
+                0 => name(v),
+                d if d > 0 => bin(BinOp::Add, name(v), int(d)),
+                d => bin(BinOp::Sub, name(v), int(-d)),
+            };
+            index("a", vec![shift("i", di), shift("j", dj)])
+        };
+        let sum = bin(BinOp::Add, bin(BinOp::Add, at(-1, 0), at(0, 1)), at(0, -1));
+        let inner = Stmt::For {
+            var: "j".into(),
+            start: int(1),
+            stop: bin(BinOp::Sub, extent(1), int(1)),
+            step: int(1),
+            body: vec![Stmt::AugAssign("s".into(), BinOp::Add, sum, sp(5))],
+            orelse: vec![],
+            span: sp(4),
+        };
+        let f = kernel(
+            "stencil",
+            &[("a", t)],
+            Some(Type::F64),
+            vec![
+                Stmt::Assign(vec!["s".into()], vec![Expr::Float(0.0, sp(2))], sp(2)),
+                Stmt::For {
+                    var: "i".into(),
+                    start: int(1),
+                    stop: bin(BinOp::Sub, extent(0), int(1)),
+                    step: int(1),
+                    body: vec![inner],
+                    orelse: vec![],
+                    span: sp(3),
+                },
+                ret(name("s")),
+            ],
+        );
+        check(golden, &f, None);
+    }
+}
+
+#[test]
+fn constant_powers_match_their_golden_clif() {
+    // return x ** 2 + x ** -1 + x ** 0.5: a product, a quotient and a square root, no pow
+    // (x ** 3 is not here: its code depends on whether the host has FMA)
+    let f = kernel(
+        "powers",
+        &[("x", Type::F64)],
+        Some(Type::F64),
+        vec![ret(bin(
+            BinOp::Add,
+            bin(
+                BinOp::Add,
+                bin(BinOp::Pow, name("x"), int(2)),
+                bin(BinOp::Pow, name("x"), int(-1)),
+            ),
+            bin(BinOp::Pow, name("x"), Expr::Float(0.5, sp(1))),
+        ))],
+    );
+    check("constant_powers", &f, None);
+}
+
+#[test]
 fn a_recursive_kernel_with_its_stack_check_matches_its_golden_clif() {
     // if n < 2: return n; return fib(n - 1) + fib(n - 2)
     let call = |k| {

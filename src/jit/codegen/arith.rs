@@ -10,6 +10,10 @@ use crate::jit::ir::{BinOp, CmpOp, Span};
 use crate::jit::runtime;
 use crate::jit::typing::{binary_type, is_float, promote, I64};
 
+/// The largest |n| for which a float `x ** n` with a constant `n` multiplies instead of
+/// calling `pow` (beyond it the chain of products is slower than `pow`).
+const MAX_POW_EXPONENT: i64 = 4;
+
 impl Gen<'_, '_> {
     pub(super) fn compare(&mut self, op: CmpOp, a: Value, ta: &Type, b: Value, tb: &Type) -> Value {
         if matches!(ta, Type::Pointer { .. }) {
@@ -151,6 +155,11 @@ impl Gen<'_, '_> {
         span: Span,
     ) -> R<(Value, Type)> {
         let rt = binary_type(op, ta, tb, span)?;
+        if op == BinOp::Pow {
+            if let Some(v) = self.pow_by_constant(a, ta, b, tb, &rt) {
+                return Ok((v, rt));
+            }
+        }
         if matches!(op, BinOp::LShift | BinOp::RShift) {
             return Ok((self.shift(op, a, ta, b, tb, &rt), rt));
         }
@@ -170,7 +179,17 @@ impl Gen<'_, '_> {
             let (x, y) = (self.convert(a, ta, &q), self.convert(b, tb, &q));
             return Ok((self.int_true_div(x, y, &q), rt));
         }
-        let (x, y) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
+        let (mut x, mut y) = (self.convert(a, ta, &p), self.convert(b, tb, &p));
+        // `c * x` as `x * c` (and `c + x`): x86 reads a constant from memory only as the
+        // second operand, so this saves materialising it in a register (on every
+        // iteration, in a loop). The result is the same; with two NaN operands its sign
+        // may be either's (docs/semantics.md).
+        if matches!(op, BinOp::Add | BinOp::Mul)
+            && self.is_float_const(x)
+            && !self.is_float_const(y)
+        {
+            std::mem::swap(&mut x, &mut y);
+        }
         let v = if is_float(&p) {
             match op {
                 BinOp::Add => self.b.ins().fadd(x, y),
@@ -305,6 +324,191 @@ impl Gen<'_, '_> {
             } => Some(imm.bits()),
             _ => None,
         }
+    }
+
+    /// `x ** y` where the exponent `y` is a constant the code can do without `pow`: for
+    /// floats a small integer (multiplications, correctly rounded) or 0.5 (a square root);
+    /// for ints a small non-negative integer (multiplications, wrapping as `ipow` does).
+    /// None where `pow` (or `ipow`) is still called.
+    pub(super) fn pow_by_constant(
+        &mut self,
+        a: Value,
+        ta: &Type,
+        b: Value,
+        tb: &Type,
+        rt: &Type,
+    ) -> Option<Value> {
+        let exponent = match tb {
+            Type::Int(_) => self.const_int(b).map(|n| n as f64),
+            t if *t == Type::F64 => self.const_f64(b),
+            _ => None,
+        }?;
+        if is_float(rt) {
+            if *rt != Type::F64 {
+                return None;
+            }
+            let x = self.convert(a, ta, &Type::F64);
+            if exponent == 0.5 {
+                return Some(self.pow_half(x));
+            }
+            if exponent.fract() != 0.0 || exponent.abs() > MAX_POW_EXPONENT as f64 {
+                return None;
+            }
+            return Some(self.float_powi(x, exponent as i64));
+        }
+        let n = exponent as i64;
+        if !(0..=64).contains(&n) || exponent.fract() != 0.0 {
+            return None;
+        }
+        let x = self.convert(a, ta, rt);
+        Some(self.int_powi(x, n as u32, clif(rt)))
+    }
+
+    /// Whether `v` is a float constant.
+    pub(super) fn is_float_const(&self, v: Value) -> bool {
+        let ir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(v) else {
+            return false;
+        };
+        matches!(
+            self.b.func.dfg.insts[inst],
+            ir::InstructionData::UnaryIeee64 { .. } | ir::InstructionData::UnaryIeee32 { .. }
+        )
+    }
+
+    /// The value of `v` if it is a float64 constant.
+    pub(super) fn const_f64(&self, v: Value) -> Option<f64> {
+        let ir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(v) else {
+            return None;
+        };
+        match self.b.func.dfg.insts[inst] {
+            ir::InstructionData::UnaryIeee64 {
+                opcode: ir::Opcode::F64const,
+                imm,
+            } => Some(f64::from_bits(imm.bits())),
+            _ => None,
+        }
+    }
+
+    /// `x ** n` on ints by repeated squaring, unrolled, wrapping (the same bits as the
+    /// runtime's `ipow`: wrapping products do not depend on the order of the factors).
+    fn int_powi(&mut self, x: Value, n: u32, ty: ir::Type) -> Value {
+        let mut result: Option<Value> = None;
+        let (mut base, mut e) = (x, n);
+        while e > 0 {
+            if e & 1 == 1 {
+                result = Some(match result {
+                    None => base,
+                    Some(r) => self.b.ins().imul(r, base),
+                });
+            }
+            e >>= 1;
+            if e > 0 {
+                base = self.b.ins().imul(base, base);
+            }
+        }
+        result.unwrap_or_else(|| self.iconst(ty, 1))
+    }
+
+    /// `x ** 0.5` as CPython computes it, by `sqrt`: `(-inf) ** 0.5` is inf (sqrt gives
+    /// nan) and `(-0.0) ** 0.5` is 0.0 (sqrt gives -0.0; adding 0.0 turns it positive
+    /// and leaves every other result, NaNs included, as it is).
+    fn pow_half(&mut self, x: Value) -> Value {
+        let root = self.b.ins().sqrt(x);
+        let zero = self.b.ins().f64const(0.0);
+        let root = self.b.ins().fadd(root, zero);
+        let minus_inf = self.b.ins().f64const(f64::NEG_INFINITY);
+        let inf = self.b.ins().f64const(f64::INFINITY);
+        let is_minus_inf = self.b.ins().fcmp(FloatCC::Equal, x, minus_inf);
+        self.b.ins().select(is_minus_inf, inf, root)
+    }
+
+    /// `x ** n` on float64 for a constant integer `n`, correctly rounded (C's `pow` is
+    /// within a little over half an ulp, so the two can differ in the last bit): 0, 1, 2
+    /// and -1 exactly as IEEE operations (`1.0`, `x`, `x * x`, `1.0 / x`); other
+    /// exponents in double-double arithmetic (with fused multiply-adds) for bases whose
+    /// powers stay well inside the normal range, through `pow` for the others (zeros,
+    /// infinities, NaNs, huge and tiny bases) and on hosts without FMA.
+    fn float_powi(&mut self, x: Value, n: i64) -> Value {
+        match n {
+            0 => return self.b.ins().f64const(1.0),
+            1 => return x,
+            2 => return self.b.ins().fmul(x, x),
+            -1 => {
+                let one = self.b.ins().f64const(1.0);
+                return self.b.ins().fdiv(one, x);
+            }
+            _ => {}
+        }
+        let call_pow = |g: &mut Self| {
+            let y = g.b.ins().f64const(n as f64);
+            g.call_helper(
+                runtime::pow_address(),
+                &[clt::F64, clt::F64],
+                clt::F64,
+                &[x, y],
+            )
+        };
+        if !self.has_fma {
+            return call_pow(self);
+        }
+        // |x| in [2**-(900/|n|), 2**(900/|n|)]: every partial product and its error term
+        // is a normal number, so the error terms are exact.
+        let k = 900 / n.unsigned_abs() as i32;
+        let a = self.b.ins().fabs(x);
+        let lo = self.b.ins().f64const(2f64.powi(-k));
+        let hi = self.b.ins().f64const(2f64.powi(k));
+        let above = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, a, lo);
+        let below = self.b.ins().fcmp(FloatCC::LessThanOrEqual, a, hi);
+        let inside = self.b.ins().band(above, below);
+        let (fast, slow, done) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.append_block_param(done, clt::F64);
+        self.b.ins().brif(inside, fast, &[], slow, &[]);
+        self.b.seal_block(fast);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(fast);
+        // (h, l): x ** |n| as an unevaluated sum, multiplied up one factor at a time.
+        let (mut h, mut l) = (x, None::<Value>);
+        for _ in 1..n.unsigned_abs() {
+            let p = self.b.ins().fmul(h, x);
+            // (NaNs never reach here, so `fneg`'s rewrites cannot change a sign.)
+            let neg_p = self.b.ins().fneg(p);
+            let pe = self.b.ins().fma(h, x, neg_p);
+            let tail = match l {
+                None => pe,
+                Some(l) => {
+                    let lx = self.b.ins().fmul(l, x);
+                    self.b.ins().fadd(pe, lx)
+                }
+            };
+            // |tail| stays within an ulp or so of |p|: (p, tail) is x ** k to about
+            // 2**-100 relative, so the last rounding of p + tail is the correct one.
+            (h, l) = (p, Some(tail));
+        }
+        let l = l.expect("|n| >= 2");
+        let r = if n > 0 {
+            self.b.ins().fadd(h, l)
+        } else {
+            // 1 / (h + l): r0 = 1/h, corrected by the exact residual 1 - h*r0 minus l*r0.
+            let one = self.b.ins().f64const(1.0);
+            let r0 = self.b.ins().fdiv(one, h);
+            let neg_h = self.b.ins().fneg(h);
+            let e = self.b.ins().fma(neg_h, r0, one);
+            let lr = self.b.ins().fmul(l, r0);
+            let e = self.b.ins().fsub(e, lr);
+            self.b.ins().fma(r0, e, r0)
+        };
+        self.b.ins().jump(done, &args(&[r]));
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let r = call_pow(self);
+        self.b.ins().jump(done, &args(&[r]));
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
     }
 
     /// Python's `//` and `%` on integers; by zero both give 0 (as NumPy), never a trap.

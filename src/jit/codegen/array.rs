@@ -7,7 +7,7 @@ use crate::abi::Type;
 
 use super::*;
 use crate::abi::dlpack::dltensor_offset as at;
-use crate::jit::ir::Expr;
+use crate::jit::ir::{BinOp, Builtin, Callee, Expr};
 use crate::jit::runtime;
 use crate::jit::typing::I64;
 
@@ -17,7 +17,13 @@ impl Gen<'_, '_> {
         // any other array expression (`(a if c else b)[i]`) has its descriptor read here.
         let (pv, pt) = self.value(p)?;
         let pv = match pv {
-            KValue::Array(view) => return self.array_element(&view, idx),
+            KValue::Array(view) => {
+                let name = match p {
+                    Expr::Name(n, _) => Some(n.as_str()),
+                    _ => None,
+                };
+                return self.array_element(&view, idx, name);
+            }
             v => v.single(),
         };
         let elem = pt.pointee().cloned().expect("typed: a pointer");
@@ -30,32 +36,130 @@ impl Gen<'_, '_> {
 
     /// `a[i, j, ...]`: negative indices count from the end (as NumPy's); with
     /// `boundscheck` an index outside the array returns early instead of reading.
-    pub(super) fn array_element(&mut self, view: &ArrayView, idx: &[Expr]) -> R<(Value, Type)> {
-        let mut offset = None;
-        for (axis, e) in idx.iter().enumerate() {
-            let (v, t) = self.expr(e)?;
-            let i = self.convert(v, &t, &I64);
-            let n = view.shape[axis];
-            let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
-            let wrapped = self.b.ins().iadd(i, n);
-            let k = self.b.ins().select(negative, wrapped, i);
-            if self.f.boundscheck {
-                let outside = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, k, n);
-                let axis = self.b.ins().iconst(clt::I64, axis as i64);
-                self.fail_if(outside, &[axis, i, n]);
-            }
-            let term = self.b.ins().imul(k, view.strides[axis]);
-            offset = Some(match offset {
-                None => term,
-                Some(o) => self.b.ins().iadd(o, term),
-            });
-        }
+    ///
+    /// Each index is split as `v_k + c_k` (a constant `c_k`) and the address summed axis
+    /// by axis, `((data + v_0*bs_0) + c_0*bs_0) + v_1*bs_1 + c_1*bs_1 ...` (`bs_k` the
+    /// byte stride): in a `for j` loop inside a `for i` loop, the row base `data +
+    /// (i + c_0)*bs_0` is loop-invariant (Cranelift hoists it), `j*bs_1` is one value for
+    /// every access of the iteration, and a constant last offset folds into the load's
+    /// address (`[row + j*8 + 8]`). An index known to be non-negative (see
+    /// [`Gen::lower_bound`]) skips the wrap-around select.
+    ///
+    /// Inside a `for j` loop, `j*bs_k` of array `name` (see [`Gen::scaled_ivs`]) is a
+    /// variable the loop steps by `bs_k`, not a product.
+    pub(super) fn array_element(
+        &mut self,
+        view: &ArrayView,
+        idx: &[Expr],
+        name: Option<&str>,
+    ) -> R<(Value, Type)> {
         let size = view.dtype.size().expect("a number") as i64;
-        let bytes = self
-            .b
-            .ins()
-            .imul_imm_s(offset.expect("at least one index"), size);
-        Ok((self.b.ins().iadd(view.data, bytes), view.dtype.clone()))
+        let mut addr = view.data;
+        for (axis, e) in idx.iter().enumerate() {
+            let n = view.shape[axis];
+            let bstride = self.b.ins().imul_imm_s(view.strides[axis], size);
+            let known = self.lower_bound(e).is_some_and(|lb| lb >= 0);
+            let (var, c) = if known {
+                split_constant(e)
+            } else {
+                (Some(e), 0)
+            };
+            // The loop's scaled variable stands for `j*bs_k`: the rest of the index (if
+            // any) is multiplied out (bounds-checked kernels take the general way).
+            let scaled = match (known, name, var) {
+                (true, Some(a), Some(var)) if !self.f.boundscheck => self
+                    .scaled
+                    .get(&(a.to_string(), axis))
+                    .cloned()
+                    .and_then(|(j, sv)| split_loop_var(var, &j).map(|rest| (rest, sv))),
+                _ => None,
+            };
+            if let Some((rest, sv)) = scaled {
+                if let Some(rest) = rest {
+                    let (v, t) = self.expr(rest)?;
+                    let v = self.convert(v, &t, &I64);
+                    let term = self.b.ins().imul(v, bstride);
+                    addr = self.b.ins().iadd(addr, term);
+                }
+                let js = self.b.use_var(sv);
+                addr = self.b.ins().iadd(addr, js);
+                if c != 0 {
+                    let offset = self.b.ins().imul_imm_s(bstride, c);
+                    addr = self.b.ins().iadd(addr, offset);
+                }
+                continue;
+            }
+            let v = match var {
+                Some(var) => {
+                    let (v, t) = self.expr(var)?;
+                    Some(self.convert(v, &t, &I64))
+                }
+                None => None,
+            };
+            let k = if known {
+                v
+            } else {
+                let i = v.expect("the whole index");
+                let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+                let wrapped = self.b.ins().iadd(i, n);
+                Some(self.b.ins().select(negative, wrapped, i))
+            };
+            if self.f.boundscheck {
+                // The index as written (its constant part added back) against the extent.
+                let whole = match (v, c) {
+                    (Some(v), 0) => v,
+                    (Some(v), c) => self.b.ins().iadd_imm_s(v, c),
+                    (None, c) => self.b.ins().iconst(clt::I64, c),
+                };
+                let checked = if known { whole } else { k.expect("wrapped") };
+                let outside = self
+                    .b
+                    .ins()
+                    .icmp(IntCC::UnsignedGreaterThanOrEqual, checked, n);
+                let axis = self.b.ins().iconst(clt::I64, axis as i64);
+                self.fail_if(outside, &[axis, whole, n]);
+            }
+            if let Some(k) = k {
+                let term = self.b.ins().imul(k, bstride);
+                addr = self.b.ins().iadd(addr, term);
+            }
+            if c != 0 {
+                let offset = self.b.ins().imul_imm_s(bstride, c);
+                addr = self.b.ins().iadd(addr, offset);
+            }
+        }
+        Ok((addr, view.dtype.clone()))
+    }
+
+    /// A lower bound of the value of index expression `e` as an exact integer (no int64
+    /// wrap-around), where one is known: literals, loop variables whose `range` bounds
+    /// them from below (`Gen::lower_bounds`), extents, and sums, differences, products
+    /// and floor quotients of those. Where it is >= 0 the index needs no wrap-around: the
+    /// value is non-negative, or (if int64 arithmetic wrapped on the way) it is at least
+    /// 2**63 in Python, outside any array either way.
+    pub(super) fn lower_bound(&self, e: &Expr) -> Option<i128> {
+        match e {
+            Expr::Int(n, _) => Some(*n as i128),
+            Expr::Name(n, _) => self.lower_bounds.get(n).copied(),
+            Expr::Shape(..) | Expr::Call(Callee::Builtin(Builtin::Len), ..) => Some(0),
+            Expr::Binary(op, a, b, _) => {
+                let (x, y) = (self.lower_bound(a)?, self.lower_bound(b)?);
+                match op {
+                    BinOp::Add => Some(x + y),
+                    BinOp::Sub => match **b {
+                        Expr::Int(c, _) => Some(x - c as i128),
+                        _ => None,
+                    },
+                    BinOp::Mul if x >= 0 && y >= 0 => Some(x.saturating_mul(y)),
+                    BinOp::FloorDiv if x >= 0 && y > 0 => match **b {
+                        Expr::Int(..) => Some(x / y),
+                        _ => Some(0),
+                    },
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     /// If `cond`, record an index error and return a default value from the kernel.
@@ -175,5 +279,53 @@ impl Gen<'_, '_> {
             .b
             .ins()
             .load(clt::I64, flags, shape_ptr, (8 * k) as i32))
+    }
+}
+
+/// `e` as a part that varies and a constant added to it: `j + 1` is `(j, 1)`, `i - 1`
+/// `(i, -1)`, `3` `(None, 3)`, anything else itself and 0.
+pub(super) fn split_constant(e: &Expr) -> (Option<&Expr>, i64) {
+    match e {
+        Expr::Int(c, _) => (None, *c),
+        Expr::Binary(op @ (BinOp::Add | BinOp::Sub), a, b, _) => match (op, &**a, &**b) {
+            (_, x, Expr::Int(c, _)) => {
+                let c = if *op == BinOp::Sub {
+                    c.checked_neg()
+                } else {
+                    Some(*c)
+                };
+                match c {
+                    Some(c) => {
+                        let (v, d) = split_constant(x);
+                        match d.checked_add(c) {
+                            Some(s) if v.is_some() => (v, s),
+                            _ => (Some(e), 0),
+                        }
+                    }
+                    None => (Some(e), 0),
+                }
+            }
+            (BinOp::Add, Expr::Int(c, _), x) => {
+                let (v, d) = split_constant(x);
+                match d.checked_add(*c) {
+                    Some(s) if v.is_some() => (v, s),
+                    _ => (Some(e), 0),
+                }
+            }
+            _ => (Some(e), 0),
+        },
+        _ => (Some(e), 0),
+    }
+}
+
+/// `rest` where `e` is the loop variable `j` plus `rest` (`j` itself: `Some(None)`; `i + j`
+/// or `j + i`: `Some(Some(i))`), else None.
+pub(super) fn split_loop_var<'e>(e: &'e Expr, j: &str) -> Option<Option<&'e Expr>> {
+    let is_j = |x: &Expr| matches!(x, Expr::Name(n, _) if n == j);
+    match e {
+        x if is_j(x) => Some(None),
+        Expr::Binary(BinOp::Add, a, b, _) if is_j(b) => Some(Some(a)),
+        Expr::Binary(BinOp::Add, a, b, _) if is_j(a) => Some(Some(b)),
+        _ => None,
     }
 }

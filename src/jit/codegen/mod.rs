@@ -305,6 +305,14 @@ struct Gen<'a, 'b> {
     /// thread's StackState, kept in `stack_state`).
     guarded: bool,
     stack_state: Option<Value>,
+    /// Whether the host has fused multiply-add (exact error terms for powers).
+    has_fma: bool,
+    /// A lower bound of each loop variable whose `range` gives one and that its loop
+    /// body does not assign (see [`Gen::lower_bound`]), while its loop body is generated.
+    lower_bounds: HashMap<String, i128>,
+    /// For (array parameter, axis) pairs indexed by the variable `j` of an enclosing
+    /// `for j` loop: `j` and the variable holding `j * byte stride` (see [`Gen::scaled_ivs`]).
+    scaled: HashMap<(String, usize), (String, Variable)>,
 }
 
 type R<T> = Result<T, KernelError>;
@@ -325,6 +333,11 @@ impl<'a, 'b> Gen<'a, 'b> {
     ) -> Self {
         let self_ref = module.declare_func_in_func(id, b.func);
         let call_conv = module.isa().default_call_conv();
+        let has_fma = module
+            .isa()
+            .isa_flags()
+            .iter()
+            .any(|f| f.name == "has_fma" && f.as_bool() == Some(true));
         let typer = Typer::with_types(f, types);
         Gen {
             b,
@@ -341,6 +354,9 @@ impl<'a, 'b> Gen<'a, 'b> {
             call_conv,
             guarded: false,
             stack_state: None,
+            has_fma,
+            lower_bounds: HashMap::new(),
+            scaled: HashMap::new(),
         }
         .declare(types)
     }

@@ -190,6 +190,7 @@ impl Gen<'_, '_> {
         orelse: &[Stmt],
     ) -> R<()> {
         let (v, vt) = self.scalar_var(var);
+        let bound = self.loop_lower_bound(var, &vt, start, stop, step, body);
         // A literal step of +1 or -1 (the common case) counts the variable itself: it
         // cannot overflow, since it stops at `stop`. Other steps run an exact trip count.
         let unit = match step {
@@ -219,6 +220,11 @@ impl Gen<'_, '_> {
             None => g.b.ins().icmp(IntCC::UnsignedLessThan, k, count),
         };
         let first = if unit.is_some() { start } else { zero };
+        // Array addresses that step with the variable: `var * byte stride` as variables.
+        let scaled = match (unit, bound) {
+            (Some(_), Some(_)) => self.scaled_ivs(var, body, start),
+            _ => Vec::new(),
+        };
         let go = more(self, first);
         self.b.ins().brif(go, bodyb, &args(&[first]), elseb, &[]);
         self.b.switch_to_block(bodyb);
@@ -232,13 +238,120 @@ impl Gen<'_, '_> {
         };
         let value = self.convert(value, &I64, &vt);
         self.b.def_var(v, value);
+        let outer = bound.map(|lb| self.lower_bounds.insert(var.to_string(), lb));
+        let shadowed: Vec<_> = scaled
+            .iter()
+            .map(|(key, sv, _)| {
+                let old = self.scaled.insert(key.clone(), (var.to_string(), *sv));
+                (key.clone(), old)
+            })
+            .collect();
         let l = self.loop_body(body, latch, exit)?;
+        for (key, old) in shadowed {
+            match old {
+                Some(o) => self.scaled.insert(key, o),
+                None => self.scaled.remove(&key),
+            };
+        }
+        for (_, sv, bs) in &scaled {
+            let cur = self.b.use_var(*sv);
+            let next = if unit == Some(1) {
+                self.b.ins().iadd(cur, *bs)
+            } else {
+                self.b.ins().isub(cur, *bs)
+            };
+            self.b.def_var(*sv, next);
+        }
+        match outer {
+            Some(Some(lb)) => {
+                self.lower_bounds.insert(var.to_string(), lb);
+            }
+            Some(None) => {
+                self.lower_bounds.remove(var);
+            }
+            None => {}
+        }
         let next = self.b.ins().iadd_imm_s(k, unit.unwrap_or(1));
         let go = more(self, next);
         self.b.ins().brif(go, bodyb, &args(&[next]), elseb, &[]);
         self.b.seal_block(bodyb);
         self.b.seal_block(elseb);
         self.loop_else(elseb, orelse, exit, l.broke)
+    }
+
+    /// A lower bound of the loop variable `var` of `for var in range(start, stop, step)`
+    /// inside its body: `start` for a positive literal step, `stop + 1` for a negative one
+    /// (see [`Gen::lower_bound`]); none if the variable is not int64 or the body assigns it.
+    #[allow(clippy::too_many_arguments)]
+    fn loop_lower_bound(
+        &self,
+        var: &str,
+        vt: &Type,
+        start: &Expr,
+        stop: &Expr,
+        step: &Expr,
+        body: &[Stmt],
+    ) -> Option<i128> {
+        if *vt != I64 || assigns(body, var) {
+            return None;
+        }
+        match step {
+            Expr::Int(s, _) if *s > 0 => self.lower_bound(start),
+            Expr::Int(s, _) if *s < 0 => self.lower_bound(stop).map(|b| b + 1),
+            _ => None,
+        }
+    }
+
+    /// For a `for var in range(...)` loop with a unit step: each (array parameter, axis)
+    /// that the body indexes with `var` (`a[i, var + 1]`, `x[i + var]`), with a variable
+    /// set to `start * bs` (the axis' byte stride) that the loop steps by `bs`, so that
+    /// the address needs no multiplication (strength reduction). The arrays are
+    /// parameters the kernel never assigns, so their strides are the entry's; axes with a
+    /// constant stride are left out.
+    fn scaled_ivs(
+        &mut self,
+        var: &str,
+        body: &[Stmt],
+        start: Value,
+    ) -> Vec<((String, usize), Variable, Value)> {
+        let mut pairs: Vec<(String, usize)> = Vec::new();
+        let mut note = |a: &Expr, idx: &[Expr]| {
+            let Expr::Name(a, _) = a else { return };
+            for (axis, e) in idx.iter().enumerate() {
+                if let (Some(v), _) = super::array::split_constant(e) {
+                    if super::array::split_loop_var(v, var).is_some()
+                        && !pairs.contains(&(a.clone(), axis))
+                    {
+                        pairs.push((a.clone(), axis));
+                    }
+                }
+            }
+        };
+        visit_indexing(body, &mut note);
+        let mut out = Vec::new();
+        for (a, axis) in pairs {
+            // A stride known at compile time (a C-contiguous last axis) is better left to
+            // the address mode: `[row + j*8]` costs nothing, a stepped variable an add.
+            let param = self.f.params.iter().find_map(|(p, t)| match t {
+                Type::Array {
+                    ndim, contiguous, ..
+                } if *p == a => Some(*contiguous && axis + 1 == *ndim as usize),
+                _ => None,
+            });
+            if param != Some(false) || assigns(&self.f.body, &a) {
+                continue;
+            }
+            let KValue::Array(view) = self.read(&a).0 else {
+                continue;
+            };
+            let size = view.dtype.size().expect("a number") as i64;
+            let bs = self.b.ins().imul_imm_s(view.strides[axis], size);
+            let sv = self.b.declare_var(clt::I64);
+            let init = self.b.ins().imul(start, bs);
+            self.b.def_var(sv, init);
+            out.push(((a, axis), sv, bs));
+        }
+        out
     }
 
     /// A loop body whose `continue` goes to `latch` and `break` to `exit`; returns with
@@ -311,4 +424,81 @@ impl Gen<'_, '_> {
     }
 
     // ------------------------------------------------------------------ expressions
+}
+
+/// Whether `body` assigns the local `var` (a nested loop's variable included).
+fn assigns(body: &[Stmt], var: &str) -> bool {
+    body.iter().any(|s| match s {
+        Stmt::Assign(names, _, _) => names.iter().any(|n| n == var),
+        Stmt::AugAssign(n, ..) => n == var,
+        Stmt::If(_, a, b, _) | Stmt::While(_, a, b, _) => assigns(a, var) || assigns(b, var),
+        Stmt::For {
+            var: v,
+            body,
+            orelse,
+            ..
+        } => v == var || assigns(body, var) || assigns(orelse, var),
+        _ => false,
+    })
+}
+
+/// Call `f` with the array (or pointer) expression and the indices of every indexing in
+/// `body`: loads anywhere in expressions, and stores.
+fn visit_indexing(body: &[Stmt], f: &mut impl FnMut(&Expr, &[Expr])) {
+    fn expr(e: &Expr, f: &mut impl FnMut(&Expr, &[Expr])) {
+        match e {
+            Expr::Index(p, idx, _) => {
+                f(p, idx);
+                expr(p, f);
+                idx.iter().for_each(|i| expr(i, f));
+            }
+            Expr::Unary(_, a, _) | Expr::Shape(a, _, _) | Expr::Ndim(a, _) => expr(a, f),
+            Expr::Binary(_, a, b, _) => {
+                expr(a, f);
+                expr(b, f);
+            }
+            Expr::Compare(a, rest, _) => {
+                expr(a, f);
+                rest.iter().for_each(|(_, e)| expr(e, f));
+            }
+            Expr::BoolOp(_, es, _) | Expr::Call(_, es, _) => es.iter().for_each(|e| expr(e, f)),
+            Expr::IfExp(c, a, b, _) => {
+                expr(c, f);
+                expr(a, f);
+                expr(b, f);
+            }
+            _ => {}
+        }
+    }
+    for s in body {
+        match s {
+            Stmt::Assign(_, es, _) => es.iter().for_each(|e| expr(e, f)),
+            Stmt::AugAssign(_, _, e, _) | Stmt::Expr(e, _) | Stmt::Return(Some(e), _) => expr(e, f),
+            Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => {
+                f(p, idx);
+                idx.iter().for_each(|i| expr(i, f));
+                expr(v, f);
+            }
+            Stmt::If(c, a, b, _) | Stmt::While(c, a, b, _) => {
+                expr(c, f);
+                visit_indexing(a, f);
+                visit_indexing(b, f);
+            }
+            Stmt::For {
+                start,
+                stop,
+                step,
+                body,
+                orelse,
+                ..
+            } => {
+                for e in [start, stop, step] {
+                    expr(e, f);
+                }
+                visit_indexing(body, f);
+                visit_indexing(orelse, f);
+            }
+            _ => {}
+        }
+    }
 }
