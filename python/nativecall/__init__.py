@@ -14,6 +14,7 @@ LowLevelCallable, a ctypes or a cffi pointer.
 from typing import TYPE_CHECKING, Any, Callable, Iterable, overload
 
 from ._interop import cython_functions, from_cython, native
+from ._views import carray, cast, farray
 from ._errors import CompileError, SignatureError, TypingError, UndefinedNameError, UnsupportedError
 from ._native import (
     Array,
@@ -121,8 +122,11 @@ __all__ = [
     "UnsupportedError",
     "asarray",
     "callback",
+    "carray",
+    "cast",
     "cython_functions",
     "empty",
+    "farray",
     "from_dlpack",
     "from_cython",
     "get_include",

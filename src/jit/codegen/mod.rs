@@ -12,6 +12,7 @@ mod expr;
 mod prologue;
 mod stmt;
 mod value;
+mod view;
 
 use value::{ArrayView, KValue};
 
