@@ -622,6 +622,10 @@ class _Frontend:
             if kind == "binary":
                 if len(args) != 2:
                     raise self.fail(e, f"np.{name}() takes 2 arguments, got {len(args)}", TypingError)
+                exponent = e.args[1]
+                if isinstance(exponent, ast.Constant) and type(exponent.value) is float and exponent.value == 0.5:
+                    # NumPy computes x ** 0.5 as sqrt(x): nan for -inf, -0.0 for -0.0.
+                    return ir.CALL(ir.MATH("sqrt"), args[:1], line, col)
                 return ir.BINARY(target, args[0], args[1], line, col)
             callee = {"math": ir.MATH, "numpy": ir.NUMPY, "builtin": ir.BUILTIN}[kind](target)
             return ir.CALL(callee, args, line, col)
