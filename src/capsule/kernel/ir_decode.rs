@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Overloads, PythonVersion,
-    Stmt, UnaryOp,
+    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Overloads,
+    PythonVersion, Stmt, UnaryOp,
 };
 
 use super::KernelCompileFailure;

@@ -57,10 +57,7 @@ impl Gen<'_, '_> {
 
     /// `np.floor`, `np.minimum`, ... of `vals`, giving a `rt`.
     pub(super) fn numpy_call(&mut self, f: NpFn, vals: &[(Value, Type)], rt: &Type) -> Value {
-        let xs: Vec<Value> = vals
-            .iter()
-            .map(|(v, t)| self.convert(*v, t, rt))
-            .collect();
+        let xs: Vec<Value> = vals.iter().map(|(v, t)| self.convert(*v, t, rt)).collect();
         let x = xs[0];
         match f {
             NpFn::Floor => self.b.ins().floor(x),

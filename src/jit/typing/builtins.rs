@@ -129,7 +129,11 @@ fn numpy_type(f: NpFn, args: &[Type], span: Span) -> R<Type> {
     if args.len() != f.arity() {
         return Err(CompileError::typing(
             span,
-            format!("np.{name}() takes {} argument(s), got {}", f.arity(), args.len()),
+            format!(
+                "np.{name}() takes {} argument(s), got {}",
+                f.arity(),
+                args.len()
+            ),
         ));
     }
     for t in args {

@@ -20,8 +20,8 @@ mod views;
 use builtins::builtin_type;
 use check::{check_args, first_bare_return};
 use infer::written_names;
-use views::{cast_type, check_view_uses};
 use lattice::bool_as_int;
+use views::{cast_type, check_view_uses};
 
 pub use check::{always_true, check_returns, check_value_types, falls_through};
 pub use lattice::{
