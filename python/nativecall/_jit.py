@@ -63,8 +63,7 @@ _NUMPY_FUNCTIONS = {
         "fabs", "isnan", "isinf", "isfinite",
     )},
     "arcsin": ("math", "asin"), "arccos": ("math", "acos"), "arctan": ("math", "atan"),
-    "arctan2": ("math", "atan2"),
-    **{n: ("numpy", n) for n in ("floor", "ceil", "trunc", "hypot", "minimum", "maximum", "sign")},
+    **{n: ("numpy", n) for n in ("floor", "ceil", "trunc", "hypot", "arctan2", "minimum", "maximum", "sign")},
     "abs": ("builtin", "abs"), "absolute": ("builtin", "abs"),
     "power": ("binary", "**"),
 }  # fmt: skip

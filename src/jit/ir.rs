@@ -142,6 +142,8 @@ pub enum NpFn {
     Trunc,
     /// `np.hypot`: the C library's.
     Hypot,
+    /// `np.arctan2`: the C library's (a NaN operand's sign is kept, unlike `math.atan2`).
+    Arctan2,
     /// `np.minimum`: NaN if either operand is NaN.
     Minimum,
     /// `np.maximum`: NaN if either operand is NaN.
@@ -158,6 +160,7 @@ impl NpFn {
             "ceil" => NpFn::Ceil,
             "trunc" => NpFn::Trunc,
             "hypot" => NpFn::Hypot,
+            "arctan2" => NpFn::Arctan2,
             "minimum" => NpFn::Minimum,
             "maximum" => NpFn::Maximum,
             "sign" => NpFn::Sign,
@@ -172,6 +175,7 @@ impl NpFn {
             NpFn::Ceil => "ceil",
             NpFn::Trunc => "trunc",
             NpFn::Hypot => "hypot",
+            NpFn::Arctan2 => "arctan2",
             NpFn::Minimum => "minimum",
             NpFn::Maximum => "maximum",
             NpFn::Sign => "sign",
@@ -181,7 +185,7 @@ impl NpFn {
     /// How many arguments it takes.
     pub fn arity(self) -> usize {
         match self {
-            NpFn::Hypot | NpFn::Minimum | NpFn::Maximum => 2,
+            NpFn::Hypot | NpFn::Arctan2 | NpFn::Minimum | NpFn::Maximum => 2,
             _ => 1,
         }
     }

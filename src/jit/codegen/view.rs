@@ -16,6 +16,8 @@ use crate::jit::typing::{is_float, I64};
 extern "C" {
     /// The C library's `hypot`, which NumPy's `np.hypot` calls.
     fn hypot(x: f64, y: f64) -> f64;
+    /// The C library's `atan2`, which NumPy's `np.arctan2` calls.
+    fn atan2(y: f64, x: f64) -> f64;
 }
 
 impl Gen<'_, '_> {
@@ -63,8 +65,13 @@ impl Gen<'_, '_> {
             NpFn::Floor => self.b.ins().floor(x),
             NpFn::Ceil => self.b.ins().ceil(x),
             NpFn::Trunc => self.b.ins().trunc(x),
-            NpFn::Hypot => {
-                let address = hypot as unsafe extern "C" fn(f64, f64) -> f64 as usize;
+            NpFn::Hypot | NpFn::Arctan2 => {
+                type F2 = unsafe extern "C" fn(f64, f64) -> f64;
+                let address = if f == NpFn::Hypot {
+                    hypot as F2 as usize
+                } else {
+                    atan2 as F2 as usize
+                };
                 self.call_helper(address, &[clt::F64, clt::F64], clt::F64, &xs)
             }
             NpFn::Minimum | NpFn::Maximum => {

@@ -149,7 +149,7 @@ fn numpy_type(f: NpFn, args: &[Type], span: Span) -> R<Type> {
         NpFn::Floor | NpFn::Ceil | NpFn::Trunc if args[0] == Type::Float(FloatType::F32) => {
             args[0].clone()
         }
-        NpFn::Floor | NpFn::Ceil | NpFn::Trunc | NpFn::Hypot => Type::F64,
+        NpFn::Floor | NpFn::Ceil | NpFn::Trunc | NpFn::Hypot | NpFn::Arctan2 => Type::F64,
         NpFn::Minimum | NpFn::Maximum => unify(&args[0], &args[1]).expect("numbers unify"),
         NpFn::Sign => bool_as_int(&args[0]),
     })
