@@ -203,7 +203,9 @@ def test_numba_s_carray_and_nativecall_s_outside_a_kernel_view_a_ctypes_pointer_
     assert x[0] == 42.0
     with pytest.raises(TypeError, match="ctypes pointer"):
         carray(x, 3)
-    with pytest.raises(TypeError, match="kernels only"):
+    as_ints = cast(ctypes.cast(_as_double_ptr(x), ctypes.c_void_p), "int64 *")
+    assert as_ints[1] == np.float64(1.0).view(np.int64)
+    with pytest.raises(TypeError, match="ctypes pointer"):
         cast(None, "double *")
 
 

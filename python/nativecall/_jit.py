@@ -450,6 +450,8 @@ class _Frontend:
         if not isinstance(s.target, ast.Name):
             raise self.fail(s.target, "the loop variable must be a name")
         it = s.iter
+        if not isinstance(it, (ast.Name, ast.Attribute, ast.Call)):
+            raise self.fail(it, f"kernels loop with 'for i in range(...)' and 'for v in array', not over a {type(it).__name__}")
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id not in self.locals:
             if self.lookup(it.func.id) in (enumerate, zip, reversed):
                 raise self.fail(it, f"kernels loop with 'for i in range(...)' and 'for v in array'; {it.func.id}() is not supported")
@@ -628,7 +630,7 @@ class _Frontend:
                 return ir.BINARY(target, args[0], args[1], line, col)
             callee = {"math": ir.MATH, "numpy": ir.NUMPY, "builtin": ir.BUILTIN}[kind](target)
             return ir.CALL(callee, args, line, col)
-        params = ("ptr", "shape", "dtype") if what == "view" else ("ptr", "type")
+        params = ("ptr", "shape", "dtype") if what == "view" else ("ptr", "to")
         label = name if what == "view" else "cast"
         if len(e.args) > len(params):
             raise self.fail(e, f"{label}() takes at most {len(params)} arguments ({', '.join(params)}), got {len(e.args)}", TypingError)
@@ -642,7 +644,7 @@ class _Frontend:
             raise self.fail(e, f"{label}() needs its argument '{missing[0]}'", TypingError)
         ptr = self.expr(bound["ptr"])
         if what == "cast":
-            return ir.CAST(ptr, self.type_argument(bound["type"], "cast()", allow_none=False), line, col)
+            return ir.CAST(ptr, self.type_argument(bound["to"], "cast()", allow_none=False), line, col)
         dtype = self.type_argument(bound["dtype"], f"{name}(dtype=...)") if "dtype" in bound else None
         return ir.VIEW(ptr, self.extents(bound["shape"], name), dtype, name == "farray", line, col)
 

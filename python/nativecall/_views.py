@@ -3,7 +3,7 @@
 In a kernel, ``carray(ptr, shape, dtype=None)`` is an array view over the memory ``ptr``
 points to (compiled to the pointer and its extents; see docs/semantics.md). Outside
 kernels ``carray``/``farray`` make the same view as a NumPy array over a ctypes pointer
-(as Numba's do); ``cast`` exists in kernels only.
+(as Numba's do), and ``cast`` casts a ctypes pointer.
 """
 
 from __future__ import annotations
@@ -55,7 +55,27 @@ def farray(ptr: Any, shape: Any, dtype: Any = None) -> Any:
     return _view(ptr, shape, dtype, "F")
 
 
-def cast(ptr: Any, type: Any) -> Any:
-    """In a kernel, ``ptr`` as another pointer type: ``cast(user_data, "double *")`` (or a
-    :class:`nativecall.Type`). Kernels only."""
-    raise TypeError("nativecall.cast() converts pointers inside @nativecall.jit kernels only")
+def cast(ptr: Any, to: Any) -> Any:
+    """``ptr`` as another pointer type: ``cast(user_data, "double *")`` (or a
+    :class:`nativecall.Type`). In a kernel, compiled to nothing; outside, a ctypes pointer
+    to a number cast with :func:`ctypes.cast`."""
+    import ctypes
+
+    import numpy as np
+
+    from ._native import Type
+
+    t = to if isinstance(to, Type) else Type(to)
+    if t.kind != "pointer" or t.pointee.kind not in ("int", "float", "bool"):
+        raise TypeError(f"nativecall.cast() outside a kernel casts to a pointer to a number, got {t}")
+    if not isinstance(ptr, (ctypes._Pointer, ctypes.c_void_p)):
+        raise TypeError(f"nativecall.cast() outside a kernel takes a ctypes pointer, got {type(ptr).__name__}")
+    target = ctypes.POINTER(np.ctypeslib.as_ctypes_type(np.dtype(_numpy_name(t.pointee))))
+    return ctypes.cast(ptr, target)
+
+
+
+def _numpy_name(t: Any) -> str:
+    if t.kind == "bool":
+        return "bool"
+    return f"{'float' if t.kind == 'float' else 'int' if t.signed else 'uint'}{t.bits}"
