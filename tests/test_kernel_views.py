@@ -368,3 +368,17 @@ def test_numpy_functions_on_ints_compute_as_numpy_does():
     for a, b in [(3, -7), (-5, 2), (0, 0)]:
         want = int(np.minimum(a, b) * 100 + np.maximum(a, b) + np.sign(a) * 1000 + np.abs(b) * 10000)
         assert mm(a, b) == want
+
+
+def test_a_view_of_a_const_pointer_is_read_but_not_written():
+    @nativecall.jit("float64(const double *, intp)")
+    def total(p, n):
+        s = 0.0
+        for v in carray(p, n):
+            s += v
+        return s
+
+    x = np.array([0.5, 1.5, 2.0])
+    assert total(_as_double_ptr(x), 3) == 4.0
+    err = _error("def f(p, n):\n    a = carray(p, n)\n    a[0] = 1.0\n    return 0.0\n", "float64(const double *, intp)")
+    assert "cannot store through a view of a const pointer" in str(err) and err.lineno == 3

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use crate::abi::Type;
 
 use super::*;
-use crate::jit::ir::{Builtin, Callee, Expr, Function, Span, Stmt};
+use crate::jit::ir::{Builtin, Callee, Expr, Span, Stmt};
 
 /// Arrays have at most this many dimensions (NumPy's limit).
 const MAX_VIEW_NDIM: usize = 64;
@@ -116,23 +116,76 @@ pub(super) fn cast_type(from: &Type, to: &Type, span: Span) -> R<Type> {
     }
 }
 
-/// Check that every array view (a `carray`/`farray` expression, or a local that is not a
-/// parameter and holds an array) is only indexed, iterated, measured or assigned to a local.
-pub(super) fn check_view_uses(
-    f: &Function,
-    vars: &HashMap<String, Type>,
-    params: &HashSet<&str>,
-) -> R<()> {
-    let c = ViewUses { vars, params };
-    c.block(&f.body)
+impl Typer<'_> {
+    /// Check that every array view (a `carray`/`farray` expression, or a local that is not
+    /// a parameter and holds an array) is only indexed, iterated, measured or assigned to
+    /// a local, and that no view of a `const` pointer is stored into.
+    pub(super) fn check_view_uses(&self) -> R<()> {
+        let mut c = ViewUses {
+            typer: self,
+            vars: &self.vars,
+            params: &self.params,
+            read_only: HashSet::new(),
+        };
+        // A local that holds a view of a const pointer anywhere is read-only everywhere.
+        c.find_read_only(&self.f.body)?;
+        c.block(&self.f.body)
+    }
 }
 
 struct ViewUses<'a> {
+    typer: &'a Typer<'a>,
     vars: &'a HashMap<String, Type>,
     params: &'a HashSet<&'a str>,
+    read_only: HashSet<String>,
 }
 
 impl ViewUses<'_> {
+    /// Whether `e` is a view of a `const` pointer (or a local holding one).
+    fn is_read_only(&self, e: &Expr) -> R<bool> {
+        Ok(match e {
+            Expr::View(p, ..) => {
+                matches!(self.typer.known(p)?, Type::Pointer { is_const: true, .. })
+            }
+            Expr::Name(n, _) => self.read_only.contains(n),
+            _ => false,
+        })
+    }
+
+    fn find_read_only(&mut self, body: &[Stmt]) -> R<()> {
+        loop {
+            let before = self.read_only.len();
+            self.walk_assignments(body)?;
+            if self.read_only.len() == before {
+                return Ok(());
+            }
+        }
+    }
+
+    fn walk_assignments(&mut self, body: &[Stmt]) -> R<()> {
+        for s in body {
+            match s {
+                Stmt::Assign(names, values, _) => {
+                    for (n, v) in names.iter().zip(values) {
+                        if self.is_read_only(v)? {
+                            self.read_only.insert(n.clone());
+                        }
+                    }
+                }
+                Stmt::If(_, a, b, _) | Stmt::While(_, a, b, _) => {
+                    self.walk_assignments(a)?;
+                    self.walk_assignments(b)?;
+                }
+                Stmt::For { body, orelse, .. } => {
+                    self.walk_assignments(body)?;
+                    self.walk_assignments(orelse)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     fn is_view(&self, e: &Expr) -> bool {
         match e {
             Expr::View(..) => true,
@@ -180,7 +233,13 @@ impl ViewUses<'_> {
                 }
                 self.expr(e, false)
             }
-            Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => {
+            Stmt::Store(p, idx, v, span) | Stmt::AugStore(p, idx, _, v, span) => {
+                if self.is_read_only(p)? {
+                    return Err(CompileError::typing(
+                        *span,
+                        "cannot store through a view of a const pointer",
+                    ));
+                }
                 self.expr(p, true)?;
                 idx.iter().try_for_each(|e| self.expr(e, false))?;
                 self.expr(v, false)
