@@ -92,6 +92,7 @@ lint: $(VENV)/.installed
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
 	cargo clippy --all-targets --features abi3 -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 	$(PY) tests/check_stubs.py
 	$(PY) -m mypy.stubtest nativecall._native
 	$(PY) -m mypy --strict examples/typed_quad.py

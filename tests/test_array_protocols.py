@@ -347,3 +347,49 @@ def test_importing_and_dropping_many_views_leaks_nothing():
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown < 8, f"peak RSS grew by {grown:.1f} MiB over 40 000 imports of 8 KiB each"
     raw.append(0)  # and no export is left behind
+
+
+def _numpy_arrays():
+    base = np.arange(48, dtype=np.float64).reshape(4, 12)
+    yield "contiguous", base
+    yield "fortran", np.asfortranarray(base)
+    yield "strided", base[::2, 1::3]
+    yield "negative strides", base[::-1, ::-2]
+    yield "zero-size", base[:0]
+    yield "0-d", np.array(2.5)
+    yield "read-only", np.frombuffer(bytes(range(16)), dtype=np.int32)
+    for dtype in ["bool", "int8", "uint16", "int32", "uint64", "float32", "complex64", "complex128"]:
+        yield dtype, np.arange(6).astype(dtype).reshape(2, 3)
+
+
+@pytest.mark.parametrize("label, arr", list(_numpy_arrays()), ids=[l for l, _ in _numpy_arrays()])
+def test_numpy_arrays_are_described_in_place_as_their_own_dlpack_export_describes_them(label, arr):
+    # The direct path reads the ndarray's own fields; the capsule forces the DLPack path.
+    direct = nativecall.from_dlpack(arr)
+    through_dlpack = nativecall.from_dlpack(arr.__dlpack__(max_version=(1, 0)))
+    assert direct.shape == through_dlpack.shape == arr.shape
+    assert direct.strides == through_dlpack.strides
+    assert direct.dtype == through_dlpack.dtype
+    assert direct.readonly == through_dlpack.readonly == (not arr.flags.writeable)
+    back = np.from_dlpack(direct)
+    assert back.dtype == arr.dtype and np.array_equal(back, arr)
+    if arr.size:
+        assert np.shares_memory(back, arr)
+    assert nativecall.asarray(arr).strides == direct.strides
+
+
+def test_numpy_arrays_the_direct_path_leaves_to_dlpack_are_refused_or_taken_as_before():
+    swapped = np.arange(4, dtype=">f8")
+    with pytest.raises((TypeError, BufferError, ValueError), match="byte|order|swap|endian|native"):
+        nativecall.from_dlpack(swapped)
+    # What DLPack accepts that the direct path leaves to it (unaligned data) still comes in.
+    unaligned = np.frombuffer(bytes(range(17)), dtype=np.uint8)[1:].view(np.float64)
+    assert np.from_dlpack(nativecall.from_dlpack(unaligned)).tobytes() == unaligned.tobytes()
+
+
+def test_a_numpy_view_keeps_the_array_alive_after_the_array_is_deleted():
+    arr = np.arange(5.0)
+    view = nativecall.from_dlpack(arr)
+    del arr
+    gc.collect()
+    assert np.from_dlpack(view).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]

@@ -173,11 +173,11 @@ def test_signature_and_annotation_problems_are_reported():
     e = compile_error("float64(float64)", two)
     assert "has 1 parameters but two takes 2" in e.message
 
-    def unannotated(a):
+    def half_annotated(a: float, b):
         return a
 
-    with pytest.raises(TypingError, match="parameter 'a' has no type"):
-        nativecall.jit(unannotated)
+    with pytest.raises(TypingError, match="parameter 'b' has no type"):
+        nativecall.jit(half_annotated)
 
     with pytest.raises(nativecall.SignatureError):
         nativecall.jit("float64(flaot64)")(two)

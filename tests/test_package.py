@@ -41,8 +41,9 @@ def test_import_nativecall_does_not_import_heavy_libraries():
 
 # The runtime: every module of the package but the tooling (nativecall._tools, run by
 # `python -m nativecall`), the scipy-facing `optimize`, and the transonic plugin.
-RUNTIME_MODULES = ["nativecall", "nativecall._errors", "nativecall._interop", "nativecall._ir", "nativecall._jit",
-                   "nativecall._numba", "nativecall._pickle", "nativecall._views"]  # fmt: skip
+RUNTIME_MODULES = ["nativecall", "nativecall._cfunc", "nativecall._dispatch", "nativecall._errors",
+                   "nativecall._interop", "nativecall._ir", "nativecall._jit", "nativecall._numba",
+                   "nativecall._pickle", "nativecall._views", "nativecall.types"]  # fmt: skip
 
 
 def test_the_runtime_modules_are_every_module_but_the_tools_optimize_and_transonic():

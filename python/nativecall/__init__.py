@@ -13,6 +13,9 @@ LowLevelCallable, a ctypes or a cffi pointer.
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable, overload
 
+from . import types
+from ._cfunc import CFunc, cfunc
+from ._dispatch import Dispatcher
 from ._interop import cython_functions, from_cython, native
 from ._views import carray, cast, farray
 from ._errors import CompileError, SignatureError, TypingError, UndefinedNameError, UnsupportedError
@@ -85,10 +88,12 @@ def vectorize(
     return _vectorize(signatures, identity=identity)
 
 
+# Typed as giving a Kernel: a Dispatcher comes only from a function without annotations,
+# which a type checker does not check anyway.
 @overload
 def jit(signature: "Callable[..., Any]", /) -> Kernel: ...
 @overload
-def jit(signature: "str | Signature | None" = None, **options: Any) -> "Callable[[Callable[..., Any]], Kernel]": ...
+def jit(signature: Any = None, **options: Any) -> "Callable[[Callable[..., Any]], Kernel]": ...
 
 
 def jit(signature: Any = None, **options: Any) -> Any:
@@ -98,7 +103,12 @@ def jit(signature: Any = None, **options: Any) -> Any:
     ``@nativecall.jit`` with annotations (``x: nativecall.float64``; ``float``, ``int``
     and ``bool`` mean float64, int64 and bool; a missing return annotation is
     inferred). Compilation is eager; errors raise :class:`CompileError` subclasses
-    that point at the source. See docs/semantics.md for the language.
+    that point at the source. See docs/semantics.md for the language. The signature may
+    also be a :mod:`nativecall.types` or Numba signature object.
+
+    Without a signature or annotations (``@nativecall.jit``, ``@nativecall.jit(nopython=True)``)
+    the result is a :class:`Dispatcher`: a kernel is compiled for each combination of
+    argument types it is called with, from Python or from another kernel.
 
     Without a source file (``exec``, ``python -c``, the plain REPL), pass the text:
     ``nativecall.jit("float64(float64)", source="def f(x): ...", globals=None)`` returns
@@ -111,7 +121,9 @@ def jit(signature: Any = None, **options: Any) -> Any:
 
 __all__ = [
     "Array",
+    "CFunc",
     "CompileError",
+    "Dispatcher",
     "Kernel",
     "NativeCallable",
     "Signature",
@@ -124,6 +136,7 @@ __all__ = [
     "callback",
     "carray",
     "cast",
+    "cfunc",
     "cython_functions",
     "empty",
     "farray",
@@ -134,6 +147,7 @@ __all__ = [
     "native",
     "stats",
     "typedef",
+    "types",
     "vectorize",
     "zeros",
     # types

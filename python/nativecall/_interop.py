@@ -58,6 +58,9 @@ def native(
 def _import(obj, signature, returns=None):
     if isinstance(obj, NativeCallable):
         return obj
+    unwrap = getattr(type(obj), "__native_callable__", None)  # nativecall.cfunc's result
+    if unwrap is not None:
+        return unwrap(obj)
     if type(obj).__name__ == "PyCapsule":
         pythran = _pythran_capsule(obj)
         if pythran is not None:

@@ -25,6 +25,7 @@ import types
 from . import _ir as ir
 from . import _native
 from ._errors import CompileError, TypingError, UndefinedNameError, UnsupportedError
+from ._dispatch import Dispatcher, numba_dispatcher
 from ._native import Kernel, NativeCallable, Signature, SignatureError, Type
 
 __all__ = ["jit", "compile_kernel"]
@@ -103,6 +104,12 @@ def _annotation_type(ann, namespace):
     raise ValueError(f"the annotation {ann!r} is not a nativecall type (use nativecall.float64, float, int, bool, ...)")
 
 
+# Numba's options that change nothing for a kernel: it is always compiled to native code
+# without the interpreter, never holds the GIL while it runs, and compiles in about a
+# millisecond, so there is nothing to cache.
+_IGNORED_OPTIONS = ("nopython", "nogil", "cache")
+
+
 def jit(signature=None, *, boundscheck=False, source=None, globals=None, **options):
     """Compile a Python function into a native :class:`nativecall.Kernel`.
 
@@ -115,38 +122,71 @@ def jit(signature=None, *, boundscheck=False, source=None, globals=None, **optio
     function a source string defines, for code that has no source file (``exec``,
     ``python -c``, the plain REPL); its outside names come from ``globals`` (a dict,
     copied) and from what the source itself imports.
+
+    Without a signature, a function with parameters and no annotation on them gives a
+    :class:`Dispatcher` that compiles a kernel per combination of argument types, as
+    Numba's ``@jit`` does. Numba's ``nopython=``, ``nogil=`` and ``cache=`` are accepted
+    and change nothing.
     """
+    for name in _IGNORED_OPTIONS:
+        options.pop(name, None)
     if options:
-        raise TypeError(f"jit() got unexpected options: {', '.join(sorted(options))}")
+        raise TypeError(
+            f"jit() got unexpected options: {', '.join(sorted(options))} "
+            f"(accepted: boundscheck, source, globals, and Numba's {', '.join(_IGNORED_OPTIONS)})"
+        )
+    is_function = isinstance(signature, types.FunctionType)
+    if signature is not None and not callable(signature) and not isinstance(signature, (str, Signature)):
+        from .types import as_signature
+
+        signature = as_signature(signature)  # nativecall.types or Numba signature objects
     if source is not None:
-        if callable(signature) and not isinstance(signature, (str, Signature)):
+        if is_function or callable(signature):
             raise TypeError("jit(source=...) takes the signature (or None), not a function")
-        return compile_kernel(_function_from_source(source, globals), signature, boundscheck)
+        return _kernel_or_dispatcher(_function_from_source(source, globals), signature, boundscheck)
     if globals is not None:
         raise TypeError("jit(globals=...) goes with source=...")
-    if callable(signature) and not isinstance(signature, (str, Signature)):
-        return compile_kernel(signature, None, boundscheck)
+    if is_function or (callable(signature) and not isinstance(signature, (str, Signature))):
+        return _kernel_or_dispatcher(signature, None, boundscheck)
 
     def decorate(func):
-        return compile_kernel(func, signature, boundscheck)
+        return _kernel_or_dispatcher(func, signature, boundscheck)
 
     return decorate
 
 
+def _kernel_or_dispatcher(func, signature, boundscheck):
+    """A Kernel, or a Dispatcher when there is no signature and no parameter has an
+    annotation (some but not all annotated stays an error: which types were meant?)."""
+    if signature is None and isinstance(func, types.FunctionType):
+        params = inspect.signature(func).parameters.values()
+        if params and all(p.annotation is inspect.Parameter.empty for p in params):
+            return Dispatcher(func, bool(boundscheck))
+    return compile_kernel(func, signature, boundscheck)
+
+
 def compile_kernel(func, signature, boundscheck=False):
+    """The kernel of ``func`` for ``signature`` (a Signature or its text; a tuple of
+    argument types, the return type inferred; or None for the annotations)."""
     if not isinstance(func, types.FunctionType):
         raise TypeError(f"nativecall.jit compiles Python functions, got {type(func).__name__}")
     frontend = _Frontend(func, signature)
     frontend.boundscheck = bool(boundscheck)
     ir = frontend.lower()
-    try:
-        recipe = [frontend.source, frontend.fdef.name, frontend.signature_text, bool(boundscheck), frontend.captured]
-        kernel = _native._compile_kernel(ir, func, tuple(frontend.keep), recipe)
-        if recipe[2] is None:  # an inferred return type: the recipe records the one found
-            recipe[2] = _signature_text(frontend.param_list, kernel.signature.restype)
-        return kernel
-    except _native.KernelCompileFailure as failure:
-        raise _compile_error(frontend, failure) from None
+    recipe = [frontend.source, frontend.fdef.name, frontend.signature_text, bool(boundscheck), frontend.captured]
+    # Each call of a kernel without a signature is compiled for the argument types the
+    # native compiler finds at that call site: it reports the first call site with no
+    # kernel yet, which is compiled and given to the call site before trying again.
+    for _ in range(len(frontend.dispatch_sites) + 1):
+        try:
+            kernel = _native._compile_kernel(ir, func, tuple(frontend.keep), recipe)
+            break
+        except _native.KernelCompileFailure as failure:
+            if not frontend.specialize_call_site(failure):
+                raise _compile_error(frontend, failure) from None
+    if recipe[2] is None:  # an inferred return type: the recipe records the one found
+        recipe[2] = _signature_text(frontend.param_list, kernel.signature.restype)
+    return kernel
 
 
 def _compile_error(frontend, failure):
@@ -197,6 +237,9 @@ class _Frontend:
         self.captured = {}
         self.source = dedented
         self.expr_depth = 0
+        # Calls of kernels without a signature: {(line, col): (dispatcher, label, targets)},
+        # ``targets`` being the call site's (initially empty) list in ``self.natives``.
+        self.dispatch_sites = {}
 
     # ------------------------------------------------------------------ errors
 
@@ -231,6 +274,16 @@ class _Frontend:
 
     def param_types(self, names):
         func = self.func
+        if isinstance(self.signature, tuple):  # argument types; the return type is inferred
+            if len(self.signature) != len(names):
+                raise self.fail(
+                    self.fdef,
+                    f"{func.__name__} takes {len(names)} argument{'' if len(names) == 1 else 's'}, "
+                    f"got {len(self.signature)}",
+                    TypingError,
+                )
+            self.signature_text = None
+            return list(self.signature), None
         if self.signature is not None:
             sig = self.signature if isinstance(self.signature, Signature) else Signature(self.signature)
             if len(sig) != len(names):
@@ -272,13 +325,13 @@ class _Frontend:
         global found is recorded: a pickled kernel carries them."""
         if name in self.closure:
             self.captured[name] = self.closure[name]
-            return self.closure[name]
+            return _numba_equivalent(self.closure[name])
         if name in self.unbound:  # the enclosing function's, not a global of the same name
             return _UNSET
         g = self.func.__globals__
         if name in g:
             self.captured[name] = g[name]
-            return g[name]
+            return _numba_equivalent(g[name])
         b = g.get("__builtins__", builtins)
         b = b if isinstance(b, dict) else vars(b)
         return b.get(name, _UNSET)
@@ -310,6 +363,13 @@ class _Frontend:
             return None
         if isinstance(value, NativeCallable):
             return self.native_ref(id(value), label, [value])
+        if isinstance(value, Dispatcher) or numba_dispatcher(value) is not None:
+            raise self.fail(
+                node,
+                f"'{label}' is a kernel without a signature: call it, or give it a signature "
+                f"(@nativecall.jit(\"float64(float64)\")) to use it as a function pointer",
+                TypingError,
+            )
         try:
             from ._interop import native
 
@@ -347,7 +407,7 @@ class _Frontend:
             base = self.static_value(node.value)
             if base is _UNSET:
                 return _UNSET
-            return getattr(base, node.attr, _UNSET)
+            return _numba_equivalent(getattr(base, node.attr, _UNSET))
         return _UNSET
 
     # ------------------------------------------------------------------ statements
@@ -688,7 +748,9 @@ class _Frontend:
                 if f.id == self.func.__name__:
                     return ir.SELF()
                 raise self.fail(f, f"name '{f.id}' is not defined", UndefinedNameError)
-            if value is self.func or (f.id == self.fdef.name and isinstance(value, Kernel) and value.py_func is self.func):
+            if value is self.func or (
+                f.id == self.fdef.name and isinstance(value, (Kernel, Dispatcher)) and value.py_func is self.func
+            ):
                 return ir.SELF()
             return self.callee_value(value, f, f.id)
         if isinstance(f, ast.Attribute):
@@ -706,6 +768,9 @@ class _Frontend:
         raise self.fail(f, "kernels call names and module attributes only")
 
     def callee_value(self, value, node, label):
+        dispatcher = value if isinstance(value, Dispatcher) else numba_dispatcher(value)
+        if dispatcher is not None:
+            return self.dispatch_site(dispatcher, node, label)
         for name, builtin in _BUILTINS.items():
             if value is builtin:
                 return ir.BUILTIN(name)
@@ -727,6 +792,79 @@ class _Frontend:
         if index is None:
             raise self.fail(node, f"'{label}' ({type(value).__name__}) cannot be called from a kernel", TypingError)
         return ir.NATIVE(index)
+
+
+    # ------------------------------------------------------------------ kernels without a signature
+
+    def dispatch_site(self, dispatcher, node, label):
+        """A call of a kernel without a signature: a native callee of its own, given the
+        kernel for this call site's argument types once the compiler has found them."""
+        key = self.pos(node)
+        if key not in self.dispatch_sites:
+            targets = []
+            self.dispatch_sites[key] = (dispatcher, label, targets)
+            self.native_index[("dispatch", key)] = len(self.natives)
+            self.natives.append((label, targets))
+        return ir.NATIVE(self.native_index[("dispatch", key)])
+
+    def specialize_call_site(self, failure):
+        """Whether ``failure`` is the compiler asking for a call site's kernel (a call
+        whose callee has no signature yet), which is then compiled for the argument types
+        the failure names. An argument type with no kernel spelling is a TypingError."""
+        kind, message, line, col = failure.args
+        site = self.dispatch_sites.get((line, col))
+        if kind != "typing" or site is None or site[2]:
+            return False
+        dispatcher, label, targets = site
+        prefix = f"no signature of {label} accepts ("
+        if not (message.startswith(prefix) and message.endswith("); it has ")):
+            return False
+        argtypes = []
+        for k, text in enumerate(_split_types(message[len(prefix) : -len("); it has ")])):
+            try:
+                argtypes.append(Type(text))
+            except (SignatureError, TypeError, ValueError):
+                raise self.error(
+                    TypingError, f"{label}: argument {k + 1} is a {text}, which a kernel cannot take", line, col
+                ) from None
+        try:
+            kernel = dispatcher.compile(tuple(argtypes))
+        except CompileError as e:
+            raise self.error(
+                TypingError, f"{label} does not compile for ({', '.join(map(str, argtypes))}): {e}", line, col
+            ) from e
+        targets.append(kernel)
+        self.keep.append(kernel)
+        return True
+
+
+def _numba_equivalent(value):
+    """nativecall's ``carray``/``farray`` for Numba's (a file that kept ``from numba import
+    carray`` ports by changing only the decorator); any other value as it is."""
+    if getattr(value, "__module__", None) == "numba.np.numpy_support" and callable(value):
+        name = getattr(value, "__name__", "")
+        if name in ("carray", "farray"):
+            import nativecall
+
+            return getattr(nativecall, name, value)
+    return value
+
+
+def _split_types(text):
+    """``"float64, float64[:, :]"`` as ``["float64", "float64[:, :]"]`` (commas inside
+    brackets or parentheses do not split)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(text[start:i].strip())
+            start = i + 1
+    if text.strip():
+        out.append(text[start:].strip())
+    return out
 
 
 def _type_of(value):

@@ -62,21 +62,21 @@ const LONG_IS_64: bool = std::mem::size_of::<c_long>() == 8;
 
 /// NumPy's type numbers (`NPY_TYPES`), as `numpy/ndarraytypes.h` numbers them.
 mod npy {
-    pub const BOOL: u8 = 0;
-    pub const BYTE: u8 = 1;
-    pub const UBYTE: u8 = 2;
-    pub const SHORT: u8 = 3;
-    pub const USHORT: u8 = 4;
-    pub const INT: u8 = 5;
-    pub const UINT: u8 = 6;
-    pub const LONG: u8 = 7;
-    pub const ULONG: u8 = 8;
-    pub const LONGLONG: u8 = 9;
-    pub const ULONGLONG: u8 = 10;
-    pub const FLOAT: u8 = 11;
-    pub const DOUBLE: u8 = 12;
-    pub const CFLOAT: u8 = 14;
-    pub const CDOUBLE: u8 = 15;
+    pub(super) const BOOL: u8 = 0;
+    pub(super) const BYTE: u8 = 1;
+    pub(super) const UBYTE: u8 = 2;
+    pub(super) const SHORT: u8 = 3;
+    pub(super) const USHORT: u8 = 4;
+    pub(super) const INT: u8 = 5;
+    pub(super) const UINT: u8 = 6;
+    pub(super) const LONG: u8 = 7;
+    pub(super) const ULONG: u8 = 8;
+    pub(super) const LONGLONG: u8 = 9;
+    pub(super) const ULONGLONG: u8 = 10;
+    pub(super) const FLOAT: u8 = 11;
+    pub(super) const DOUBLE: u8 = 12;
+    pub(super) const CFLOAT: u8 = 14;
+    pub(super) const CDOUBLE: u8 = 15;
 }
 
 const fn entry(

@@ -148,7 +148,7 @@ fn is_numeric(t: &Type) -> bool {
 }
 
 /// The callable to export as `target`, with the `user_data` to hand the consumer.
-pub fn adapt<'py>(
+pub(crate) fn adapt<'py>(
     slf: &Bound<'py, NativeCallable>,
     target: Arc<Signature>,
     user_data: Option<Bound<'py, PyAny>>,
@@ -359,7 +359,7 @@ pub(crate) fn user_data_layout(f: &NativeCallable, leading: usize) -> PyResult<U
 /// themselves, element by element (`nativecall.optimize` over arrays). Returns the
 /// adapted callable and each field's C type and byte offset, and the struct size.
 #[pyfunction]
-pub fn _user_data_thunk<'py>(
+pub(crate) fn _user_data_thunk<'py>(
     f: &Bound<'py, NativeCallable>,
     leading: usize,
 ) -> PyResult<UserDataThunk<'py>> {

@@ -18,7 +18,7 @@ pyo3::import_exception!(nativecall._errors, SignatureError);
 pyo3::import_exception!(nativecall._errors, KernelCompileFailure);
 
 /// `nativecall.SignatureError` for `e`, with `text` and `position` attributes.
-pub fn signature_error(_py: Python<'_>, e: &abi::SignatureError) -> PyErr {
+pub(crate) fn signature_error(_py: Python<'_>, e: &abi::SignatureError) -> PyErr {
     SignatureError::new_err((e.to_string(), e.text.clone(), e.position))
 }
 
@@ -30,12 +30,12 @@ impl From<abi::SignatureError> for PyErr {
 
 /// The native compiler's report (`kind`, message, source line and column), which the
 /// frontend re-raises as the matching `CompileError` subclass pointing into the source.
-pub fn kernel_failure(kind: &str, message: String, line: u32, col: u32) -> PyErr {
+pub(crate) fn kernel_failure(kind: &str, message: String, line: u32, col: u32) -> PyErr {
     KernelCompileFailure::new_err((kind.to_owned(), message, line, col))
 }
 
 /// A kernel's compile error (unsupported construct, type mismatch, undefined name).
-pub fn compile_failure(c: CompileError) -> PyErr {
+pub(crate) fn compile_failure(c: CompileError) -> PyErr {
     let kind = match c.kind {
         ErrorKind::Unsupported => "unsupported",
         ErrorKind::Typing => "typing",
@@ -57,12 +57,12 @@ impl From<KernelError> for PyErr {
 
 /// Generated glue (a thunk, an adapter, a callback entry) that could not be made:
 /// `TypeError("{what}: {e}")`, since the signature asked for is what cannot be served.
-pub fn glue_error(what: impl std::fmt::Display, e: &JitError) -> PyErr {
+pub(crate) fn glue_error(what: impl std::fmt::Display, e: &JitError) -> PyErr {
     PyTypeError::new_err(format!("{what}: {e}"))
 }
 
 /// The name of `obj`'s type, for messages (`"?"` if it has none).
-pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map(|n| n.to_string())
@@ -70,34 +70,34 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// `TypeError("expected {expected}, got {type of obj}")`: an object of the wrong kind.
-pub fn expected(expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
+pub(crate) fn expected(expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
     PyTypeError::new_err(format!("expected {expected}, got {}", type_name(obj)))
 }
 
 /// `TypeError("{what} must be {expected}, got {type of obj}")`: an argument of the wrong type.
-pub fn must_be(what: &str, expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
+pub(crate) fn must_be(what: &str, expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
     PyTypeError::new_err(format!("{what} must be {expected}, got {}", type_name(obj)))
 }
 
 /// An array argument whose elements are not the declared ones; `got` says what they are.
-pub fn wrong_elements(what: &str, want: &Type, got: impl std::fmt::Display) -> PyErr {
+pub(crate) fn wrong_elements(what: &str, want: &Type, got: impl std::fmt::Display) -> PyErr {
     PyTypeError::new_err(format!("{what} needs {want} elements, got {got}"))
 }
 
 /// An array argument with another number of dimensions than declared.
-pub fn wrong_ndim(what: &str, ndim: u32, got: usize) -> PyErr {
+pub(crate) fn wrong_ndim(what: &str, ndim: u32, got: usize) -> PyErr {
     PyTypeError::new_err(format!(
         "{what} needs a {ndim}-dimensional array, got {got} dimensions"
     ))
 }
 
 /// A read-only array passed where the kernel writes.
-pub fn read_only_array(what: &str) -> PyErr {
+pub(crate) fn read_only_array(what: &str) -> PyErr {
     PyValueError::new_err(format!("{what} is read-only, and the kernel writes to it"))
 }
 
 /// What a kernel call reported after it returned: its native stack nearly full.
-pub fn kernel_recursion(name: &str) -> PyErr {
+pub(crate) fn kernel_recursion(name: &str) -> PyErr {
     PyRecursionError::new_err(format!(
         "{name}: maximum recursion depth exceeded (the native stack of this thread is nearly full)"
     ))
@@ -105,7 +105,7 @@ pub fn kernel_recursion(name: &str) -> PyErr {
 
 /// What a bounds-checked kernel call reported: an index out of bounds on `axis`, or
 /// (`axis < 0`) an array argument with another number of dimensions than declared.
-pub fn kernel_index(name: &str, axis: i64, index: i64, size: i64) -> PyErr {
+pub(crate) fn kernel_index(name: &str, axis: i64, index: i64, size: i64) -> PyErr {
     if axis < 0 {
         PyValueError::new_err(format!(
             "{name}: an array argument has {index} dimensions where {size} were declared"

@@ -19,17 +19,17 @@
 //! `python/nativecall/_interop.py`: they only read those libraries' own Python attributes
 //! and hand this module an address, a signature and an owner.
 
-pub mod adapt;
-pub mod array;
-pub mod call;
-pub mod callable;
-pub mod callback;
-pub mod errors;
-pub mod kernel;
+pub(crate) mod adapt;
+pub(crate) mod array;
+pub(crate) mod call;
+pub(crate) mod callable;
+pub(crate) mod callback;
+pub(crate) mod errors;
+pub(crate) mod kernel;
 mod py_functions;
-pub mod roots;
-pub mod types;
-pub mod ufunc;
+pub(crate) mod roots;
+pub(crate) mod types;
+pub(crate) mod ufunc;
 
 use pyo3::prelude::*;
 

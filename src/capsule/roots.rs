@@ -248,7 +248,7 @@ static SIGNATURES: Lazy<(Signature, Signature)> = Lazy::new(|| {
 /// them. The GIL stays held: a scalar solve is short, and `f` may be a Python callback.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-pub fn _solve_root(
+pub(crate) fn _solve_root(
     solver: &Bound<'_, NativeCallable>,
     f: &Bound<'_, NativeCallable>,
     a: f64,
@@ -330,7 +330,7 @@ fn check_signature(nc: &NativeCallable, want: &str, what: &str) -> PyResult<()> 
 /// already broadcast, raveled and cast to the field's type.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-pub fn _solve_roots(
+pub(crate) fn _solve_roots(
     py: Python<'_>,
     solver: &Bound<'_, NativeCallable>,
     f: &Bound<'_, NativeCallable>,

@@ -31,7 +31,7 @@ impl PyNativeType {
 }
 
 /// A type from a `Type`, or from text parsed as a type.
-pub fn type_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Type> {
+pub(crate) fn type_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Type> {
     if let Ok(t) = obj.cast::<PyNativeType>() {
         return Ok(t.get().ty.clone());
     }
@@ -301,7 +301,8 @@ impl PyNativeType {
 /// `Signature(text)` reads C style (`"double (double, void *)"`), Cython
 /// `__pyx_capi__` style and Numba style (`"float64(float64, intp)"`). `str()` is
 /// the canonical C spelling scipy compares against; `==` is ABI equivalence on
-/// this platform and also accepts a string.
+/// this platform between Signatures (a string is never equal: parse it with
+/// `Signature(text)` first, since many spellings name one signature).
 #[pyclass(module = "nativecall", name = "Signature", frozen)]
 #[derive(Clone)]
 pub struct PySignature {
@@ -317,7 +318,7 @@ impl PySignature {
 }
 
 /// A signature from a `Signature`, or from text.
-pub fn signature_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Arc<abi::Signature>> {
+pub(crate) fn signature_from_object(obj: &Bound<'_, PyAny>) -> PyResult<Arc<abi::Signature>> {
     if let Ok(s) = obj.cast::<PySignature>() {
         return Ok(s.get().sig.clone());
     }
@@ -343,7 +344,7 @@ fn text_of<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
 }
 
 /// Parse signature text, raising `nativecall.SignatureError`.
-pub fn parse_signature(py: Python<'_>, text: &str) -> PyResult<Arc<abi::Signature>> {
+pub(crate) fn parse_signature(py: Python<'_>, text: &str) -> PyResult<Arc<abi::Signature>> {
     abi::parse_signature(text)
         .map(Arc::new)
         .map_err(|e| signature_error(py, &e))

@@ -57,7 +57,9 @@ impl UfuncLoops {
 /// any other object). NumPy ufuncs cannot be weakly referenced, so what belongs to one
 /// is found through its `obj` slot, which the ufunc releases when it dies.
 #[pyfunction]
-pub fn _ufunc_loops<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, UfuncLoops>>> {
+pub(crate) fn _ufunc_loops<'py>(
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, UfuncLoops>>> {
     let py = obj.py();
     let ufunc_type = super::py_functions::numpy_ufunc(py)?;
     if !obj.is_instance(ufunc_type)? {
@@ -87,7 +89,7 @@ fn npy_type(t: &Type) -> Option<c_char> {
 /// loops for as long as the ufunc lives (see [`_ufunc_loops`]).
 #[pyfunction]
 #[pyo3(signature = (name, doc, kernels, identity=None, recipe=None))]
-pub fn _make_ufunc<'py>(
+pub(crate) fn _make_ufunc<'py>(
     py: Python<'py>,
     name: &str,
     doc: &str,

@@ -53,7 +53,10 @@ pub struct CountGuard {
 /// The Cranelift signature of C signature `sig` with calling convention `call_conv`.
 /// Complex values are split into parts, which matches the C ABI only while every part
 /// travels in a register; a signature where one would not is refused.
-pub fn clif_signature(call_conv: CallConv, sig: &Signature) -> Result<ir::Signature, JitError> {
+pub(super) fn clif_signature(
+    call_conv: CallConv,
+    sig: &Signature,
+) -> Result<ir::Signature, JitError> {
     let mut s = ir::Signature::new(call_conv);
     for t in sig.arg_types() {
         s.params.extend(abi_params(t)?);
@@ -75,7 +78,7 @@ pub fn clif_signature(call_conv: CallConv, sig: &Signature) -> Result<ir::Signat
 /// Check that an adapter with signature `outer` can build the arguments of `inner` as
 /// `sources` say: one source per parameter, each naming a parameter `outer` has, and
 /// the same result.
-pub fn check_sources(
+pub(super) fn check_sources(
     inner: &Signature,
     outer: &Signature,
     sources: &[ArgSource],
@@ -109,7 +112,7 @@ pub fn check_sources(
 
 /// Start the function `b` builds: its entry block, with one value per Cranelift
 /// parameter (in order), current and sealed.
-pub fn entry_block(b: &mut FunctionBuilder<'_>) -> Vec<Value> {
+pub(super) fn entry_block(b: &mut FunctionBuilder<'_>) -> Vec<Value> {
     let block = b.create_block();
     b.append_block_params_for_function_params(block);
     b.switch_to_block(block);
@@ -119,7 +122,7 @@ pub fn entry_block(b: &mut FunctionBuilder<'_>) -> Vec<Value> {
 
 /// The Cranelift values of each C parameter of type `types` (complex numbers take two),
 /// from the front of `flat`.
-pub fn split_params<'t>(
+pub(super) fn split_params<'t>(
     types: impl IntoIterator<Item = &'t Type>,
     flat: &[Value],
 ) -> Result<Vec<Vec<Value>>, JitError> {
@@ -139,7 +142,7 @@ pub fn split_params<'t>(
 }
 
 /// An integer constant of type `ty`, `v` cut to its width.
-pub fn iconst(b: &mut FunctionBuilder<'_>, ty: ir::Type, v: i64) -> Value {
+pub(super) fn iconst(b: &mut FunctionBuilder<'_>, ty: ir::Type, v: i64) -> Value {
     let bits = ty.bits();
     let masked = if bits >= 64 {
         v
@@ -150,7 +153,7 @@ pub fn iconst(b: &mut FunctionBuilder<'_>, ty: ir::Type, v: i64) -> Value {
 }
 
 /// Return NaN (0 for other results, nothing for `void`) from the function `b` builds.
-pub fn return_error_value(b: &mut FunctionBuilder<'_>) {
+pub(super) fn return_error_value(b: &mut FunctionBuilder<'_>) {
     let returns: Vec<ir::Type> = b
         .func
         .signature
@@ -171,7 +174,7 @@ pub fn return_error_value(b: &mut FunctionBuilder<'_>) {
 
 /// Emit `guard`: return the error value (see [`return_error_value`]) unless the count in
 /// the parameter `parts[guard.count_param]` is at least `guard.min`.
-pub fn count_guard(b: &mut FunctionBuilder<'_>, guard: CountGuard, parts: &[Vec<Value>]) {
+pub(super) fn count_guard(b: &mut FunctionBuilder<'_>, guard: CountGuard, parts: &[Vec<Value>]) {
     let count = parts[guard.count_param][0];
     let ty = b.func.dfg.value_type(count);
     let min = iconst(b, ty, guard.min);
@@ -188,7 +191,7 @@ pub fn count_guard(b: &mut FunctionBuilder<'_>, guard: CountGuard, parts: &[Vec<
 /// The Cranelift values of each argument of type `types`, built as `sources` say from the
 /// adapter's parameters `parts` (see [`split_params`]; [`check_sources`] has checked
 /// that the sources name parameters there are).
-pub fn lower_args<'t>(
+pub(super) fn lower_args<'t>(
     b: &mut FunctionBuilder<'_>,
     types: impl IntoIterator<Item = &'t Type>,
     sources: &[ArgSource],

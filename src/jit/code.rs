@@ -49,7 +49,7 @@ static HOST_ISA: Lazy<Result<OwnedTargetIsa, String>> = Lazy::new(|| {
 });
 
 /// A fresh JIT module for the host.
-pub fn new_module() -> Result<JITModule, JitError> {
+pub(super) fn new_module() -> Result<JITModule, JitError> {
     let isa = HOST_ISA
         .as_ref()
         .map_err(|e| JitError::Unsupported(e.clone()))?
@@ -62,7 +62,7 @@ pub fn new_module() -> Result<JITModule, JitError> {
 
 /// Compile the function `ctx` holds as `id`, finalize the module, and hand the code to
 /// a [`CodeMemory`]: the entry address and its owner.
-pub fn finish(
+pub(super) fn finish(
     mut module: JITModule,
     id: cranelift_module::FuncId,
     ctx: &mut cranelift_codegen::Context,

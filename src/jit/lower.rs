@@ -7,7 +7,7 @@ use crate::abi::{FloatType, Type};
 use super::JitError;
 
 /// The pointer-sized integer type.
-pub fn pointer_type() -> ClifType {
+pub(super) fn pointer_type() -> ClifType {
     if cfg!(target_pointer_width = "64") {
         types::I64
     } else {
@@ -17,7 +17,7 @@ pub fn pointer_type() -> ClifType {
 
 /// The Cranelift type of one kernel value of type `t` (a pointer for pointers, arrays
 /// and function pointers).
-pub fn value_type(t: &Type) -> ClifType {
+pub(super) fn value_type(t: &Type) -> ClifType {
     match t {
         Type::Bool => types::I8,
         Type::Int(i) => ClifType::int(i.bits() as u16).expect("integer width"),
@@ -29,7 +29,7 @@ pub fn value_type(t: &Type) -> ClifType {
 
 /// The Cranelift parameters that carry one C value of type `ty` (more than one for
 /// complex numbers, which the C ABIs split into their parts).
-pub fn abi_params(ty: &Type) -> Result<Vec<AbiParam>, JitError> {
+pub(super) fn abi_params(ty: &Type) -> Result<Vec<AbiParam>, JitError> {
     let int = |t: ClifType, signed: bool| {
         let p = AbiParam::new(t);
         if t.bits() < 32 {
@@ -72,6 +72,6 @@ pub fn abi_params(ty: &Type) -> Result<Vec<AbiParam>, JitError> {
 /// Whether the float parts of a whole parameter list stay in registers, so that
 /// splitting complex numbers into parts matches the C ABI (a complex split between
 /// a register and the stack would not).
-pub fn float_registers_suffice(params: &[AbiParam]) -> bool {
+pub(super) fn float_registers_suffice(params: &[AbiParam]) -> bool {
     params.iter().filter(|p| p.value_type.is_float()).count() <= 8
 }

@@ -3,6 +3,53 @@
 //! Kernels ([`ir`] → [`typing`] → Cranelift, in `codegen`), thunks that adapt one
 //! C signature to another, the runtime helpers generated code calls, and the
 //! ownership of code memory. No Python here: `cargo test` covers it.
+//!
+//! A kernel is [`ir::Function`] (what the Python frontend sends, read from its IR);
+//! [`compile`] types it and generates code that lives as long as [`Compiled::code`]:
+//!
+//! ```
+//! use nativecall::abi::{FloatType, Type};
+//! use nativecall::jit::compile;
+//! use nativecall::jit::ir::{BinOp, Expr, Function, PythonVersion, Span, Stmt};
+//!
+//! // def square_plus_one(x: float64) -> float64: return x * x + 1.0
+//! let at = Span { line: 1, col: 0 };
+//! let x = || Expr::Name("x".into(), at);
+//! let square = Expr::Binary(BinOp::Mul, Box::new(x()), Box::new(x()), at);
+//! let body = Expr::Binary(BinOp::Add, Box::new(square), Box::new(Expr::Float(1.0, at)), at);
+//! let f64_ = Type::Float(FloatType::F64);
+//! let kernel = Function {
+//!     name: "square_plus_one".into(),
+//!     params: vec![("x".into(), f64_.clone())],
+//!     ret: Some(f64_),
+//!     body: vec![Stmt::Return(Some(body), at)],
+//!     natives: vec![],
+//!     boundscheck: false,
+//!     python: PythonVersion::new(3, 12),
+//! };
+//! let compiled = compile(&kernel).unwrap();
+//! assert_eq!(compiled.signature.to_string(), "double (double)");
+//! // SAFETY: the code has the C signature just checked, and `compiled.code` outlives the call.
+//! let f: extern "C" fn(f64) -> f64 = unsafe { std::mem::transmute(compiled.address) };
+//! assert_eq!(f(3.0), 10.0);
+//! ```
+//!
+//! A thunk adapts a C function to another signature, here Cython's hidden
+//! `skip_dispatch` flag filled with 0 (what `__pyx_capi__` functions need):
+//!
+//! ```
+//! use nativecall::abi::parse_signature;
+//! use nativecall::jit::constant_args_thunk;
+//!
+//! extern "C" fn scaled(x: f64, skip_dispatch: i32) -> f64 {
+//!     if skip_dispatch == 0 { 2.0 * x } else { f64::NAN }
+//! }
+//! let raw = parse_signature("double (double, int __pyx_skip_dispatch)").unwrap();
+//! let thunk = constant_args_thunk(scaled as *const () as usize, &raw, &[(1, 0)]).unwrap();
+//! // SAFETY: the thunk's visible signature is double (double); `thunk.code` outlives the call.
+//! let f: extern "C" fn(f64) -> f64 = unsafe { std::mem::transmute(thunk.address) };
+//! assert_eq!(f(1.5), 3.0);
+//! ```
 
 mod adapt;
 mod callback;
@@ -31,7 +78,7 @@ use std::sync::Mutex;
 /// debug builds. Only the pages used are committed.
 const COMPILE_STACK: usize = 64 << 20;
 
-/// Run `work` on a thread with [`COMPILE_STACK`] bytes of stack, so that compiling does not
+/// Run `work` on a thread with 64 MiB of stack (`COMPILE_STACK`), so that compiling does not
 /// depend on the stack of the calling thread (a Python thread may have 256 KiB); inline if
 /// no thread can be started. A panic in `work` continues in the caller.
 pub fn with_room<T: Send>(work: impl FnOnce() -> T + Send) -> T {

@@ -11,7 +11,7 @@ use crate::abi::Signature;
 use super::adapt::{
     check_sources, clif_signature, count_guard, entry_block, lower_args, split_params,
 };
-pub use super::adapt::{ArgSource, CountGuard};
+pub(super) use super::adapt::{ArgSource, CountGuard};
 use super::code::{finish, new_module, CodeMemory};
 use super::lower::pointer_type;
 use super::JitError;

@@ -104,7 +104,7 @@ fn element_type(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<DLDataType> {
 /// nativecall type, a type name (`"float64"`, `"int32"`) or a NumPy dtype (`np.float64`).
 #[pyfunction]
 #[pyo3(signature = (shape, dtype=None))]
-pub fn zeros(shape: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Array> {
+pub(crate) fn zeros(shape: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Array> {
     let dt = element_type(dtype)?;
     Array::allocate(shape_from(shape)?, dt)
 }
@@ -113,6 +113,6 @@ pub fn zeros(shape: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyRe
 /// too: reading uninitialised memory is never worth the risk).
 #[pyfunction]
 #[pyo3(signature = (shape, dtype=None))]
-pub fn empty(shape: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Array> {
+pub(crate) fn empty(shape: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Array> {
     zeros(shape, dtype)
 }

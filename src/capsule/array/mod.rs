@@ -26,9 +26,9 @@ use super::types::PyNativeType;
 mod alloc;
 mod import;
 
-pub use alloc::{empty, zeros};
+pub(crate) use alloc::{empty, zeros};
 pub(crate) use import::import_any;
-pub use import::{asarray, from_dlpack};
+pub(crate) use import::{asarray, from_dlpack};
 
 /// What keeps an array's memory alive (held, never read: dropping it frees the memory).
 #[allow(dead_code)]

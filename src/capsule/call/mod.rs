@@ -23,16 +23,16 @@ mod plan;
 mod pointer;
 mod scalar;
 
-pub use plan::{plan_for, CallPlan};
-pub(crate) use pointer::buffer_element;
-pub use scalar::convert_result;
+pub(crate) use plan::{plan_for, CallPlan};
+pub(crate) use pointer::{buffer_element, buffer_format};
+pub(crate) use scalar::convert_result;
 
 use plan::NativeCall;
 
 /// Storage for one argument or result: large and aligned enough for every value type.
 #[repr(C, align(16))]
 #[derive(Clone, Copy, Default)]
-pub struct Slot(pub [u8; 16]);
+pub(crate) struct Slot(pub [u8; 16]);
 
 impl Slot {
     fn from_bytes(bytes: &[u8]) -> Slot {
@@ -43,7 +43,7 @@ impl Slot {
 
     /// A pointer-sized zero (`NULL`, or `0` for any int type on little- and big-endian alike
     /// when read back at the type's own width).
-    pub fn zero() -> Slot {
+    pub(crate) fn zero() -> Slot {
         Slot::default()
     }
 }
@@ -53,7 +53,7 @@ type DescriptorView = (dlpark::ffi::DLTensor, Vec<i64>, Vec<i64>);
 
 /// Buffers borrowed for the duration of one call, released under the GIL.
 #[derive(Default)]
-pub struct Borrows {
+pub(crate) struct Borrows {
     // Boxed so a view never moves between PyObject_GetBuffer and PyBuffer_Release.
     #[allow(clippy::vec_box)]
     buffers: Vec<Box<ffi::Py_buffer>>,
@@ -80,7 +80,7 @@ impl Drop for Borrows {
 }
 
 /// How an argument is named in error messages.
-pub struct ArgContext<'a> {
+pub(crate) struct ArgContext<'a> {
     /// The function's name.
     pub function: &'a str,
     /// The zero-based position among the arguments the caller passes.
@@ -101,7 +101,7 @@ impl ArgContext<'_> {
 }
 
 /// Convert one Python value to native storage for `ty`.
-pub fn convert_arg(
+pub(crate) fn convert_arg(
     obj: &Bound<'_, PyAny>,
     ty: &Type,
     ctx: &ArgContext<'_>,
@@ -135,7 +135,7 @@ pub fn convert_arg(
 }
 
 /// Call `callee` with the Python `args` filling every parameter it does not hide.
-pub fn call_native<'py>(
+pub(crate) fn call_native<'py>(
     py: Python<'py>,
     callee: &NativeCallable,
     plan: Arc<CallPlan>,

@@ -14,7 +14,7 @@ use crate::abi::{FloatType, Signature, Type};
 use super::Slot;
 
 /// A prepared libffi call interface for one signature.
-pub struct CallPlan {
+pub(crate) struct CallPlan {
     cif: Cif,
 }
 
@@ -58,7 +58,7 @@ fn ffi_type(ty: &Type) -> Result<FfiType, String> {
 }
 
 /// The cached call interface for `sig` (an error message if a type cannot be called from Python).
-pub fn plan_for(sig: &Signature) -> Result<Arc<CallPlan>, String> {
+pub(crate) fn plan_for(sig: &Signature) -> Result<Arc<CallPlan>, String> {
     let key = sig.abi_key();
     if let Some(plan) = PLANS.lock().get(&key) {
         return Ok(plan.clone());

@@ -14,6 +14,17 @@ use super::super::callable::NativeCallable;
 use super::super::errors::type_name;
 use super::{ArgContext, Borrows};
 
+/// A filled buffer view's struct format (`"B"`, unsigned bytes, when it gives none).
+pub(crate) fn buffer_format(view: &ffi::Py_buffer) -> String {
+    if view.format.is_null() {
+        return "B".to_string();
+    }
+    // SAFETY: a non-null format is a NUL-terminated string owned by the view.
+    unsafe { std::ffi::CStr::from_ptr(view.format) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// The element type a buffer's struct-module format describes, if it is a plain scalar.
 pub(crate) fn buffer_element(format: &str, itemsize: usize) -> Option<Type> {
     let body = format.trim_start_matches(['@', '=', '<', '>', '!']);
@@ -90,14 +101,7 @@ pub(super) fn pointer_value(
             ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, ffi::PyBUF_RECORDS_RO as c_int)
         };
         if rc == 0 {
-            let format = if view.format.is_null() {
-                "B".to_string()
-            } else {
-                // SAFETY: a non-null format is a NUL-terminated string owned by the view.
-                unsafe { std::ffi::CStr::from_ptr(view.format) }
-                    .to_string_lossy()
-                    .into_owned()
-            };
+            let format = buffer_format(&view);
             let itemsize = view.itemsize as usize;
             let buf = view.buf as usize;
             let readonly = view.readonly != 0;

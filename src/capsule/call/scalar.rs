@@ -139,7 +139,11 @@ fn complex_value(obj: &Bound<'_, PyAny>, ty: &Type, ctx: &ArgContext<'_>) -> PyR
 }
 
 /// Turn a native result into a Python object.
-pub fn convert_result<'py>(py: Python<'py>, ty: &Type, slot: &Slot) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn convert_result<'py>(
+    py: Python<'py>,
+    ty: &Type,
+    slot: &Slot,
+) -> PyResult<Bound<'py, PyAny>> {
     let b = &slot.0;
     let f64_at = |o: usize| f64::from_ne_bytes(b[o..o + 8].try_into().unwrap());
     let f32_at = |o: usize| f32::from_ne_bytes(b[o..o + 4].try_into().unwrap());

@@ -49,7 +49,7 @@ unsafe extern "C" fn capsule_destructor(capsule: *mut ffi::PyObject) {
 
 /// A PyCapsule named `name` pointing at `address`, keeping `owner` alive. Its context is
 /// `context` (the consumer's user data, or 0 for NULL).
-pub fn make_capsule<'py>(
+pub(crate) fn make_capsule<'py>(
     py: Python<'py>,
     address: usize,
     name: &str,
@@ -98,7 +98,7 @@ fn capsule_context(capsule: &Bound<'_, PyAny>) -> PyResult<usize> {
 
 /// The address a consumer receives for `user_data`, read the way scipy.LowLevelCallable
 /// reads it: a PyCapsule's pointer, a ctypes `c_void_p`'s value, a cffi pointer's address.
-pub fn user_data_address(user_data: &Bound<'_, PyAny>) -> PyResult<usize> {
+pub(crate) fn user_data_address(user_data: &Bound<'_, PyAny>) -> PyResult<usize> {
     if user_data.is_instance_of::<PyCapsule>() {
         return Ok(read_capsule(user_data)?.1);
     }
@@ -108,7 +108,7 @@ pub fn user_data_address(user_data: &Bound<'_, PyAny>) -> PyResult<usize> {
 }
 
 /// The name and pointer of a capsule (checking it is a valid capsule).
-pub fn read_capsule(obj: &Bound<'_, PyAny>) -> PyResult<(Option<String>, usize)> {
+pub(crate) fn read_capsule(obj: &Bound<'_, PyAny>) -> PyResult<(Option<String>, usize)> {
     let py = obj.py();
     // SAFETY: `obj` is a live object; the capsule API checks its type and validity.
     unsafe {
@@ -144,7 +144,7 @@ fn imported_context(capsule: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
 }
 
 /// The name of capsules nativecall hands out as user data.
-pub const USER_DATA_CAPSULE: &str = "nativecall.user_data";
+pub(crate) const USER_DATA_CAPSULE: &str = "nativecall.user_data";
 
 /// `NativeCallable._from_capsule`: a callable from a PyCapsule, the signature being the
 /// capsule's name or `signature`; with `cython=True` Cython's hidden parameters are hidden.

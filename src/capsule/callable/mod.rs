@@ -24,7 +24,7 @@ mod capsule_protocol;
 mod cython;
 mod export;
 
-pub use capsule_protocol::{make_capsule, read_capsule, user_data_address, USER_DATA_CAPSULE};
+pub(crate) use capsule_protocol::{make_capsule, USER_DATA_CAPSULE};
 
 /// A native function that Python, scipy, Cython, ctypes, cffi and Numba can all call.
 ///

@@ -131,7 +131,7 @@ fn is_ndimage_signature(sig: &Signature) -> bool {
 /// -1 for a signed integer and 0 for unsigned integers, bool and pointers.
 #[pyfunction]
 #[pyo3(signature = (func, signature, *, errors="auto", error_value=None, name=None))]
-pub fn callback<'py>(
+pub(crate) fn callback<'py>(
     py: Python<'py>,
     func: &Bound<'py, PyAny>,
     signature: &Bound<'py, PyAny>,

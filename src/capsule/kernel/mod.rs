@@ -23,7 +23,7 @@ use super::callable::NativeCallable;
 static LIVE_KERNELS: AtomicUsize = AtomicUsize::new(0);
 
 /// How many kernels are alive.
-pub fn live_kernels() -> usize {
+pub(crate) fn live_kernels() -> usize {
     LIVE_KERNELS.load(Ordering::Relaxed)
 }
 
@@ -103,7 +103,7 @@ impl Kernel {
 
 /// Compile frontend IR into a Kernel. `keep` holds every callee object alive.
 #[pyfunction]
-pub fn _compile_kernel(
+pub(crate) fn _compile_kernel(
     py: Python<'_>,
     ir: &Bound<'_, PyAny>,
     py_func: Py<PyAny>,

@@ -1,4 +1,5 @@
-//! Lowering typed kernels to Cranelift IR, and compiling them into owned code memory.//!
+//! Lowering typed kernels to Cranelift IR, and compiling them into owned code memory.
+//!
 //! This module drives a compilation and holds the generator's state ([`Gen`]);
 //! `prologue` builds a kernel's entry (parameters, adapted entries, ufunc loops), `stmt`
 //! the statements and loops, `expr` expressions and conversions, `arith` operators and

@@ -42,7 +42,7 @@ pub(super) enum KValue {
 impl KValue {
     /// The Cranelift types of the parts of a value of kernel type `t`, in the order of
     /// [`KValue::parts`].
-    pub fn part_types(t: &Type) -> Vec<ir::Type> {
+    pub(super) fn part_types(t: &Type) -> Vec<ir::Type> {
         match t {
             Type::Complex(FloatType::F32) => vec![clt::F32, clt::F32],
             Type::Complex(_) => vec![clt::F64, clt::F64],
@@ -57,7 +57,7 @@ impl KValue {
 
     /// The Cranelift values that make up this value: a scalar's one; real, imaginary;
     /// tensor, data, each extent, each stride.
-    pub fn parts(&self) -> Vec<Value> {
+    pub(super) fn parts(&self) -> Vec<Value> {
         match self {
             KValue::Scalar(v) => vec![*v],
             KValue::Complex { re, im } => vec![*re, *im],
@@ -71,7 +71,7 @@ impl KValue {
     }
 
     /// The value of kernel type `t` made of `parts` (as [`KValue::parts`] orders them).
-    pub fn from_parts(t: &Type, parts: &[Value]) -> KValue {
+    pub(super) fn from_parts(t: &Type, parts: &[Value]) -> KValue {
         assert_eq!(parts.len(), KValue::part_types(t).len(), "parts of a {t}");
         match t {
             Type::Complex(_) => KValue::Complex {
@@ -95,7 +95,7 @@ impl KValue {
     /// The one Cranelift value that stands for this value where a single machine value
     /// is passed (to a call, through a pointer): a scalar itself, an array's descriptor.
     /// Complex numbers have no such value.
-    pub fn single(&self) -> Value {
+    pub(super) fn single(&self) -> Value {
         match self {
             KValue::Scalar(v) => *v,
             KValue::Array(a) => a.tensor,

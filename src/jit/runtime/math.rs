@@ -8,26 +8,26 @@ pub(super) mod libm {
     use std::ffi::c_double;
 
     unsafe extern "C" {
-        pub fn pow(x: c_double, y: c_double) -> c_double;
-        pub fn exp(x: c_double) -> c_double;
-        pub fn expm1(x: c_double) -> c_double;
-        pub fn log(x: c_double) -> c_double;
-        pub fn log1p(x: c_double) -> c_double;
-        pub fn log2(x: c_double) -> c_double;
-        pub fn log10(x: c_double) -> c_double;
-        pub fn sin(x: c_double) -> c_double;
-        pub fn cos(x: c_double) -> c_double;
-        pub fn tan(x: c_double) -> c_double;
-        pub fn asin(x: c_double) -> c_double;
-        pub fn acos(x: c_double) -> c_double;
-        pub fn atan(x: c_double) -> c_double;
-        pub fn atan2(y: c_double, x: c_double) -> c_double;
-        pub fn sinh(x: c_double) -> c_double;
-        pub fn cosh(x: c_double) -> c_double;
-        pub fn tanh(x: c_double) -> c_double;
-        pub fn fmod(x: c_double, y: c_double) -> c_double;
-        pub fn erf(x: c_double) -> c_double;
-        pub fn erfc(x: c_double) -> c_double;
+        pub(crate) fn pow(x: c_double, y: c_double) -> c_double;
+        pub(crate) fn exp(x: c_double) -> c_double;
+        pub(crate) fn expm1(x: c_double) -> c_double;
+        pub(crate) fn log(x: c_double) -> c_double;
+        pub(crate) fn log1p(x: c_double) -> c_double;
+        pub(crate) fn log2(x: c_double) -> c_double;
+        pub(crate) fn log10(x: c_double) -> c_double;
+        pub(crate) fn sin(x: c_double) -> c_double;
+        pub(crate) fn cos(x: c_double) -> c_double;
+        pub(crate) fn tan(x: c_double) -> c_double;
+        pub(crate) fn asin(x: c_double) -> c_double;
+        pub(crate) fn acos(x: c_double) -> c_double;
+        pub(crate) fn atan(x: c_double) -> c_double;
+        pub(crate) fn atan2(y: c_double, x: c_double) -> c_double;
+        pub(crate) fn sinh(x: c_double) -> c_double;
+        pub(crate) fn cosh(x: c_double) -> c_double;
+        pub(crate) fn tanh(x: c_double) -> c_double;
+        pub(crate) fn fmod(x: c_double, y: c_double) -> c_double;
+        pub(crate) fn erf(x: c_double) -> c_double;
+        pub(crate) fn erfc(x: c_double) -> c_double;
     }
 }
 
@@ -52,7 +52,7 @@ pub extern "C" fn py_atan2(y: f64, x: f64) -> f64 {
     atan2_with_nan(y, x, f64::NAN)
 }
 
-/// [`py_atan2`] as CPython 3.10 has it: its NaN is `Py_HUGE_VAL * 0.`, see [`py310_nan`].
+/// [`py_atan2`] as CPython 3.10 has it: its NaN is `Py_HUGE_VAL * 0.`, see `py310_nan`.
 pub extern "C" fn py_atan2_310(y: f64, x: f64) -> f64 {
     atan2_with_nan(y, x, py310_nan())
 }
@@ -104,7 +104,7 @@ pub extern "C" fn py_hypot_311(x: f64, y: f64) -> f64 {
 }
 
 /// `math.hypot(x, y)` as CPython 3.10 computes it: 3.11's, except that a NaN operand
-/// gives 3.10's `Py_NAN` (see [`py310_nan`]).
+/// gives 3.10's `Py_NAN` (see `py310_nan`).
 pub extern "C" fn py_hypot_310(x: f64, y: f64) -> f64 {
     let v = [x.abs(), y.abs()];
     hypot_special(&v, py310_nan()).unwrap_or_else(|| vector_norm_311(&v, max_of(&v)))
