@@ -33,6 +33,7 @@ import subprocess
 import sys
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -106,7 +107,7 @@ class Generator:
         e = lambda: self.expr(depth - 1)  # noqa: E731
         kind = self.rng.choice(
             ["arith", "arith", "arith", "div", "div", "div", "pow", "compare", "compare", "chain", "boolop", "not",
-             "ifexp", "ifexp", "neg", "abs", "minmax", "cast", "bitwise", "math", "math", "math2"]
+             "ifexp", "ifexp", "neg", "abs", "minmax", "cast", "bitwise", "math", "math", "math2", "numpy"]
         )  # fmt: skip
         if kind == "arith":
             a, b = e(), e()
@@ -138,7 +139,19 @@ class Generator:
             return Node(f"({a.src} {op} {b.src})", f"{_as(a, k)} {op} {_as(b, k)}", k, (a, b))
         if kind == "not":
             a = e()
+            if a.kind == "bool" and self.rng.random() < 0.5:
+                # `~` of a bool is logical not, as NumPy's bool has it (docs/semantics.md).
+                return Node(f"(~{a.src})", f"not {a.ref}", "bool", (a,))
             return Node(f"(not {a.src})", f"not {a.ref}", "bool", (a,))
+        if kind == "numpy":
+            # NumPy's functions whose results are exactly specified (no SIMD variants).
+            f = self.rng.choice(["sqrt", "floor", "ceil", "trunc", "absolute", "sign", "minimum", "maximum", "hypot",
+                                 "arctan2", "isnan"])  # fmt: skip
+            args = [e()] if f not in ("minimum", "maximum", "hypot", "arctan2") else [e(), e()]
+            out = "bool" if f == "isnan" else "float"
+            src = ", ".join(f"float({a.src})" for a in args)
+            ref = ", ".join(f"float({a.ref})" for a in args)
+            return Node(f"np.{f}({src})", f"_np({f!r}, {ref})", out, tuple(args))
         if kind == "ifexp":
             c, a, b = e(), e(), e()
             k = _unify(a, b)
@@ -251,6 +264,13 @@ class Generator:
         }
 
 
+def _np(name, *args):
+    """NumPy's result on float64 scalars, as a Python float (or bool)."""
+    with np.errstate(all="ignore"):
+        r = getattr(np, name)(*[np.float64(a) for a in args])
+    return bool(r) if name == "isnan" else float(r)
+
+
 def _arith(op, a, b):
     return f"_arith({a.ref}, {b.ref}, {op!r})"
 
@@ -320,7 +340,7 @@ def same(mine, theirs, nan_sign_open=False):
 def define(src, name):
     filename = f"<differential {name}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-    ns = {"math": math, "_c": _check, "_arith": _binary, "_pow": _pow}
+    ns = {"math": math, "np": np, "_c": _check, "_arith": _binary, "_pow": _pow, "_np": _np}
     exec(compile(src, filename, "exec"), ns)
     return ns
 

@@ -2,6 +2,7 @@
 frontend that emits it and the native decoder that checks and reads it."""
 
 import ast
+import ctypes
 import math
 
 import numpy as np
@@ -22,7 +23,8 @@ def set_first(a):
     a[0] = 7.0
 
 
-GLOBALS = {"math": math, "cython_special": cython_special, "square": square, "set_first": set_first}
+GLOBALS = {"math": math, "np": np, "cython_special": cython_special, "square": square, "set_first": set_first,
+           "carray": nativecall.carray, "cast": nativecall.cast}  # fmt: skip
 
 
 def array(*values):
@@ -68,9 +70,20 @@ KERNELS = {
     "index": ("float64(float64[::1])", "def f(a):\n    return a[2]", (array(1, 2, 3),)),
     "shape": ("int64(float64[::1])", "def f(a):\n    return a.shape[0]", (array(1, 2, 3, 4),)),
     "ndim": ("int64(float64[:, :])", "def f(a):\n    return a.ndim", (np.ones((2, 3)),)),
+    "view": (
+        "float64(float64*, int64)",
+        "def f(p, n):\n    a = carray(p, (n,))\n    return a[1] + len(a)",
+        (array(1, 2, 3).ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 3),
+    ),
+    "cast": (
+        "int64(voidptr)",
+        "def f(p):\n    return int(cast(p, 'int64 *')[1])",
+        (ctypes.cast(np.array([5, 7], dtype=np.int64).ctypes.data_as(ctypes.c_void_p), ctypes.c_void_p),),
+    ),
     "call": ("float64(float64)", "def f(x):\n    return square(x)", (1.5,)),
     "builtin": ("float64(float64)", "def f(x):\n    return abs(x)", (-4.0,)),
     "math": ("float64(float64)", "def f(x):\n    return math.sqrt(x)", (16.0,)),
+    "numpy": ("float64(float64)", "def f(x):\n    return np.minimum(x, 2.0) + np.floor(x)", (3.5,)),
     "native": ("float64(float64)", "def f(x):\n    return square(x) + 1.0", (5.0,)),
     "local": ("float64(float64)", "def f(x):\n    g = square\n    return g(x)", (5.0,)),
     "self": (

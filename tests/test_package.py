@@ -43,7 +43,7 @@ def test_import_nativecall_does_not_import_heavy_libraries():
 # `python -m nativecall`), the scipy-facing `optimize`, and the transonic plugin.
 RUNTIME_MODULES = ["nativecall", "nativecall._cfunc", "nativecall._dispatch", "nativecall._errors",
                    "nativecall._interop", "nativecall._ir", "nativecall._jit", "nativecall._numba",
-                   "nativecall._pickle", "nativecall.types"]  # fmt: skip
+                   "nativecall._pickle", "nativecall._views", "nativecall.types"]  # fmt: skip
 
 
 def test_the_runtime_modules_are_every_module_but_the_tools_optimize_and_transonic():

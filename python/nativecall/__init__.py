@@ -17,6 +17,7 @@ from . import types
 from ._cfunc import CFunc, cfunc
 from ._dispatch import Dispatcher
 from ._interop import cython_functions, from_cython, native
+from ._views import carray, cast, farray
 from ._errors import CompileError, SignatureError, TypingError, UndefinedNameError, UnsupportedError
 from ._native import (
     Array,
@@ -133,9 +134,12 @@ __all__ = [
     "UnsupportedError",
     "asarray",
     "callback",
+    "carray",
+    "cast",
     "cfunc",
     "cython_functions",
     "empty",
+    "farray",
     "from_dlpack",
     "from_cython",
     "get_include",

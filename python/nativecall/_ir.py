@@ -124,6 +124,11 @@ INDEX = Kind("expr", "index", "base:expr indices:[expr]")
 #: ``array.shape[dim]``
 SHAPE = Kind("expr", "shape", "array:expr dim:int")
 NDIM = Kind("expr", "ndim", "array:expr")
+#: ``carray(ptr, shape, dtype)`` (``fortran``: ``farray``): an array view over a pointer,
+#: one extent per dimension; ``dtype`` None takes the pointee's type.
+VIEW = Kind("expr", "view", "ptr:expr shape:[expr] dtype:type? fortran:bool")
+#: ``cast(ptr, type)``: a pointer as another pointer type.
+CAST = Kind("expr", "cast", "value:expr type:type")
 CALL = Kind("expr", "call", "callee:callee args:[expr]")
 
 # ---------------------------------------------------------------------------- callees
@@ -132,6 +137,8 @@ CALL = Kind("expr", "call", "callee:callee args:[expr]")
 BUILTIN = Kind("callee", "builtin", "name:str", span=False)
 #: A function of the math module, by name.
 MATH = Kind("callee", "math", "name:str", span=False)
+#: A NumPy function whose float64 semantics differ from math's (``floor``, ``minimum``, ...).
+NUMPY = Kind("callee", "numpy", "name:str", span=False)
 #: ``natives[index]``, resolved among its overloads by the argument types.
 NATIVE = Kind("callee", "native", "index:int", span=False)
 #: A local variable holding a function pointer.

@@ -18,6 +18,7 @@ import linecache
 import math
 import numbers
 import operator
+import sys
 import textwrap
 import types
 
@@ -53,6 +54,19 @@ _MATH_FUNCTIONS = {
     "sqrt", "exp", "expm1", "log", "log1p", "log2", "log10", "pow", "sin", "cos", "tan", "asin", "acos",
     "atan", "atan2", "sinh", "cosh", "tanh", "floor", "ceil", "trunc", "fabs", "hypot", "copysign", "fmod",
     "erf", "erfc", "gamma", "lgamma", "isnan", "isinf", "isfinite",
+}  # fmt: skip
+# NumPy's scalar functions kernels compile, with what each becomes: a math function of
+# the same semantics on float64 (NumPy's domain errors give nan and -inf, as kernels' math
+# functions do), a NumPy function of its own, a builtin, or the operator `**`.
+_NUMPY_FUNCTIONS = {
+    **{n: ("math", n) for n in (
+        "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh",
+        "fabs", "isnan", "isinf", "isfinite",
+    )},
+    "arcsin": ("math", "asin"), "arccos": ("math", "acos"), "arctan": ("math", "atan"),
+    **{n: ("numpy", n) for n in ("floor", "ceil", "trunc", "hypot", "arctan2", "minimum", "maximum", "sign")},
+    "abs": ("builtin", "abs"), "absolute": ("builtin", "abs"),
+    "power": ("binary", "**"),
 }  # fmt: skip
 _INT64 = (-(2**63), 2**63 - 1)
 _MAX_NDIM = 64  # DLPack's ndim is an int32; NumPy allows 64
@@ -475,7 +489,7 @@ class _Frontend:
             and self.lookup(it.func.id) is range
         )
         if not is_range:
-            raise self.fail(it, "kernels loop with 'for i in range(...)' only")
+            return self.for_each(s)
         if it.keywords or not 1 <= len(it.args) <= 3:
             raise self.fail(it, "range() takes 1 to 3 positional arguments")
         if not isinstance(s.target, ast.Name):
@@ -488,6 +502,32 @@ class _Frontend:
         else:
             start, stop, step = a
         return ir.FOR(s.target.id, start, stop, step, self.block(s.body), self.block(s.orelse), line, col)
+
+    def for_each(self, s):
+        """``for v in a``: a loop over ``range(len(a))`` whose body starts with
+        ``v = a[i]``; an array that is not a local is evaluated once, into a hidden local."""
+        line, col = self.pos(s)
+        if not isinstance(s.target, ast.Name):
+            raise self.fail(s.target, "the loop variable must be a name")
+        it = s.iter
+        if not isinstance(it, (ast.Name, ast.Attribute, ast.Call)):
+            raise self.fail(it, f"kernels loop with 'for i in range(...)' and 'for v in array', not over a {type(it).__name__}")
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id not in self.locals:
+            if self.lookup(it.func.id) in (enumerate, zip, reversed):
+                raise self.fail(it, f"kernels loop with 'for i in range(...)' and 'for v in array'; {it.func.id}() is not supported")
+        before = []
+        if isinstance(it, ast.Name) and it.id in self.locals:
+            array = it.id
+        else:
+            array = f"for.array.{line}.{col}"  # not a Python name: no clash with the user's
+            before.append(ir.ASSIGN([array], [self.expr(it)], line, col))
+        index = f"for.index.{line}.{col}"
+        name = ir.NAME(array, line, col)
+        first = ir.ASSIGN([s.target.id], [ir.INDEX(name, [ir.NAME(index, line, col)], line, col)], line, col)
+        stop = ir.CALL(ir.BUILTIN("len"), [name], line, col)
+        body = [first] + self.block(s.body)
+        loop = ir.FOR(index, ir.INT(0, line, col), stop, ir.INT(1, line, col), body, self.block(s.orelse), line, col)
+        return before + [loop]
 
     # ------------------------------------------------------------------ expressions
 
@@ -589,12 +629,115 @@ class _Frontend:
 
     def call(self, e):
         line, col = self.pos(e)
+        special = self.special_callee(e.func)
+        if special is not None:
+            return self.special_call(special, e)
         if e.keywords:
             raise self.fail(e, "keyword arguments are not supported in kernel calls")
         if any(isinstance(a, ast.Starred) for a in e.args):
             raise self.fail(e, "*args are not supported in kernel calls")
         args = [self.expr(a) for a in e.args]
         return ir.CALL(self.callee(e.func), args, line, col)
+
+    def special_callee(self, f):
+        """``("view", "carray"|"farray")``, ``("cast", None)`` or ``("numpy", name)`` when
+        ``f`` names nativecall's (or Numba's) carray/farray/cast or a NumPy function."""
+        if isinstance(f, ast.Name) and f.id in self.locals:
+            return None
+        numpy = sys.modules.get("numpy")
+        if isinstance(f, ast.Attribute) and numpy is not None and self.static_value(f.value) is numpy:
+            if f.attr in _NUMPY_FUNCTIONS:
+                return ("numpy", f.attr)
+            raise self.fail(
+                f,
+                f"'{ast.unparse(f)}' is not available in kernels; of NumPy, kernels call "
+                f"{', '.join(sorted(_NUMPY_FUNCTIONS))} (on scalars)",
+            )
+        value = self.static_value(f) if isinstance(f, (ast.Name, ast.Attribute)) else _UNSET
+        if value is _UNSET or isinstance(value, (int, float, str)):
+            return None
+        from . import _views
+
+        numba = sys.modules.get("numba")
+        for name in ("carray", "farray"):
+            if value is getattr(_views, name) or (numba is not None and value is getattr(numba, name, None)):
+                return ("view", name)
+        if value is _views.cast:
+            return ("cast", None)
+        if numpy is not None and isinstance(value, numpy.ufunc):
+            for name in _NUMPY_FUNCTIONS:
+                if getattr(numpy, name, None) is value:
+                    return ("numpy", name)
+        return None
+
+    def special_call(self, special, e):
+        line, col = self.pos(e)
+        what, name = special
+        if any(isinstance(a, ast.Starred) for a in e.args):
+            raise self.fail(e, "*args are not supported in kernel calls")
+        if what == "numpy":
+            if e.keywords:
+                raise self.fail(e, f"np.{name}() takes positional arguments only in kernels (no out=, where=, dtype=)")
+            kind, target = _NUMPY_FUNCTIONS[name]
+            args = [self.expr(a) for a in e.args]
+            if kind == "binary":
+                if len(args) != 2:
+                    raise self.fail(e, f"np.{name}() takes 2 arguments, got {len(args)}", TypingError)
+                exponent = e.args[1]
+                if isinstance(exponent, ast.Constant) and type(exponent.value) is float and exponent.value == 0.5:
+                    # NumPy computes x ** 0.5 as sqrt(x): nan for -inf, -0.0 for -0.0.
+                    return ir.CALL(ir.MATH("sqrt"), args[:1], line, col)
+                return ir.BINARY(target, args[0], args[1], line, col)
+            callee = {"math": ir.MATH, "numpy": ir.NUMPY, "builtin": ir.BUILTIN}[kind](target)
+            return ir.CALL(callee, args, line, col)
+        params = ("ptr", "shape", "dtype") if what == "view" else ("ptr", "to")
+        label = name if what == "view" else "cast"
+        if len(e.args) > len(params):
+            raise self.fail(e, f"{label}() takes at most {len(params)} arguments ({', '.join(params)}), got {len(e.args)}", TypingError)
+        bound = dict(zip(params, e.args))
+        for kw in e.keywords:
+            if kw.arg not in params or kw.arg in bound:
+                raise self.fail(kw.value, f"{label}() takes the arguments {', '.join(params)}; got '{kw.arg}=' here", TypingError)
+            bound[kw.arg] = kw.value
+        missing = [p for p in params[:2] if p not in bound]
+        if missing:
+            raise self.fail(e, f"{label}() needs its argument '{missing[0]}'", TypingError)
+        ptr = self.expr(bound["ptr"])
+        if what == "cast":
+            return ir.CAST(ptr, self.type_argument(bound["to"], "cast()", allow_none=False), line, col)
+        dtype = self.type_argument(bound["dtype"], f"{name}(dtype=...)") if "dtype" in bound else None
+        return ir.VIEW(ptr, self.extents(bound["shape"], name), dtype, name == "farray", line, col)
+
+    def extents(self, node, name):
+        """The extents of a view's shape: an int expression, or a tuple of them (a frozen
+        tuple of ints from outside the kernel too)."""
+        if isinstance(node, ast.Tuple):
+            if not node.elts:
+                raise self.fail(node, f"{name}() needs at least one extent", TypingError)
+            return [self.expr(x) for x in node.elts]
+        if not (isinstance(node, ast.Name) and node.id in self.locals):
+            value = self.static_value(node) if isinstance(node, (ast.Name, ast.Attribute)) else _UNSET
+            if isinstance(value, tuple):
+                if not value or not all(isinstance(v, numbers.Integral) for v in value):
+                    raise self.fail(node, f"{name}() shape {value!r}: expected a tuple of ints", TypingError)
+                return [self.constant(v, node) for v in value]
+        return [self.expr(node)]
+
+    def type_argument(self, node, what, allow_none=True):
+        """The kernel type a dtype or type argument names (a Type, a C/Numba type string,
+        a NumPy dtype or scalar type, or a Numba type), evaluated at compile time."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            value = node.value
+        elif isinstance(node, (ast.Name, ast.Attribute)) and not (isinstance(node, ast.Name) and node.id in self.locals):
+            value = self.static_value(node)
+        else:
+            raise self.fail(node, f"{what} takes a type known at compile time (np.float64, \"double *\", nativecall.float64)", TypingError)
+        if value is None and allow_none:
+            return None
+        try:
+            return _type_of(value)
+        except (ValueError, TypeError, SignatureError) as err:
+            raise self.fail(node, f"{what}: {err}", TypingError) from None
 
     def callee(self, f):
         if isinstance(f, ast.Name):
@@ -722,6 +865,23 @@ def _split_types(text):
     if text.strip():
         out.append(text[start:].strip())
     return out
+
+
+def _type_of(value):
+    """The kernel type a dtype-like value names."""
+    if isinstance(value, Type):
+        return value
+    if isinstance(value, str):
+        return Type(value)
+    if type(value).__module__.startswith("numba"):  # a Numba type: its name is its spelling
+        return Type(str(value))
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        try:
+            return Type(numpy.dtype(value).name)
+        except TypeError:
+            pass
+    raise TypeError(f"expected a type (np.float64, nativecall.float64, \"double *\"), got {value!r}")
 
 
 def _pyx_plain_names(module):

@@ -126,6 +126,69 @@ pub enum Builtin {
     Len,
     /// A `math` function taking and returning floats (by name: `sqrt`, `exp`, ...).
     Math(MathFn),
+    /// A NumPy function whose semantics on float64 scalars differ from `math`'s.
+    Numpy(NpFn),
+}
+
+/// The NumPy scalar functions that are not `math` functions with NumPy's semantics
+/// (those, `np.exp` and the like, are [`MathFn`]s; see docs/semantics.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NpFn {
+    /// `np.floor`: a float, not an int as `math.floor` gives.
+    Floor,
+    /// `np.ceil`.
+    Ceil,
+    /// `np.trunc`.
+    Trunc,
+    /// `np.hypot`: the C library's.
+    Hypot,
+    /// `np.arctan2`: the C library's (a NaN operand's sign is kept, unlike `math.atan2`).
+    Arctan2,
+    /// `np.minimum`: NaN if either operand is NaN.
+    Minimum,
+    /// `np.maximum`: NaN if either operand is NaN.
+    Maximum,
+    /// `np.sign`: -1, 0 or 1 (NaN for NaN), of the operand's type.
+    Sign,
+}
+
+impl NpFn {
+    /// Look up a function by its NumPy name.
+    pub fn from_name(name: &str) -> Option<NpFn> {
+        Some(match name {
+            "floor" => NpFn::Floor,
+            "ceil" => NpFn::Ceil,
+            "trunc" => NpFn::Trunc,
+            "hypot" => NpFn::Hypot,
+            "arctan2" => NpFn::Arctan2,
+            "minimum" => NpFn::Minimum,
+            "maximum" => NpFn::Maximum,
+            "sign" => NpFn::Sign,
+            _ => return None,
+        })
+    }
+
+    /// The NumPy name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NpFn::Floor => "floor",
+            NpFn::Ceil => "ceil",
+            NpFn::Trunc => "trunc",
+            NpFn::Hypot => "hypot",
+            NpFn::Arctan2 => "arctan2",
+            NpFn::Minimum => "minimum",
+            NpFn::Maximum => "maximum",
+            NpFn::Sign => "sign",
+        }
+    }
+
+    /// How many arguments it takes.
+    pub fn arity(self) -> usize {
+        match self {
+            NpFn::Hypot | NpFn::Arctan2 | NpFn::Minimum | NpFn::Maximum => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// The `math` functions kernels may call.
@@ -290,6 +353,12 @@ pub enum Expr {
     Shape(Box<Expr>, u32, Span),
     /// `a.ndim`.
     Ndim(Box<Expr>, Span),
+    /// `carray(ptr, shape, dtype)` / `farray(...)`: an array view over the memory at
+    /// `ptr` (a pointer), of the extents `shape` (one per dimension), element type
+    /// `dtype` (the pointee's when `None`), in Fortran order when the flag is set.
+    View(Box<Expr>, Vec<Expr>, Option<Type>, bool, Span),
+    /// `cast(ptr, type)`: a pointer as another pointer type.
+    Cast(Box<Expr>, Type, Span),
 }
 
 impl Expr {
@@ -310,7 +379,9 @@ impl Expr {
             | Expr::Call(_, _, s)
             | Expr::Index(_, _, s)
             | Expr::Shape(_, _, s)
-            | Expr::Ndim(_, s) => *s,
+            | Expr::Ndim(_, s)
+            | Expr::View(_, _, _, _, s)
+            | Expr::Cast(_, _, s) => *s,
         }
     }
 }

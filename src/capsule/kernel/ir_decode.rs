@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, Overloads, PythonVersion,
-    Stmt, UnaryOp,
+    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Overloads,
+    PythonVersion, Stmt, UnaryOp,
 };
 
 use super::KernelCompileFailure;
@@ -273,6 +273,18 @@ const EXPRS: &[(&str, Decode<Expr>)] = &[
         Ok(Expr::Shape(n.boxed("array")?, n.int("dim")?, n.span()?))
     }),
     ("ndim", |n| Ok(Expr::Ndim(n.boxed("array")?, n.span()?))),
+    ("view", |n| {
+        Ok(Expr::View(
+            n.boxed("ptr")?,
+            n.exprs("shape")?,
+            n.opt_ty("dtype")?,
+            n.boolean("fortran")?,
+            n.span()?,
+        ))
+    }),
+    ("cast", |n| {
+        Ok(Expr::Cast(n.boxed("value")?, n.ty("type")?, n.span()?))
+    }),
     ("call", |n| {
         Ok(Expr::Call(n.callee("callee")?, n.exprs("args")?, n.span()?))
     }),
@@ -290,6 +302,12 @@ const CALLEES: &[(&str, Decode<Callee>)] = &[
         MathFn::from_name(&name)
             .map(|f| Callee::Builtin(Builtin::Math(f)))
             .ok_or_else(|| n.unknown("name", &name, "math function"))
+    }),
+    ("numpy", |n| {
+        let name = n.string("name")?;
+        NpFn::from_name(&name)
+            .map(|f| Callee::Builtin(Builtin::Numpy(f)))
+            .ok_or_else(|| n.unknown("name", &name, "numpy function"))
     }),
     ("native", |n| Ok(Callee::Native(n.int("index")?))),
     ("local", |n| Ok(Callee::Local(n.string("name")?))),

@@ -264,8 +264,8 @@ impl Gen<'_, '_> {
     /// Extent `k` of the array `a`: from a parameter's view, else read from the descriptor
     /// of `tensor` (`a` already evaluated) or of `a` evaluated here (`(a if c else b).shape[0]`).
     pub(super) fn shape_of(&mut self, a: &Expr, k: usize, tensor: Option<Value>) -> R<Value> {
-        if let Expr::Name(n, _) = a {
-            if let (KValue::Array(view), _) = self.read(n) {
+        if matches!(a, Expr::Name(..) | Expr::View(..)) {
+            if let (KValue::Array(view), _) = self.value(a)? {
                 return Ok(view.shape[k]);
             }
         }

@@ -223,6 +223,7 @@ impl Gen<'_, '_> {
                 let (v, t) = &vals[0];
                 (self.convert(*v, t, &rt), rt)
             }
+            Builtin::Numpy(f) => (self.numpy_call(f, &vals, &rt), rt),
             Builtin::Math(m) => {
                 if matches!(m, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)
                     && !is_float(&vals[0].1)

@@ -16,6 +16,10 @@ impl Gen<'_, '_> {
         if let Expr::Name(n, _) = e {
             return Ok(self.read(n));
         }
+        if let Expr::View(p, shape, _, fortran, _) = e {
+            let t = self.ty(e)?;
+            return Ok((self.view_value(p, shape, *fortran, &t)?, t));
+        }
         let (v, t) = self.expr(e)?;
         let value = match &t {
             Type::Array {
@@ -203,6 +207,7 @@ impl Gen<'_, '_> {
                             (self.b.ins().ineg(v), rt)
                         }
                     }
+                    UnaryOp::Invert if t == Type::Bool => (self.b.ins().bxor_imm_u(v, 1), t),
                     UnaryOp::Invert => {
                         let rt = if t == Type::Bool { I64 } else { t.clone() };
                         let v = self.convert(v, &t, &rt);
@@ -292,6 +297,12 @@ impl Gen<'_, '_> {
             }
             Expr::Call(callee, cargs, span) => self.call(e, callee, cargs, *span)?,
             Expr::Shape(a, k, _) => (self.shape_of(a, *k as usize, None)?, I64),
+            Expr::View(..) => {
+                // Only `len(carray(...))` evaluates a view as one value (typing allows no other).
+                let (v, t) = self.value(e)?;
+                (v.single(), t)
+            }
+            Expr::Cast(x, to, _) => (self.expr(x)?.0, to.clone()),
             Expr::Ndim(a, _) => {
                 let nd = match self.ty(a)? {
                     Type::Array { ndim, .. } => ndim,

@@ -13,6 +13,7 @@ mod expr;
 mod prologue;
 mod stmt;
 mod value;
+mod view;
 
 use value::{ArrayView, KValue};
 

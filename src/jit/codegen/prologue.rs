@@ -55,7 +55,11 @@ pub(super) fn makes_calls(body: &[Stmt]) -> bool {
         match e {
             Expr::Call(Callee::Builtin(_), args, _) => args.iter().any(expr),
             Expr::Call(..) => true,
-            Expr::Unary(_, a, _) | Expr::Shape(a, _, _) | Expr::Ndim(a, _) => expr(a),
+            Expr::Unary(_, a, _)
+            | Expr::Shape(a, _, _)
+            | Expr::Ndim(a, _)
+            | Expr::Cast(a, _, _) => expr(a),
+            Expr::View(p, shape, _, _, _) => expr(p) || shape.iter().any(expr),
             Expr::Binary(_, a, b, _) => expr(a) || expr(b),
             Expr::Compare(a, rest, _) => expr(a) || rest.iter().any(|(_, e)| expr(e)),
             Expr::BoolOp(_, es, _) => es.iter().any(expr),

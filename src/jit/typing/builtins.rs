@@ -3,7 +3,8 @@
 use crate::abi::Type;
 
 use super::*;
-use crate::jit::ir::{Builtin, MathFn, Span};
+use crate::abi::FloatType;
+use crate::jit::ir::{Builtin, MathFn, NpFn, Span};
 
 pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
     let name = match b {
@@ -15,6 +16,7 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
         Builtin::Bool => "bool",
         Builtin::Len => "len",
         Builtin::Math(_) => "math function",
+        Builtin::Numpy(_) => "numpy function",
     };
     let arity = |n: usize| -> R<()> {
         if args.len() == n {
@@ -94,6 +96,7 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
             }
             Type::Bool
         }
+        Builtin::Numpy(f) => numpy_type(f, args, span)?,
         Builtin::Math(m) => {
             let n = m.arity();
             let ok = args.len() == n || (m == MathFn::Log && args.len() == 2);
@@ -117,5 +120,37 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
                 _ => Type::F64,
             }
         }
+    })
+}
+
+/// The result type of a NumPy function that is not a `math` one (see [`NpFn`]).
+fn numpy_type(f: NpFn, args: &[Type], span: Span) -> R<Type> {
+    let name = f.name();
+    if args.len() != f.arity() {
+        return Err(CompileError::typing(
+            span,
+            format!(
+                "np.{name}() takes {} argument(s), got {}",
+                f.arity(),
+                args.len()
+            ),
+        ));
+    }
+    for t in args {
+        if !is_numeric(t) {
+            return Err(CompileError::typing(
+                span,
+                format!("np.{name}() needs a number, got {}", kernel_type_name(t)),
+            ));
+        }
+    }
+    Ok(match f {
+        // NumPy keeps float32 as float32; anything else computes in float64.
+        NpFn::Floor | NpFn::Ceil | NpFn::Trunc if args[0] == Type::Float(FloatType::F32) => {
+            args[0].clone()
+        }
+        NpFn::Floor | NpFn::Ceil | NpFn::Trunc | NpFn::Hypot | NpFn::Arctan2 => Type::F64,
+        NpFn::Minimum | NpFn::Maximum => unify(&args[0], &args[1]).expect("numbers unify"),
+        NpFn::Sign => bool_as_int(&args[0]),
     })
 }

@@ -105,7 +105,9 @@ impl Typer<'_> {
                         Type::Bool
                     }
                     UnaryOp::Neg | UnaryOp::Pos if is_numeric(&t) => bool_as_int(&t),
-                    UnaryOp::Invert if is_int(&t) || t == Type::Bool => bool_as_int(&t),
+                    // `~` of a bool is logical not, as NumPy's `~` of its bool (`~np.isnan(x)`).
+                    UnaryOp::Invert if t == Type::Bool => Type::Bool,
+                    UnaryOp::Invert if is_int(&t) => t,
                     _ => {
                         return Err(CompileError::typing(
                             *span,
@@ -203,6 +205,15 @@ impl Typer<'_> {
                 self.array_of(a, "'.ndim'")?;
                 I64
             }
+            Expr::View(p, shape, dtype, fortran, span) => {
+                let pt = t!(p);
+                let mut extents = Vec::with_capacity(shape.len());
+                for x in shape {
+                    extents.push((t!(x), x.span()));
+                }
+                self.view_type(&pt, &extents, dtype.as_ref(), *fortran, *span)?
+            }
+            Expr::Cast(x, to, span) => cast_type(&t!(x), to, *span)?,
             Expr::Call(callee, args, span) => {
                 let mut types = Vec::with_capacity(args.len());
                 for a in args {

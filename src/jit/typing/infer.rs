@@ -42,12 +42,6 @@ impl Typer<'_> {
                 format!("cannot assign a void result to '{name}'"),
             ));
         }
-        if matches!(t, Type::Array { .. }) && !self.params.contains(name) {
-            return Err(CompileError::unsupported(
-                span,
-                format!("arrays are parameters only; '{name}' cannot hold one (index the parameter directly)"),
-            ));
-        }
         if self.params.contains(name) {
             let p = &self.vars[name];
             if !convertible(&t, p) {
@@ -284,7 +278,14 @@ impl Writes<'_> {
                     self.expr(a);
                 }
             }
-            Expr::Unary(_, a, _) | Expr::Shape(a, _, _) | Expr::Ndim(a, _) => self.expr(a),
+            Expr::Unary(_, a, _)
+            | Expr::Shape(a, _, _)
+            | Expr::Ndim(a, _)
+            | Expr::Cast(a, _, _) => self.expr(a),
+            Expr::View(p, shape, _, _, _) => {
+                self.expr(p);
+                shape.iter().for_each(|e| self.expr(e));
+            }
             Expr::Binary(_, a, b, _) => {
                 self.expr(a);
                 self.expr(b);

@@ -15,11 +15,13 @@ mod check;
 mod expr;
 mod infer;
 pub mod lattice;
+mod views;
 
 use builtins::builtin_type;
 use check::{check_args, first_bare_return};
 use infer::written_names;
 use lattice::bool_as_int;
+use views::cast_type;
 
 pub use check::{always_true, check_returns, check_value_types, falls_through};
 pub use lattice::{
@@ -132,6 +134,7 @@ impl<'f> Typer<'f> {
             }
         }
         t.check_block(&f.body, 0)?;
+        t.check_view_uses()?;
         let ret = t.ret.clone().unwrap_or(Type::Void);
         if t.saw_bare_return && ret != Type::Void {
             return Err(CompileError::typing(

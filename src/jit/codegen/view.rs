@@ -1,0 +1,120 @@
+//! Array views over pointers (`carray`, `farray`) and NumPy's scalar functions.
+//!
+//! A view is an [`ArrayView`] built from the pointer and the extents, with strides from
+//! the order (row-major for `carray`, column-major for `farray`): no descriptor is read or
+//! written and nothing is called, so indexing a view is one load as indexing a pointer.
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{types as clt, InstBuilder, Value};
+
+use crate::abi::Type;
+
+use super::*;
+use crate::jit::ir::{CmpOp, Expr, NpFn};
+use crate::jit::typing::{is_float, I64};
+
+extern "C" {
+    /// The C library's `hypot`, which NumPy's `np.hypot` calls.
+    fn hypot(x: f64, y: f64) -> f64;
+    /// The C library's `atan2`, which NumPy's `np.arctan2` calls.
+    fn atan2(y: f64, x: f64) -> f64;
+}
+
+impl Gen<'_, '_> {
+    /// The view `carray(p, shape)` (`fortran`: `farray`) of type `t`. Its descriptor part
+    /// is NULL: typing keeps a view from going anywhere a descriptor is read.
+    pub(super) fn view_value(
+        &mut self,
+        p: &Expr,
+        shape: &[Expr],
+        fortran: bool,
+        t: &Type,
+    ) -> R<KValue> {
+        let Type::Array { dtype, .. } = t else {
+            unreachable!("typed: a view is an array")
+        };
+        let (data, _) = self.expr(p)?;
+        let mut extents = Vec::with_capacity(shape.len());
+        for x in shape {
+            extents.push(self.expr_as(x, &I64)?);
+        }
+        let strides = if fortran {
+            let mut s = vec![self.b.ins().iconst(clt::I64, 1); extents.len()];
+            for k in 1..extents.len() {
+                s[k] = self.b.ins().imul(s[k - 1], extents[k - 1]);
+            }
+            s
+        } else {
+            self.compact_strides(&extents)
+        };
+        let tensor = self.b.ins().iconst(self.ptr, 0);
+        Ok(KValue::Array(ArrayView {
+            tensor,
+            data,
+            shape: extents,
+            strides,
+            dtype: (**dtype).clone(),
+        }))
+    }
+
+    /// `np.floor`, `np.minimum`, ... of `vals`, giving a `rt`.
+    pub(super) fn numpy_call(&mut self, f: NpFn, vals: &[(Value, Type)], rt: &Type) -> Value {
+        let xs: Vec<Value> = vals.iter().map(|(v, t)| self.convert(*v, t, rt)).collect();
+        let x = xs[0];
+        match f {
+            NpFn::Floor => self.b.ins().floor(x),
+            NpFn::Ceil => self.b.ins().ceil(x),
+            NpFn::Trunc => self.b.ins().trunc(x),
+            NpFn::Hypot | NpFn::Arctan2 => {
+                type F2 = unsafe extern "C" fn(f64, f64) -> f64;
+                let address = if f == NpFn::Hypot {
+                    hypot as F2 as usize
+                } else {
+                    atan2 as F2 as usize
+                };
+                self.call_helper(address, &[clt::F64, clt::F64], clt::F64, &xs)
+            }
+            NpFn::Minimum | NpFn::Maximum => {
+                // NumPy: `a if (a < b or isnan(a)) else b` (`>` for maximum): a NaN
+                // operand wins, and of two equal zeros the second is the result.
+                let op = if f == NpFn::Minimum {
+                    CmpOp::Lt
+                } else {
+                    CmpOp::Gt
+                };
+                let (a, b) = (xs[0], xs[1]);
+                let mut first = self.compare(op, a, rt, b, rt);
+                if is_float(rt) {
+                    let nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
+                    first = self.b.ins().bor(first, nan);
+                }
+                self.b.ins().select(first, a, b)
+            }
+            NpFn::Sign => {
+                let zero = self.zero(rt);
+                let pos = self.compare(CmpOp::Gt, x, rt, zero, rt);
+                let neg = self.compare(CmpOp::Lt, x, rt, zero, rt);
+                if is_float(rt) {
+                    // 1.0, -1.0, +0.0 for either zero, and NaN itself.
+                    let (one, minus) = if *rt == Type::F64 {
+                        (self.b.ins().f64const(1.0), self.b.ins().f64const(-1.0))
+                    } else {
+                        (self.b.ins().f32const(1.0), self.b.ins().f32const(-1.0))
+                    };
+                    let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+                    let rest = self.b.ins().select(nan, x, zero);
+                    let rest = self.b.ins().select(neg, minus, rest);
+                    self.b.ins().select(pos, one, rest)
+                } else {
+                    let ty = clif(rt);
+                    let (p, n) = if ty == clt::I8 {
+                        (pos, neg)
+                    } else {
+                        (self.b.ins().uextend(ty, pos), self.b.ins().uextend(ty, neg))
+                    };
+                    self.b.ins().isub(p, n)
+                }
+            }
+        }
+    }
+}
