@@ -7,6 +7,7 @@
 mod callback;
 mod code;
 mod codegen;
+pub mod invoke;
 pub mod ir;
 mod lower;
 pub mod runtime;
