@@ -138,7 +138,7 @@ mod tests {
         ]);
         let mut ret = [0u8; 16];
         // SAFETY: `mix` has the signature the invoker was generated for.
-        unsafe { call(mix as usize, args.as_ptr(), ret.as_mut_ptr()) };
+        unsafe { call(mix as *const () as usize, args.as_ptr(), ret.as_mut_ptr()) };
         let got = f64::from_ne_bytes(ret[..8].try_into().unwrap());
         assert_eq!(got, -3.0 + 25.0 + 700.0 + 500.0 + 40000.0);
     }
@@ -150,7 +150,13 @@ mod tests {
         let args = slots(&[&(-21i32).to_ne_bytes()]);
         let mut ret = [0u8; 16];
         // SAFETY: `narrow` has the signature the invoker was generated for.
-        unsafe { call(narrow as usize, args.as_ptr(), ret.as_mut_ptr()) };
+        unsafe {
+            call(
+                narrow as *const () as usize,
+                args.as_ptr(),
+                ret.as_mut_ptr(),
+            )
+        };
         assert_eq!(i16::from_ne_bytes([ret[0], ret[1]]), -42);
         assert_eq!(&ret[2..], &[0u8; 14], "nothing written past the result");
     }
