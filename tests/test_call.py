@@ -184,19 +184,32 @@ def _longest_stall_of_this_thread(call, n, threads=2):
     return results, stall, min(end - start for start, end in spans)
 
 
-def test_calls_release_the_gil_and_run_in_parallel_threads(f, clib_path):
-    # About 0.3 s per call on this machine, whatever its speed.
+def _slow_sum_size(f):
+    """An `n` for which `f.slow_sum(n)` takes about 0.3 s on this machine, whatever its speed."""
     start = time.perf_counter()
     f.slow_sum(10_000_000)
-    n = min(max(int(10_000_000 * 0.3 / (time.perf_counter() - start)), 10_000_000), 500_000_000)
+    return min(max(int(10_000_000 * 0.3 / (time.perf_counter() - start)), 10_000_000), 500_000_000)
+
+
+def test_calls_with_nogil_release_the_gil_and_run_in_parallel_threads(f, clib):
+    n = _slow_sum_size(f)
     expected = f.slow_sum(n)
-    results, stall, duration = _longest_stall_of_this_thread(f.slow_sum, n)
+    released = nativecall.native(clib.slow_sum, nogil=True)
+    assert released.nogil and not f.slow_sum.nogil
+    results, stall, duration = _longest_stall_of_this_thread(released, n)
     assert results == [expected] * 2
     # While the native code runs without the GIL, this thread keeps running Python.
     assert stall < duration / 2, f"this thread stalled {stall:.3f} s during {duration:.3f} s calls"
 
-    # The same measurement through ctypes.PyDLL, which holds the GIL during the call,
-    # shows this thread stopped for a whole call: the check above would fail.
+
+def test_calls_hold_the_gil_by_default_as_cython_and_numba_do(f, clib_path):
+    n = _slow_sum_size(f)
+    expected = f.slow_sum(n)
+    results, stall, duration = _longest_stall_of_this_thread(f.slow_sum, n)
+    assert results == [expected] * 2
+    assert stall > duration * 0.9, f"this thread stalled only {stall:.3f} s during {duration:.3f} s calls"
+
+    # ctypes.PyDLL, which holds the GIL during the call, measures the same.
     held = ctypes.PyDLL(str(clib_path)).slow_sum
     held.restype, held.argtypes = ctypes.c_double, [ctypes.c_int64]
     results, stall, duration = _longest_stall_of_this_thread(held, n)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, overload
 from . import types
 from ._cfunc import CFunc, cfunc
 from ._dispatch import Dispatcher
-from ._interop import cython_functions, from_cython, native
+from ._interop import cython_functions, from_cython
+from ._interop import native as _native_import
 from ._views import carray, cast, farray
 from ._errors import CompileError, SignatureError, TypingError, UndefinedNameError, UnsupportedError
 from ._native import (
@@ -114,10 +115,62 @@ def jit(signature: Any = None, **options: Any) -> Any:
     ``nativecall.jit("float64(float64)", source="def f(x): ...", globals=None)`` returns
     the kernel of the one function it defines; outside names come from ``globals`` (a
     dict, copied) and from the source's own imports.
+
+    Calls from Python hold the GIL, as Cython and Numba do; ``nogil=True`` releases it
+    for the duration of each call, so other Python threads run during long calls.
     """
     from ._jit import jit as _jit  # the frontend (ast, inspect) loads on first use
 
-    return _jit(signature, **options)
+    nogil = options.pop("nogil", False)
+    made = _jit(signature, **options)
+    if not nogil:
+        return made
+
+    def released(compiled: Any) -> Any:
+        # A Dispatcher's kernels are made later, on first use: `nogil` is then Numba's
+        # option, accepted as it is for `@jit(nogil=True)` helpers.
+        if isinstance(compiled, Kernel):
+            compiled._release_gil()
+        return compiled
+
+    if isinstance(made, Kernel) or not callable(made):
+        return released(made)
+
+    def decorate(func: "Callable[..., Any]") -> Any:
+        return released(made(func))
+
+    return decorate
+
+
+def native(
+    obj: Any,
+    signature: "str | Signature | None" = None,
+    *,
+    returns: "str | Type | None" = None,
+    nogil: bool = False,
+) -> NativeCallable:
+    """Return a :class:`NativeCallable` for any native function object.
+
+    Accepts a PyCapsule (its name is the signature; pass ``signature=`` when it is
+    not), a capsule Pythran exports (``#pythran export capsule f(float64, int)``: its
+    name gives the argument types, ``returns=`` or ``signature=`` the return type), a
+    ``scipy.LowLevelCallable`` (its ``user_data`` is kept), a ctypes function
+    pointer (from ``argtypes``/``restype``), a cffi function pointer, a Numba
+    ``cfunc``, any object implementing Numba's wrapper address protocol, and a
+    NativeCallable. ``signature=`` must be ABI-equal to what the object says, and
+    chooses how the signature is spelled; so must ``returns=`` to its return type.
+
+    Calls from Python hold the GIL, as Cython and Numba do; ``nogil=True`` releases it
+    for the duration of each call, so other Python threads run during long calls (the
+    function must then not touch Python objects).
+    """
+    nc = _native_import(obj, signature, returns=returns)
+    if nogil:
+        if nc is obj:  # a NativeCallable given: release the GIL in a copy, not in it
+            nc = nc._respelled(nc.signature)
+        nc._release_gil()
+    return nc
+
 
 __all__ = [
     "Array",

@@ -55,6 +55,7 @@ mod adapt;
 mod callback;
 mod code;
 mod codegen;
+pub mod invoke;
 pub mod ir;
 mod lower;
 pub mod runtime;

@@ -3,8 +3,9 @@
 //! One prepared call interface (`ffi_cif`) per ABI signature is cached for the
 //! life of the process ([`plan`]); arguments are converted with range and type checks
 //! ([`scalar`] for numbers, [`pointer`] for addresses and buffers, [`array_arg`] for
-//! array parameters and DLPack tensors) and the GIL is released for the duration of
-//! the native call.
+//! array parameters and DLPack tensors). Signatures of scalars only take the fast
+//! entry ([`fast`]: no libffi, a generated invoker per signature). The GIL stays held
+//! for the call unless the callable was made with `nogil=True`.
 
 use std::sync::Arc;
 
@@ -19,10 +20,12 @@ use super::callable::NativeCallable;
 use super::errors;
 
 mod array_arg;
+mod fast;
 mod plan;
 mod pointer;
 mod scalar;
 
+pub(crate) use fast::{call_fast, FastEntry};
 pub(crate) use plan::{plan_for, CallPlan};
 pub(crate) use pointer::{buffer_element, buffer_format};
 pub(crate) use scalar::convert_result;
@@ -134,6 +137,32 @@ pub(crate) fn convert_arg(
     }
 }
 
+/// `TypeError` for a call with `got` positional arguments where `expected` are taken.
+fn arity_error(callee: &NativeCallable, expected: usize, got: usize) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{}() takes {expected} argument{} ({}), got {got}",
+        callee.name,
+        if expected == 1 { "" } else { "s" },
+        callee.signature,
+    ))
+}
+
+/// `TypeError` for a call with keyword arguments (`names`, as given).
+pub(crate) fn keywords_refused(callee: &NativeCallable, names: &[String]) -> PyErr {
+    let expected = callee.raw_signature.params.len() - callee.hidden().len();
+    PyTypeError::new_err(format!(
+        "{}() takes no keyword arguments, got {}; pass the {expected} argument{} ({}) by position",
+        callee.name,
+        names
+            .iter()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if expected == 1 { "" } else { "s" },
+        callee.signature,
+    ))
+}
+
 /// Call `callee` with the Python `args` filling every parameter it does not hide.
 pub(crate) fn call_native<'py>(
     py: Python<'py>,
@@ -144,12 +173,7 @@ pub(crate) fn call_native<'py>(
     let (name, raw, hidden) = (&callee.name, &callee.raw_signature, callee.hidden());
     let expected = raw.params.len() - hidden.len();
     if args.len() != expected {
-        return Err(PyTypeError::new_err(format!(
-            "{name}() takes {expected} argument{} ({}), got {}",
-            if expected == 1 { "" } else { "s" },
-            callee.signature,
-            args.len()
-        )));
+        return Err(arity_error(callee, expected, args.len()));
     }
     let mut borrows = Borrows::default();
     let mut slots = Vec::with_capacity(raw.params.len());
@@ -187,7 +211,11 @@ pub(crate) fn call_native<'py>(
         crate::jit::runtime::take_index_error();
     }
     crate::jit::runtime::take_recursion_error();
-    let ret = py.detach(move || call.run());
+    let ret = if callee.nogil() {
+        py.detach(move || call.run())
+    } else {
+        call.run()
+    };
     if crate::jit::runtime::take_recursion_error() {
         return Err(errors::kernel_recursion(name));
     }

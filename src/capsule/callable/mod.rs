@@ -6,18 +6,19 @@
 //! Numba, pickle) in [`export`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyTuple};
+use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
 use crate::abi::{Signature, Type};
 use crate::jit::{ArgSource, CodeMemory, CountGuard, Thunk};
 
-use super::call::{self, CallPlan, Slot};
+use super::call::{self, CallPlan, FastEntry, Slot};
 use super::types::{signature_from_object, PySignature};
 
 mod capsule_protocol;
@@ -65,6 +66,10 @@ pub struct NativeCallable {
     /// `(module, capsule key)` for a Cython function, so it can be pickled by name.
     origin: Option<Py<PyAny>>,
     plan: OnceLock<Arc<CallPlan>>,
+    /// The fast entry for calls from Python (`None`: the signature takes the general path).
+    fast: OnceLock<Option<FastEntry>>,
+    /// Whether calls from Python release the GIL (`nogil=True`); set once, when made.
+    nogil: AtomicBool,
     thunk: OnceLock<Thunk>,
     /// Adapted entries already generated for this callable (see `adapt::finish`), so that
     /// exporting it again under an adapted signature shares the code instead of compiling.
@@ -110,6 +115,8 @@ impl NativeCallable {
             bounds_checked: false,
             origin: None,
             plan: OnceLock::new(),
+            fast: OnceLock::new(),
+            nogil: AtomicBool::new(false),
             thunk: OnceLock::new(),
             adapters: Mutex::new(HashMap::new()),
             user_data_entry: OnceLock::new(),
@@ -144,6 +151,11 @@ impl NativeCallable {
     /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
     pub(crate) fn bounds_checked(&self) -> bool {
         self.bounds_checked
+    }
+
+    /// Whether calls from Python release the GIL.
+    pub(crate) fn nogil(&self) -> bool {
+        self.nogil.load(Ordering::Relaxed)
     }
 
     fn plan(&self) -> PyResult<Arc<CallPlan>> {
@@ -213,6 +225,7 @@ impl NativeCallable {
         nc.signature = sig;
         nc.user_data = me.user_data.as_ref().map(|u| u.clone_ref(slf.py()));
         nc.origin = me.origin.as_ref().map(|o| o.clone_ref(slf.py()));
+        nc.nogil = AtomicBool::new(me.nogil());
         Ok(nc)
     }
 
@@ -256,15 +269,40 @@ impl NativeCallable {
         self.user_data.as_ref().map(|u| u.clone_ref(py))
     }
 
-    /// Call the native function through libffi.
-    #[pyo3(signature = (*args))]
+    /// Call the native function: scalar signatures through a generated invoker, the
+    /// rest through libffi; arguments by position only.
+    #[pyo3(signature = (*args, **kwargs))]
     fn __call__<'py>(
         &self,
         py: Python<'py>,
         args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(kwargs) = kwargs.filter(|k| !k.is_empty()) {
+            let names = kwargs
+                .keys()
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>();
+            return Err(call::keywords_refused(self, &names));
+        }
+        if let Some(entry) = self.fast.get_or_init(|| FastEntry::for_callable(self)) {
+            return call::call_fast(py, self, entry, args);
+        }
         let plan = self.plan()?;
         call::call_native(py, self, plan, args)
+    }
+
+    /// Whether calls from Python release the GIL (`nogil=True` on `native` and `jit`).
+    #[getter(nogil)]
+    fn get_nogil(&self) -> bool {
+        self.nogil()
+    }
+
+    /// Release the GIL during calls from Python from now on; for `native()` and `jit()`,
+    /// on a callable they have just made.
+    fn _release_gil(&self) {
+        self.nogil.store(true, Ordering::Relaxed);
     }
 
     fn __repr__(&self) -> String {
