@@ -166,3 +166,18 @@ def test_pointers_as_ints_and_void_results_take_the_fast_entry(clib):
     srand = libc.srand
     srand.restype, srand.argtypes = None, [ctypes.c_uint]
     assert nativecall.native(srand)(7) is None
+
+
+def test_a_nogil_kernel_pickles_with_nogil_and_a_plain_one_without():
+    import pickle
+
+    released = nativecall.jit("float64(float64)", nogil=True)(_pickled_square)
+    held = nativecall.jit("float64(float64)")(_pickled_square)
+    for kernel, nogil in [(released, True), (held, False)]:
+        copy = pickle.loads(pickle.dumps(kernel))
+        assert copy is not kernel and copy.nogil is nogil
+        assert copy(3.0) == 9.0
+
+
+def _pickled_square(x):
+    return x * x

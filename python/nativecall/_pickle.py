@@ -37,7 +37,7 @@ def _packed(captured):
 
 def reduce_kernel(kernel):
     source, name, signature, boundscheck, captured = kernel._recipe
-    return (rebuild_kernel, (source, name, signature, boundscheck, _packed(captured)))
+    return (rebuild_kernel, (source, name, signature, boundscheck, _packed(captured), kernel.nogil))
 
 
 def function_from_source(source, name, captured):
@@ -59,10 +59,13 @@ def function_from_source(source, name, captured):
     return namespace[name]
 
 
-def rebuild_kernel(source, name, signature, boundscheck, captured):
+def rebuild_kernel(source, name, signature, boundscheck, captured, nogil=False):
     from ._jit import compile_kernel
 
-    return compile_kernel(function_from_source(source, name, captured), signature, boundscheck)
+    kernel = compile_kernel(function_from_source(source, name, captured), signature, boundscheck)
+    if nogil:
+        kernel._release_gil()
+    return kernel
 
 
 # NumPy's reducer for ufuncs, which nativecall's wraps (set when the first ufunc is made).
