@@ -116,3 +116,36 @@ pub(crate) fn kernel_index(name: &str, axis: i64, index: i64, size: i64) -> PyEr
         ))
     }
 }
+
+/// `TypeError` for a call with `got` positional arguments where `expected` are taken.
+pub(crate) fn arity(
+    callee: &crate::capsule::callable::NativeCallable,
+    expected: usize,
+    got: usize,
+) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{}() takes {expected} argument{} ({}), got {got}",
+        callee.name,
+        if expected == 1 { "" } else { "s" },
+        callee.signature,
+    ))
+}
+
+/// `TypeError` for a call with keyword arguments (`names`, as given).
+pub(crate) fn keywords_refused(
+    callee: &crate::capsule::callable::NativeCallable,
+    names: &[String],
+) -> PyErr {
+    let expected = callee.raw_signature.params.len() - callee.hidden().len();
+    PyTypeError::new_err(format!(
+        "{}() takes no keyword arguments, got {}; pass the {expected} argument{} ({}) by position",
+        callee.name,
+        names
+            .iter()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if expected == 1 { "" } else { "s" },
+        callee.signature,
+    ))
+}

@@ -18,7 +18,7 @@ use crate::jit::invoke::{invoker, Invoker, INVOKE_SLOT_BYTES};
 
 use super::super::callable::NativeCallable;
 use super::super::errors;
-use super::{arity_error, convert_arg, convert_result, ArgContext, Borrows, Slot};
+use super::{convert_arg, convert_result, ArgContext, Borrows, Slot};
 
 /// The most parameters (hidden ones included) the fast entry passes; more take the
 /// general path.
@@ -152,7 +152,7 @@ pub(crate) fn call_fast<'py>(
     let name = &callee.name;
     let expected = entry.params.len() - callee.hidden().len();
     if args.len() != expected {
-        return Err(arity_error(callee, expected, args.len()));
+        return Err(super::super::errors::arity(callee, expected, args.len()));
     }
     let mut slots = [Slot::default(); MAX_PARAMS];
     // Pointer arguments may borrow buffers or hold objects until the call returns

@@ -137,32 +137,6 @@ pub(crate) fn convert_arg(
     }
 }
 
-/// `TypeError` for a call with `got` positional arguments where `expected` are taken.
-fn arity_error(callee: &NativeCallable, expected: usize, got: usize) -> PyErr {
-    PyTypeError::new_err(format!(
-        "{}() takes {expected} argument{} ({}), got {got}",
-        callee.name,
-        if expected == 1 { "" } else { "s" },
-        callee.signature,
-    ))
-}
-
-/// `TypeError` for a call with keyword arguments (`names`, as given).
-pub(crate) fn keywords_refused(callee: &NativeCallable, names: &[String]) -> PyErr {
-    let expected = callee.raw_signature.params.len() - callee.hidden().len();
-    PyTypeError::new_err(format!(
-        "{}() takes no keyword arguments, got {}; pass the {expected} argument{} ({}) by position",
-        callee.name,
-        names
-            .iter()
-            .map(|n| format!("'{n}'"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        if expected == 1 { "" } else { "s" },
-        callee.signature,
-    ))
-}
-
 /// Call `callee` with the Python `args` filling every parameter it does not hide.
 pub(crate) fn call_native<'py>(
     py: Python<'py>,
@@ -173,7 +147,7 @@ pub(crate) fn call_native<'py>(
     let (name, raw, hidden) = (&callee.name, &callee.raw_signature, callee.hidden());
     let expected = raw.params.len() - hidden.len();
     if args.len() != expected {
-        return Err(arity_error(callee, expected, args.len()));
+        return Err(errors::arity(callee, expected, args.len()));
     }
     let mut borrows = Borrows::default();
     let mut slots = Vec::with_capacity(raw.params.len());

@@ -284,7 +284,7 @@ impl NativeCallable {
                 .iter()
                 .map(|k| k.to_string())
                 .collect::<Vec<_>>();
-            return Err(call::keywords_refused(self, &names));
+            return Err(super::errors::keywords_refused(self, &names));
         }
         if let Some(entry) = self.fast.get_or_init(|| FastEntry::for_callable(self)) {
             return call::call_fast(py, self, entry, args);
