@@ -17,8 +17,9 @@ use crate::abi::{FloatType, IntType, Signature, Type};
 use crate::jit::invoke::{invoker, Invoker, INVOKE_SLOT_BYTES};
 
 use super::super::callable::NativeCallable;
-use super::super::errors;
-use super::{convert_arg, convert_result, ArgContext, Borrows, Slot};
+use super::{
+    clear_kernel_errors, convert_arg, convert_result, kernel_errors, ArgContext, Borrows, Slot,
+};
 
 /// The most parameters (hidden ones included) the fast entry passes; more take the
 /// general path.
@@ -185,10 +186,7 @@ pub(crate) fn call_fast<'py>(
         };
         next += 1;
     }
-    if callee.bounds_checked() {
-        crate::jit::runtime::take_index_error();
-    }
-    crate::jit::runtime::take_recursion_error();
+    clear_kernel_errors(callee);
     let mut ret = Slot::default();
     let (invoke, code) = (entry.invoker, callee.address);
     if callee.nogil() {
@@ -201,14 +199,7 @@ pub(crate) fn call_fast<'py>(
         // SAFETY: as above.
         unsafe { invoke(code, slots.as_ptr().cast(), (&mut ret as *mut Slot).cast()) };
     }
-    if crate::jit::runtime::take_recursion_error() {
-        return Err(errors::kernel_recursion(name));
-    }
-    if callee.bounds_checked() {
-        if let Some((axis, index, size)) = crate::jit::runtime::take_index_error() {
-            return Err(errors::kernel_index(name, axis, index, size));
-        }
-    }
+    kernel_errors(callee, name)?;
     drop(borrows);
     fast_result(py, &callee.raw_signature.ret, &ret)
 }

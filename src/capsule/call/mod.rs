@@ -181,15 +181,29 @@ pub(crate) fn call_native<'py>(
         code: callee.address,
         slots,
     };
-    if callee.bounds_checked() {
-        crate::jit::runtime::take_index_error();
-    }
-    crate::jit::runtime::take_recursion_error();
+    clear_kernel_errors(callee);
     let ret = if callee.nogil() {
         py.detach(move || call.run())
     } else {
         call.run()
     };
+    kernel_errors(callee, name)?;
+    drop(borrows);
+    convert_result(py, &raw.ret, &ret)
+}
+
+/// Forget any error a kernel left in this thread's runtime state before a call, so what
+/// [`kernel_errors`] finds after it is this call's.
+fn clear_kernel_errors(callee: &NativeCallable) {
+    if callee.bounds_checked() {
+        crate::jit::runtime::take_index_error();
+    }
+    crate::jit::runtime::take_recursion_error();
+}
+
+/// The error a call of `callee` (named `name` in messages) left in this thread's runtime
+/// state: a recursion too deep, or (bounds-checked kernels) an index out of range.
+fn kernel_errors(callee: &NativeCallable, name: &str) -> PyResult<()> {
     if crate::jit::runtime::take_recursion_error() {
         return Err(errors::kernel_recursion(name));
     }
@@ -198,6 +212,5 @@ pub(crate) fn call_native<'py>(
             return Err(errors::kernel_index(name, axis, index, size));
         }
     }
-    drop(borrows);
-    convert_result(py, &raw.ret, &ret)
+    Ok(())
 }
