@@ -684,8 +684,9 @@ class _Frontend:
                 if len(args) != 2:
                     raise self.fail(e, f"np.{name}() takes 2 arguments, got {len(args)}", TypingError)
                 exponent = e.args[1]
-                if isinstance(exponent, ast.Constant) and type(exponent.value) is float and exponent.value == 0.5:
-                    # NumPy computes x ** 0.5 as sqrt(x): nan for -inf, -0.0 for -0.0.
+                literal_half = isinstance(exponent, ast.Constant) and type(exponent.value) is float and exponent.value == 0.5
+                if literal_half and _numpy_power_half_is_sqrt():
+                    # This NumPy computes x ** 0.5 as sqrt(x): nan for -inf, -0.0 for -0.0.
                     return ir.CALL(ir.MATH("sqrt"), args[:1], line, col)
                 return ir.BINARY(target, args[0], args[1], line, col)
             callee = {"math": ir.MATH, "numpy": ir.NUMPY, "builtin": ir.BUILTIN}[kind](target)
@@ -836,6 +837,21 @@ class _Frontend:
         targets.append(kernel)
         self.keep.append(kernel)
         return True
+
+
+_POWER_HALF_IS_SQRT = []
+
+
+def _numpy_power_half_is_sqrt():
+    """Whether the installed NumPy computes ``np.power(x, 0.5)`` as ``sqrt(x)`` (NumPy 2.3 and
+    later: ``-0.0`` for ``-0.0``, nan for ``-inf``) rather than as C's ``pow`` (``0.0`` and
+    ``inf``, which is also what ``**`` gives in kernels). Asked of NumPy once."""
+    if not _POWER_HALF_IS_SQRT:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            _POWER_HALF_IS_SQRT.append(math.copysign(1.0, float(np.power(np.float64(-0.0), 0.5))) < 0)
+    return _POWER_HALF_IS_SQRT[0]
 
 
 def _numba_equivalent(value):
