@@ -79,7 +79,7 @@ class CFunc:
 
 def cfunc(sig: Any, **options: Any) -> Callable[[Callable[..., Any]], CFunc]:
     """``@nativecall.cfunc(types.float64(types.intc, types.CPointer(types.float64)))``:
-    :func:`numba.cfunc`'s call form. The signature is a ``nativecall.types`` signature,
+    ``numba.cfunc``'s call form. The signature is a ``nativecall.types`` signature,
     a Numba one (``numba.types.float64(numba.types.intc)``), a :class:`Signature` or its
     text. ``cache=`` and ``nopython=`` are accepted and change nothing; ``boundscheck=``
     is :func:`nativecall.jit`'s. The result has Numba's ``CFunc`` attributes."""

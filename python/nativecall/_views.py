@@ -58,7 +58,7 @@ def farray(ptr: Any, shape: Any, dtype: Any = None) -> Any:
 def cast(ptr: Any, to: Any) -> Any:
     """``ptr`` as another pointer type: ``cast(user_data, "double *")`` (or a
     :class:`nativecall.Type`). In a kernel, compiled to nothing; outside, a ctypes pointer
-    to a number cast with :func:`ctypes.cast`."""
+    to a number cast with ``ctypes.cast``."""
     import ctypes
 
     import numpy as np
