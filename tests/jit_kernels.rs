@@ -69,29 +69,7 @@ fn int_floor_division_and_modulo_follow_python_and_never_trap() {
 
 #[test]
 fn a_for_loop_with_locals_sums_a_range() {
-    // s = 0; for i in range(a, b, step): s += i * i; return s
-    let f = func(
-        &[("a", I64), ("b", I64), ("step", I64)],
-        Some(I64),
-        vec![
-            Stmt::Assign(vec!["s".into()], vec![int(0)], sp(2)),
-            Stmt::For {
-                var: "i".into(),
-                start: name("a"),
-                stop: name("b"),
-                step: name("step"),
-                body: vec![Stmt::AugAssign(
-                    "s".into(),
-                    BinOp::Add,
-                    bin(BinOp::Mul, name("i"), name("i")),
-                    sp(4),
-                )],
-                orelse: vec![],
-                span: sp(3),
-            },
-            ret(name("s")),
-        ],
-    );
+    let f = sum_squares("k");
     let k = compile(&f).unwrap();
     // SAFETY: int64_t (int64_t, int64_t, int64_t).
     let g: extern "C" fn(i64, i64, i64) -> i64 = unsafe { std::mem::transmute(k.address) };

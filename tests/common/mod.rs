@@ -60,3 +60,30 @@ pub fn kernel(
 pub fn func(params: &[(&str, Type)], ret_ty: Option<Type>, body: Vec<Stmt>) -> Function {
     kernel("k", params, ret_ty, body)
 }
+
+/// `s = 0; for i in range(a, b, step): s += i * i; return s`, named `fname`.
+pub fn sum_squares(fname: &str) -> Function {
+    kernel(
+        fname,
+        &[("a", I64), ("b", I64), ("step", I64)],
+        Some(I64),
+        vec![
+            Stmt::Assign(vec!["s".into()], vec![int(0)], sp(2)),
+            Stmt::For {
+                var: "i".into(),
+                start: name("a"),
+                stop: name("b"),
+                step: name("step"),
+                body: vec![Stmt::AugAssign(
+                    "s".into(),
+                    BinOp::Add,
+                    bin(BinOp::Mul, name("i"), name("i")),
+                    sp(4),
+                )],
+                orelse: vec![],
+                span: sp(3),
+            },
+            ret(name("s")),
+        ],
+    )
+}

@@ -237,6 +237,25 @@ impl Gen<'_, '_> {
         Ok((v, rt))
     }
 
+    /// Branch on `cond` to a fresh fast-path block, which becomes current; returns the
+    /// slow-path block and the join block, whose one parameter is the float64 result.
+    fn fast_path_if(
+        &mut self,
+        cond: Value,
+    ) -> (cranelift_codegen::ir::Block, cranelift_codegen::ir::Block) {
+        let (fast, slow, done) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.append_block_param(done, clt::F64);
+        self.b.ins().brif(cond, fast, &[], slow, &[]);
+        self.b.seal_block(fast);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(fast);
+        (slow, done)
+    }
+
     /// `x / y` on ints of type `t`, correctly rounded as CPython's: one `fdiv` when both
     /// are exact in float64 (always for 32 bits and less, else |v| <= 2**53, tested
     /// inline), the runtime's exact division otherwise.
@@ -261,16 +280,7 @@ impl Gen<'_, '_> {
         };
         let (ex, ey) = (exact(self, x), exact(self, y));
         let both = self.b.ins().band(ex, ey);
-        let (fast, slow, done) = (
-            self.b.create_block(),
-            self.b.create_block(),
-            self.b.create_block(),
-        );
-        self.b.append_block_param(done, clt::F64);
-        self.b.ins().brif(both, fast, &[], slow, &[]);
-        self.b.seal_block(fast);
-        self.b.seal_block(slow);
-        self.b.switch_to_block(fast);
+        let (slow, done) = self.fast_path_if(both);
         let q = self.b.ins().fdiv(fx, fy);
         self.b.ins().jump(done, &args(&[q]));
         self.b.switch_to_block(slow);
@@ -460,16 +470,7 @@ impl Gen<'_, '_> {
         let above = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, a, lo);
         let below = self.b.ins().fcmp(FloatCC::LessThanOrEqual, a, hi);
         let inside = self.b.ins().band(above, below);
-        let (fast, slow, done) = (
-            self.b.create_block(),
-            self.b.create_block(),
-            self.b.create_block(),
-        );
-        self.b.append_block_param(done, clt::F64);
-        self.b.ins().brif(inside, fast, &[], slow, &[]);
-        self.b.seal_block(fast);
-        self.b.seal_block(slow);
-        self.b.switch_to_block(fast);
+        let (slow, done) = self.fast_path_if(inside);
         // (h, l): x ** |n| as an unevaluated sum, multiplied up one factor at a time.
         let (mut h, mut l) = (x, None::<Value>);
         for _ in 1..n.unsigned_abs() {
