@@ -49,11 +49,14 @@ class UndefinedNameError(CompileError, NameError):
 
 class KernelCompileFailure(CompileError):
     """Internal: the native compiler's report, ``args == (kind, message, line, col)`` with
-    ``kind`` one of ``unsupported``, ``typing``, ``name``, ``codegen``. The frontend
-    re-raises it as the matching CompileError subclass pointing into the kernel's source;
-    uncaught, it is still a CompileError."""
+    ``kind`` one of ``unsupported``, ``typing``, ``no-signature``, ``name``, ``codegen``.
+    For ``no-signature`` (a call no signature of the callee accepts, a typing error to the
+    user) ``arg_types`` names the call's argument types in the kernel spelling. The
+    frontend re-raises it as the matching CompileError subclass pointing into the kernel's
+    source; uncaught, it is still a CompileError."""
 
-    def __init__(self, kind, message, line=0, col=0):
+    def __init__(self, kind, message, line=0, col=0, arg_types=()):
         super().__init__(message, "<kernel>", line, col)
         self.kind = kind
+        self.arg_types = tuple(arg_types)
         self.args = (kind, message, line, col)

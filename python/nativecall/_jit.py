@@ -31,7 +31,12 @@ from ._native import Kernel, NativeCallable, Signature, SignatureError, Type
 __all__ = ["jit", "compile_kernel"]
 
 
-_ERRORS = {"unsupported": UnsupportedError, "typing": TypingError, "name": UndefinedNameError}
+_ERRORS = {
+    "unsupported": UnsupportedError,
+    "typing": TypingError,
+    "no-signature": TypingError,
+    "name": UndefinedNameError,
+}
 
 _BINOPS = {
     ast.Add: "+",
@@ -814,14 +819,11 @@ class _Frontend:
         the failure names. An argument type with no kernel spelling is a TypingError."""
         kind, message, line, col = failure.args
         site = self.dispatch_sites.get((line, col))
-        if kind != "typing" or site is None or site[2]:
+        if kind != "no-signature" or site is None or site[2]:
             return False
         dispatcher, label, targets = site
-        prefix = f"no signature of {label} accepts ("
-        if not (message.startswith(prefix) and message.endswith("); it has ")):
-            return False
         argtypes = []
-        for k, text in enumerate(_split_types(message[len(prefix) : -len("); it has ")])):
+        for k, text in enumerate(failure.arg_types):
             try:
                 argtypes.append(Type(text))
             except (SignatureError, TypeError, ValueError):
@@ -864,23 +866,6 @@ def _numba_equivalent(value):
 
             return getattr(nativecall, name, value)
     return value
-
-
-def _split_types(text):
-    """``"float64, float64[:, :]"`` as ``["float64", "float64[:, :]"]`` (commas inside
-    brackets or parentheses do not split)."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(text[start:i].strip())
-            start = i + 1
-    if text.strip():
-        out.append(text[start:].strip())
-    return out
 
 
 def _type_of(value):

@@ -1,6 +1,7 @@
 """Type stubs for the Rust extension module ``nativecall._native``."""
 
 import builtins
+from collections.abc import Iterable
 from typing import Any, Optional, final
 
 from typing_extensions import disjoint_base
@@ -192,7 +193,10 @@ class KernelCompileFailure(CompileError):
     """Internal: re-raised by the frontend as a CompileError subclass (``nativecall._errors``)."""
 
     kind: str
-    def __init__(self, kind: str, message: str, line: int = 0, col: int = 0) -> None: ...
+    arg_types: tuple[str, ...]
+    def __init__(
+        self, kind: str, message: str, line: int = 0, col: int = 0, arg_types: Iterable[str] = ()
+    ) -> None: ...
 
 def _compile_kernel(ir: tuple, py_func: Any, keep: Any, recipe: list) -> Kernel: ...
 def _make_ufunc(

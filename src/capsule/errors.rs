@@ -40,8 +40,9 @@ pub(crate) fn compile_failure(c: CompileError) -> PyErr {
         ErrorKind::Unsupported => "unsupported",
         ErrorKind::Typing => "typing",
         ErrorKind::Name => "name",
+        ErrorKind::NoSignature => "no-signature",
     };
-    kernel_failure(kind, c.message, c.span.line, c.span.col)
+    KernelCompileFailure::new_err((kind, c.message, c.span.line, c.span.col, c.arg_types))
 }
 
 impl From<KernelError> for PyErr {

@@ -301,20 +301,18 @@ impl Typer<'_> {
                 Ok(0)
             }
             None => {
-                let got = types
-                    .iter()
-                    .map(kernel_type_name)
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let arg_types: Vec<String> = types.iter().map(kernel_type_name).collect();
+                let got = arg_types.join(", ");
                 let have = o
                     .targets
                     .iter()
                     .map(|t| format!("'{}'", t.visible))
                     .collect::<Vec<_>>()
                     .join(", ");
-                Err(CompileError::typing(
+                Err(CompileError::no_signature(
                     span,
                     format!("no signature of {} accepts ({got}); it has {have}", o.name),
+                    arg_types,
                 ))
             }
         }

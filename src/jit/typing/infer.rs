@@ -16,6 +16,7 @@ impl Typer<'_> {
                 kind: ErrorKind::Name,
                 message: format!("name '{name}' is not defined"),
                 span,
+                arg_types: Vec::new(),
             }),
         }
     }

@@ -43,6 +43,10 @@ pub enum ErrorKind {
     Typing,
     /// A name that is not defined.
     Name,
+    /// A call whose argument types no signature of the callee accepts (a typing error
+    /// to the user; [`CompileError::arg_types`] names the argument types, so that a
+    /// frontend can compile the callee for them).
+    NoSignature,
 }
 
 /// A compile error at a place in the user's source.
@@ -54,6 +58,9 @@ pub struct CompileError {
     pub message: String,
     /// Where.
     pub span: Span,
+    /// For [`ErrorKind::NoSignature`]: the call's argument types, in the kernel language's
+    /// spelling (`float64`, `float64[:, :]`); empty otherwise.
+    pub arg_types: Vec<String>,
 }
 
 impl CompileError {
@@ -63,6 +70,7 @@ impl CompileError {
             kind: ErrorKind::Typing,
             message: message.into(),
             span,
+            arg_types: Vec::new(),
         }
     }
 
@@ -72,6 +80,17 @@ impl CompileError {
             kind: ErrorKind::Unsupported,
             message: message.into(),
             span,
+            arg_types: Vec::new(),
+        }
+    }
+
+    /// A call that no signature of the callee accepts, with the argument types it has.
+    pub fn no_signature(span: Span, message: impl Into<String>, arg_types: Vec<String>) -> Self {
+        CompileError {
+            kind: ErrorKind::NoSignature,
+            message: message.into(),
+            span,
+            arg_types,
         }
     }
 }
