@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nativecall
+from conftest import DLDataType, DLDevice, DLTensor
 
 
 @nativecall.jit("float64(float64[:])")
@@ -120,22 +121,6 @@ def test_dlpack_capsules_are_consumed_once():
         total(cap)
     legacy = x.__dlpack__()
     assert total(legacy) == 6.0
-
-
-class DLDevice(ctypes.Structure):
-    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
-
-
-class DLDataType(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
-
-
-class DLTensor(ctypes.Structure):
-    _fields_ = [
-        ("data", ctypes.c_void_p), ("device", DLDevice), ("ndim", ctypes.c_int32), ("dtype", DLDataType),
-        ("shape", ctypes.POINTER(ctypes.c_int64)), ("strides", ctypes.POINTER(ctypes.c_int64)),
-        ("byte_offset", ctypes.c_uint64),
-    ]  # fmt: skip
 
 
 class DLManagedTensor(ctypes.Structure):

@@ -10,6 +10,7 @@ import pytest
 
 import nativecall
 from nativecall import SignatureError, TypingError
+from conftest import DLDataType, DLDevice, DLTensor
 
 
 @nativecall.jit("float64(float64[:, ::1])")
@@ -168,22 +169,6 @@ def test_a_conditional_of_arrays_is_contiguous_only_when_both_are():
 
     with pytest.raises(TypingError, match="float64\\[:, ::1\\]"):
         nativecall.jit("float64(float64[:, ::1], float64[:, :], bool)")(passes_mixed)
-
-
-class DLDevice(ctypes.Structure):
-    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
-
-
-class DLDataType(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
-
-
-class DLTensor(ctypes.Structure):
-    _fields_ = [
-        ("data", ctypes.c_void_p), ("device", DLDevice), ("ndim", ctypes.c_int32), ("dtype", DLDataType),
-        ("shape", ctypes.POINTER(ctypes.c_int64)), ("strides", ctypes.POINTER(ctypes.c_int64)),
-        ("byte_offset", ctypes.c_uint64),
-    ]  # fmt: skip
 
 
 def test_contiguous_kernels_index_without_reading_strides():
