@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import cmath
 import inspect
 import itertools
 import linecache
@@ -49,7 +50,14 @@ _BINOPS = {
 }
 _CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _UNARY = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not", ast.Invert: "~"}
-_BUILTINS = {"abs": abs, "min": min, "max": max, "int": int, "float": float, "bool": bool, "len": len}
+_BUILTINS = {
+    "abs": abs, "min": min, "max": max, "int": int, "float": float, "bool": bool, "len": len, "complex": complex,
+}  # fmt: skip
+_CMATH_FUNCTIONS = {
+    "exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "phase", "rect", "isnan", "isinf", "isfinite",
+}  # fmt: skip
+# The parts of a number: ``z.real``, ``z.imag`` (attributes), ``z.conjugate()`` (a method).
+_PART_ATTRIBUTES = {"real", "imag"}
 _MATH_FUNCTIONS = {
     "sqrt", "exp", "expm1", "log", "log1p", "log2", "log10", "pow", "sin", "cos", "tan", "asin", "acos",
     "atan", "atan2", "sinh", "cosh", "tanh", "floor", "ceil", "trunc", "fabs", "hypot", "copysign", "fmod",
@@ -59,10 +67,13 @@ _MATH_FUNCTIONS = {
 # the same semantics on float64 (NumPy's domain errors give nan and -inf, as kernels' math
 # functions do), a NumPy function of its own, a builtin, or the operator `**`.
 _NUMPY_FUNCTIONS = {
-    **{n: ("math", n) for n in (
-        "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh",
-        "fabs", "isnan", "isinf", "isfinite",
+    **{n: ("math", n) for n in ("expm1", "log1p", "log2", "log10", "fabs")},
+    # On real numbers the math function of the name; on complex ones cmath's.
+    **{n: ("cmath", n) for n in (
+        "exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "isnan", "isinf", "isfinite", "angle",
     )},
+    "real": ("builtin", "real"), "imag": ("builtin", "imag"),
+    "conj": ("builtin", "conjugate"), "conjugate": ("builtin", "conjugate"),
     "arcsin": ("math", "asin"), "arccos": ("math", "acos"), "arctan": ("math", "atan"),
     **{n: ("numpy", n) for n in ("floor", "ceil", "trunc", "hypot", "arctan2", "minimum", "maximum", "sign")},
     "abs": ("builtin", "abs"), "absolute": ("builtin", "abs"),
@@ -348,6 +359,9 @@ class _Frontend:
             return ir.INT(v, line, col)
         if isinstance(value, numbers.Real):
             return ir.FLOAT(float(value), line, col)
+        if isinstance(value, numbers.Complex):
+            z = complex(value)
+            return ir.COMPLEX(z.real, z.imag, line, col)
         return None
 
     def native_ref(self, key, label, callables):
@@ -559,7 +573,7 @@ class _Frontend:
         if isinstance(e, ast.Constant):
             if e.value is None:
                 return ir.NULL(line, col)
-            c = self.constant(e.value, e) if not isinstance(e.value, (str, bytes, complex)) else None
+            c = self.constant(e.value, e) if not isinstance(e.value, (str, bytes)) else None
             if c is None:
                 raise self.fail(e, f"{type(e.value).__name__} constants are not supported in kernels")
             return c
@@ -570,6 +584,8 @@ class _Frontend:
             if value is _UNSET:
                 raise self.fail(e, f"name '{e.id}' is not defined", UndefinedNameError)
             return self.value(value, e, e.id)
+        if isinstance(e, ast.Attribute) and e.attr in _PART_ATTRIBUTES and self.static_value(e.value) is _UNSET:
+            return ir.CALL(ir.BUILTIN(e.attr), [self.expr(e.value)], line, col)
         if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id in self.locals:
             if e.attr == "ndim":
                 return ir.NDIM(self.expr(e.value), line, col)
@@ -629,6 +645,11 @@ class _Frontend:
 
     def call(self, e):
         line, col = self.pos(e)
+        f = e.func
+        if isinstance(f, ast.Attribute) and f.attr == "conjugate" and self.static_value(f.value) is _UNSET:
+            if e.args or e.keywords:
+                raise self.fail(e, "conjugate() takes no arguments", TypingError)
+            return ir.CALL(ir.BUILTIN("conjugate"), [self.expr(f.value)], line, col)
         special = self.special_callee(e.func)
         if special is not None:
             return self.special_call(special, e)
@@ -689,7 +710,10 @@ class _Frontend:
                     # This NumPy computes x ** 0.5 as sqrt(x): nan for -inf, -0.0 for -0.0.
                     return ir.CALL(ir.MATH("sqrt"), args[:1], line, col)
                 return ir.BINARY(target, args[0], args[1], line, col)
-            callee = {"math": ir.MATH, "numpy": ir.NUMPY, "builtin": ir.BUILTIN}[kind](target)
+            if kind == "cmath":
+                callee = ir.CMATH(target, True)
+            else:
+                callee = {"math": ir.MATH, "numpy": ir.NUMPY, "builtin": ir.BUILTIN}[kind](target)
             return ir.CALL(callee, args, line, col)
         params = ("ptr", "shape", "dtype") if what == "view" else ("ptr", "to")
         label = name if what == "view" else "cast"
@@ -760,6 +784,10 @@ class _Frontend:
                 if f.attr in _MATH_FUNCTIONS:
                     return ir.MATH(f.attr)
                 raise self.fail(f, f"math.{f.attr} is not available in kernels")
+            if isinstance(base, types.ModuleType) and base is cmath:
+                if f.attr in _CMATH_FUNCTIONS:
+                    return ir.CMATH(f.attr, False)
+                raise self.fail(f, f"cmath.{f.attr} is not available in kernels; they call cmath.{', cmath.'.join(sorted(_CMATH_FUNCTIONS))}")
             if isinstance(base, types.ModuleType) and hasattr(base, "__pyx_capi__") and f.attr in _pyx_plain_names(base):
                 return ir.NATIVE(self.cython_overloads(base, f.attr, f))
             value = self.static_value(f)
@@ -779,6 +807,10 @@ class _Frontend:
             if value.__name__ in _MATH_FUNCTIONS:
                 return ir.MATH(value.__name__)
             raise self.fail(node, f"math.{value.__name__} is not available in kernels")
+        if isinstance(value, types.BuiltinFunctionType) and getattr(cmath, getattr(value, "__name__", ""), None) is value:
+            if value.__name__ in _CMATH_FUNCTIONS:
+                return ir.CMATH(value.__name__, False)
+            raise self.fail(node, f"cmath.{value.__name__} is not available in kernels")
         if value is range:
             raise self.fail(node, "range() is only for 'for' loops in kernels")
         if isinstance(value, types.ModuleType):

@@ -306,6 +306,7 @@ impl Writes<'_> {
             }
             Expr::Int(..)
             | Expr::Float(..)
+            | Expr::Complex(..)
             | Expr::Bool(..)
             | Expr::Null(_)
             | Expr::Name(..)

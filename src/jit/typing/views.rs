@@ -58,7 +58,7 @@ impl Typer<'_> {
             }
             None => (**pointee).clone(),
         };
-        if !is_numeric(&elem) {
+        if !is_number(&elem) {
             return Err(CompileError::typing(
                 span,
                 format!(
@@ -309,6 +309,7 @@ impl ViewUses<'_> {
             }
             Expr::Int(..)
             | Expr::Float(..)
+            | Expr::Complex(..)
             | Expr::Bool(..)
             | Expr::Null(_)
             | Expr::Name(..)
