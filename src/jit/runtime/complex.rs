@@ -306,6 +306,10 @@ pub(super) extern "C" fn c_tanh(re: f64, im: f64) -> C64 {
             let sign = 0f64.copysign(2.0 * sin(im) * cos(im));
             return c(1f64.copysign(re), sign);
         }
+        if re == 0.0 && im.is_nan() {
+            // C11 gives ±0 + NaN i here; CPython's table keeps C99's NaN + NaN i.
+            return c(f64::NAN, f64::NAN);
+        }
         return annex_g(clib::ctanh, z);
     }
     if re.abs() > log_large() {
