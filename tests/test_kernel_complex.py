@@ -275,3 +275,8 @@ def test_complex_numbers_have_no_order_floor_division_or_conversion_to_float():
     ]:
         with pytest.raises(nativecall.TypingError, match=words.replace("(", r"\(").replace(")", r"\)")):
             nativecall.jit("float64(complex128, complex128)", source=body, globals={"math": math})
+
+
+def test_and_or_with_a_complex_operand_is_refused_at_the_operand():
+    with pytest.raises(nativecall.UnsupportedError, match="'and'/'or' with a complex operand"):
+        nativecall.jit("bool(complex128, float64)", source="def k(z, x):\n    return bool(x and z)\n")

@@ -117,7 +117,7 @@ impl Gen<'_, '_> {
             Expr::Call(Callee::Builtin(b), cargs, _) => self.complex_builtin(*b, cargs, f)?,
             Expr::Call(callee, cargs, span) => {
                 let (parts, t) = self.call_parts(callee, cargs, *span)?;
-                match self.from_abi_parts(&t, &parts) {
+                match self.value_from_abi(&t, &parts) {
                     KValue::Complex { re, im } => (re, im),
                     other => unreachable!("typed: a complex result, not {other:?}"),
                 }
@@ -168,19 +168,19 @@ impl Gen<'_, '_> {
                 } else {
                     runtime::c_pow as *const () as usize
                 };
-                let parts = [ar, ai, br, bi].map(|v| self.to_f64(v, f));
+                let parts = [ar, ai, br, bi].map(|v| self.widen(v, f));
                 let (re, im) = self.call_complex_helper(address, &parts);
-                (self.from_f64(re, f), self.from_f64(im, f))
+                (self.narrow(re, f), self.narrow(im, f))
             }
             _ => unreachable!("typed: complex numbers have + - * / ** only"),
         }
     }
 
-    fn to_f64(&mut self, v: Value, f: FloatType) -> Value {
+    fn widen(&mut self, v: Value, f: FloatType) -> Value {
         self.convert(v, &Type::Float(f), &Type::F64)
     }
 
-    fn from_f64(&mut self, v: Value, f: FloatType) -> Value {
+    fn narrow(&mut self, v: Value, f: FloatType) -> Value {
         self.convert(v, &Type::F64, &Type::Float(f))
     }
 
@@ -257,14 +257,14 @@ impl Gen<'_, '_> {
             Builtin::Real => (re, ft),
             Builtin::Imag => (im, ft),
             Builtin::Abs => {
-                let (re, im) = (self.to_f64(re, f), self.to_f64(im, f));
+                let (re, im) = (self.widen(re, f), self.widen(im, f));
                 let address = runtime::c_abs as *const () as usize;
                 let v = self.call_helper(address, &[clt::F64, clt::F64], clt::F64, &[re, im]);
                 (v, Type::F64)
             }
             Builtin::Bool => (self.complex_truthy(re, im, f), Type::Bool),
             Builtin::Cmath(CmathFn::Phase, _) => {
-                let (re, im) = (self.to_f64(re, f), self.to_f64(im, f));
+                let (re, im) = (self.widen(re, f), self.widen(im, f));
                 // CPython's `cmath.phase` is the C library's atan2.
                 let address = runtime::c_atan2_address();
                 let v = self.call_helper(address, &[clt::F64, clt::F64], clt::F64, &[im, re]);
@@ -359,7 +359,7 @@ impl Gen<'_, '_> {
     }
 
     /// The kernel value of type `t` that C code passed as `parts` (see [`Gen::abi_parts`]).
-    pub(super) fn from_abi_parts(&mut self, t: &Type, parts: &[Value]) -> KValue {
+    pub(super) fn value_from_abi(&mut self, t: &Type, parts: &[Value]) -> KValue {
         match (t, parts) {
             (Type::Complex(_), [packed]) => {
                 let flags = MemFlagsData::new();

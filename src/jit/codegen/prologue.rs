@@ -112,7 +112,7 @@ impl Gen<'_, '_> {
         let parts = adapt::split_params(types, &params)?;
         let mut values: Vec<KValue> = Vec::with_capacity(parts.len());
         for ((_, t), p) in self.f.params.iter().zip(&parts) {
-            let v = self.from_abi_parts(t, p);
+            let v = self.value_from_abi(t, p);
             values.push(v);
         }
         let params: Vec<Value> = parts.iter().map(|p| p[0]).collect();

@@ -158,6 +158,12 @@ impl Typer<'_> {
                 let mut acc: Option<Type> = None;
                 for v in values {
                     let t = t!(v);
+                    if is_complex(&t) {
+                        return Err(CompileError::unsupported(
+                            v.span(),
+                            "'and'/'or' with a complex operand (compare it: z != 0)",
+                        ));
+                    }
                     self.check_truthy_type(v, &t)?;
                     acc = Some(match acc {
                         None => t,
