@@ -73,7 +73,7 @@ class Kind:
 
 FUNCTION = Kind(
     "function", "function",
-    "name:str params:[param] ret:type? body:[stmt] natives:[overloads] boundscheck:bool", span=False,
+    "name:str params:[param] ret:type? body:[stmt] natives:[overloads] boundscheck:bool fastmath:bool", span=False,
 )  # fmt: skip
 #: A parameter: its name and type.
 PARAM = Kind("param", "param", "name:str type:type", span=False)

@@ -121,7 +121,7 @@ def _annotation_type(ann, namespace):
 _IGNORED_OPTIONS = ("nopython", "nogil", "cache")
 
 
-def jit(signature=None, *, boundscheck=False, source=None, globals=None, **options):
+def jit(signature=None, *, boundscheck=False, fastmath=False, source=None, globals=None, **options):
     """Compile a Python function into a native :class:`nativecall.Kernel`.
 
     ``@nativecall.jit("float64(float64, intp)")`` (Numba or C spelling), or plain
@@ -137,14 +137,15 @@ def jit(signature=None, *, boundscheck=False, source=None, globals=None, **optio
     Without a signature, a function with parameters and no annotation on them gives a
     :class:`Dispatcher` that compiles a kernel per combination of argument types, as
     Numba's ``@jit`` does. Numba's ``nopython=``, ``nogil=`` and ``cache=`` are accepted
-    and change nothing.
+    and change nothing. ``fastmath=True`` lets ``a * b + c`` on floats be one fused
+    multiply-add (rounded once) where the CPU has FMA; without it kernels compute as CPython.
     """
     for name in _IGNORED_OPTIONS:
         options.pop(name, None)
     if options:
         raise TypeError(
             f"jit() got unexpected options: {', '.join(sorted(options))} "
-            f"(accepted: boundscheck, source, globals, and Numba's {', '.join(_IGNORED_OPTIONS)})"
+            f"(accepted: boundscheck, fastmath, source, globals, and Numba's {', '.join(_IGNORED_OPTIONS)})"
         )
     is_function = isinstance(signature, types.FunctionType)
     if signature is not None and not callable(signature) and not isinstance(signature, (str, Signature)):
@@ -154,37 +155,40 @@ def jit(signature=None, *, boundscheck=False, source=None, globals=None, **optio
     if source is not None:
         if is_function or callable(signature):
             raise TypeError("jit(source=...) takes the signature (or None), not a function")
-        return _kernel_or_dispatcher(_function_from_source(source, globals), signature, boundscheck)
+        return _kernel_or_dispatcher(_function_from_source(source, globals), signature, boundscheck, fastmath)
     if globals is not None:
         raise TypeError("jit(globals=...) goes with source=...")
     if is_function or (callable(signature) and not isinstance(signature, (str, Signature))):
-        return _kernel_or_dispatcher(signature, None, boundscheck)
+        return _kernel_or_dispatcher(signature, None, boundscheck, fastmath)
 
     def decorate(func):
-        return _kernel_or_dispatcher(func, signature, boundscheck)
+        return _kernel_or_dispatcher(func, signature, boundscheck, fastmath)
 
     return decorate
 
 
-def _kernel_or_dispatcher(func, signature, boundscheck):
+def _kernel_or_dispatcher(func, signature, boundscheck, fastmath=False):
     """A Kernel, or a Dispatcher when there is no signature and no parameter has an
     annotation (some but not all annotated stays an error: which types were meant?)."""
     if signature is None and isinstance(func, types.FunctionType):
         params = inspect.signature(func).parameters.values()
         if params and all(p.annotation is inspect.Parameter.empty for p in params):
-            return Dispatcher(func, bool(boundscheck))
-    return compile_kernel(func, signature, boundscheck)
+            return Dispatcher(func, bool(boundscheck), bool(fastmath))
+    return compile_kernel(func, signature, boundscheck, fastmath)
 
 
-def compile_kernel(func, signature, boundscheck=False):
+def compile_kernel(func, signature, boundscheck=False, fastmath=False):
     """The kernel of ``func`` for ``signature`` (a Signature or its text; a tuple of
     argument types, the return type inferred; or None for the annotations)."""
     if not isinstance(func, types.FunctionType):
         raise TypeError(f"nativecall.jit compiles Python functions, got {type(func).__name__}")
     frontend = _Frontend(func, signature)
     frontend.boundscheck = bool(boundscheck)
+    frontend.fastmath = bool(fastmath)
     ir = frontend.lower()
     recipe = [frontend.source, frontend.fdef.name, frontend.signature_text, bool(boundscheck), frontend.captured]
+    if fastmath:
+        recipe.append(True)
     # Each call of a kernel without a signature is compiled for the argument types the
     # native compiler finds at that call site: it reports the first call site with no
     # kernel yet, which is compiled and given to the call site before trying again.
@@ -210,6 +214,7 @@ def _compile_error(frontend, failure):
 
 class _Frontend:
     def __init__(self, func, signature):
+        self.boundscheck = self.fastmath = False
         self.func = func
         self.filename = func.__code__.co_filename
         try:
@@ -281,7 +286,7 @@ class _Frontend:
         body = self.block(_strip_docstring(f.body))
         natives = [ir.OVERLOADS(label, targets) for label, targets in self.natives]
         params = [ir.PARAM(name, t) for name, t in zip(names, params)]
-        return ir.FUNCTION(f.name, params, ret, body, natives, self.boundscheck)
+        return ir.FUNCTION(f.name, params, ret, body, natives, self.boundscheck, self.fastmath)
 
     def param_types(self, names):
         func = self.func

@@ -548,6 +548,10 @@ pub struct Function {
     /// Check every array index (and each array's ndim) and return early, recording an
     /// index error, instead of touching memory outside an array.
     pub boundscheck: bool,
+    /// Let floating-point arithmetic be contracted (`a * b + c` as one fused multiply-add,
+    /// rounded once) where the host has FMA: Numba's `fastmath=True`, as far as kernels
+    /// take it (docs/semantics.md).
+    pub fastmath: bool,
     /// The CPython release whose `math` module the kernel follows (the interpreter
     /// compiling it).
     pub python: PythonVersion,

@@ -85,6 +85,7 @@ pub(super) fn function_from(obj: &Bound<'_, PyAny>) -> PyResult<Function> {
         body: n.stmts("body")?,
         natives,
         boundscheck: n.boolean("boundscheck")?,
+        fastmath: n.boolean("fastmath")?,
         python: PythonVersion::new(version.major, version.minor),
     })
 }
