@@ -32,6 +32,7 @@ class CFunc:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self._cffi: Any = None
+        self._ctypes: Any = None
         functools.update_wrapper(self, kernel.py_func, updated=())
 
     def __native_callable__(self) -> Kernel:
@@ -49,8 +50,12 @@ class CFunc:
 
     @property
     def ctypes(self) -> Any:
-        """A ctypes function pointer with the signature's C types (``LowLevelCallable(f.ctypes)``)."""
-        return self.kernel.ctypes
+        """A ctypes function pointer with the signature's C types (``LowLevelCallable(f.ctypes)``),
+        made once, as Numba's is: a callback built per use (``quad(LowLevelCallable(f.ctypes))``
+        in a loop) would otherwise pay for the ctypes type each time."""
+        if self._ctypes is None:
+            self._ctypes = self.kernel.ctypes
+        return self._ctypes
 
     @property
     def cffi(self) -> Any:
