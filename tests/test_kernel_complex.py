@@ -280,3 +280,19 @@ def test_complex_numbers_have_no_order_floor_division_or_conversion_to_float():
 def test_and_or_with_a_complex_operand_is_refused_at_the_operand():
     with pytest.raises(nativecall.UnsupportedError, match="'and'/'or' with a complex operand"):
         nativecall.jit("bool(complex128, float64)", source="def k(z, x):\n    return bool(x and z)\n")
+
+
+def test_complex_divided_by_a_real_number_is_cpythons_division_by_complex_of_it():
+    k = kernel("complex128(complex128, float64)", "def k(z, x):\n    return z / x\n")
+    n = kernel("complex128(complex128, int64)", "def k(z, n):\n    return z / n\n")
+    reals = [1.5, -2.0, 1e-310, -1e308, INF, -INF, NAN, 3.0, -0.5]
+    zs = [complex(a, b) for a in (0.0, -0.0, 1.0, -2.5, INF, NAN, 1e308) for b in (0.0, -0.0, 3.0, -INF, NAN)]
+    for z in zs + randoms(200, 9):
+        for x in reals:
+            assert same(k(z, x), z / complex(x, 0.0)), (z, x)
+        for m in (1, -3, 2**53 + 1):
+            assert same(n(z, m), z / m), (z, m)
+    with np.errstate(all="ignore"):
+        for z in zs:
+            for zero in (0.0, -0.0):
+                assert same(k(z, zero), np.complex128(z) / np.complex128(complex(zero, 0.0))), (z, zero)

@@ -82,6 +82,12 @@ impl Gen<'_, '_> {
                     _ => (re, im),
                 }
             }
+            Expr::Binary(BinOp::Div, a, b, _) if !is_complex(&self.ty(b)?) => {
+                let (ar, ai) = self.complex_as(a, f)?;
+                let (bv, bt) = self.expr(b)?;
+                let br = self.convert(bv, &bt, &Type::Float(f));
+                self.divide_by_real((ar, ai), br, f)
+            }
             Expr::Binary(op, a, b, _) => {
                 let (ar, ai) = self.complex_as(a, f)?;
                 let (br, bi) = self.complex_as(b, f)?;
@@ -174,6 +180,32 @@ impl Gen<'_, '_> {
             }
             _ => unreachable!("typed: complex numbers have + - * / ** only"),
         }
+    }
+
+    /// `a / b` for a real `b`, which Python divides as `complex(b, 0.0)`: `_Py_c_quot`'s
+    /// steps with an imaginary part of +0 (`ratio` is `±0`, `denom` is `b`), inline and
+    /// with the same results, division by zero and a NaN `b` included.
+    fn divide_by_real(&mut self, (ar, ai): (Value, Value), br: Value, f: FloatType) -> (Value, Value) {
+        let zero = self.float_const(0.0, f);
+        let ratio = self.b.ins().fcopysign(zero, br);
+        let t = self.b.ins().fmul(ai, ratio);
+        let nr = self.b.ins().fadd(ar, t);
+        let t = self.b.ins().fmul(ar, ratio);
+        let ni = self.b.ins().fsub(ai, t);
+        // By zero: each part over +0 (as NumPy); a NaN `b` gives NaN + NaN j.
+        let is_zero = self.b.ins().fcmp(FloatCC::Equal, br, zero);
+        let abs_br = self.b.ins().fabs(br);
+        let d = self.b.ins().select(is_zero, abs_br, br);
+        let nr = self.b.ins().select(is_zero, ar, nr);
+        let ni = self.b.ins().select(is_zero, ai, ni);
+        let re = self.b.ins().fdiv(nr, d);
+        let im = self.b.ins().fdiv(ni, d);
+        let nan = self.float_const(f64::NAN, f);
+        let is_nan = self.b.ins().fcmp(FloatCC::Unordered, br, br);
+        (
+            self.b.ins().select(is_nan, nan, re),
+            self.b.ins().select(is_nan, nan, im),
+        )
     }
 
     fn widen(&mut self, v: Value, f: FloatType) -> Value {
