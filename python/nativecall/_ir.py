@@ -132,6 +132,9 @@ VIEW = Kind("expr", "view", "ptr:expr shape:[expr] dtype:type? fortran:bool")
 #: ``cast(ptr, type)``: a pointer as another pointer type.
 CAST = Kind("expr", "cast", "value:expr type:type")
 CALL = Kind("expr", "call", "callee:callee args:[expr]")
+#: ``carray(ptr, n, dtype=record)[index].field``: the number of ``type`` at byte ``offset`` of
+#: record ``index``, records ``stride`` bytes apart from the pointer ``base``.
+FIELD = Kind("expr", "field", "base:expr index:expr stride:int offset:int type:type")
 
 # ---------------------------------------------------------------------------- callees
 

@@ -215,6 +215,10 @@ def _compile_error(frontend, failure):
 class _Frontend:
     def __init__(self, func, signature):
         self.boundscheck = self.fastmath = False
+        # Locals holding a view of records (``p = carray(ud, 1, dtype=rec)``: dtype, None) or
+        # one record of it (``r = p[0]``: dtype and the constant index, or for a computed
+        # one, the hidden local ``r.index`` that keeps it).
+        self.records = {}
         self.func = func
         self.filename = func.__code__.co_filename
         try:
@@ -486,6 +490,11 @@ class _Frontend:
     def assign(self, target, value, s):
         line, col = self.pos(s)
         if isinstance(target, ast.Name):
+            bound = self.record_binding(target, value)
+            if bound is not None:
+                return ir.ASSIGN(*bound, line, col)
+            if target.id in self.records:
+                raise self.fail(target, f"'{target.id}' holds records; it cannot be assigned another value", TypingError)
             return ir.ASSIGN([target.id], [self.expr(value)], line, col)
         if isinstance(target, ast.Subscript):
             p, i = self.subscript(target)
@@ -589,6 +598,8 @@ class _Frontend:
             if value is _UNSET:
                 raise self.fail(e, f"name '{e.id}' is not defined", UndefinedNameError)
             return self.value(value, e, e.id)
+        if isinstance(e, ast.Attribute) and (ref := self.record_ref(e.value)) is not None:
+            return self.record_field(e, ref)
         if isinstance(e, ast.Attribute) and e.attr in _PART_ATTRIBUTES and self.static_value(e.value) is _UNSET:
             return ir.CALL(ir.BUILTIN(e.attr), [self.expr(e.value)], line, col)
         if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id in self.locals:
@@ -633,6 +644,105 @@ class _Frontend:
         if isinstance(e, ast.Call):
             return self.call(e)
         raise self.fail(e, f"'{type(e).__name__}' expressions are not supported in kernels")
+
+    # ------------------------------------------------------------------ records
+
+    def record_view(self, node):
+        """``(pointer, dtype)`` if ``node`` is ``carray(ptr, shape, dtype=record)``: a NumPy
+        record dtype, a ctypes Structure or a Numba Record type, else None."""
+        if not isinstance(node, ast.Call):
+            return None
+        special = self.special_callee(node.func)
+        if special is None or special[0] != "view":
+            return None
+        bound = dict(zip(("ptr", "shape", "dtype"), node.args))
+        bound.update((kw.arg, kw.value) for kw in node.keywords if kw.arg)
+        dtype_node = bound.get("dtype")
+        if dtype_node is None or "ptr" not in bound:
+            return None
+        if isinstance(dtype_node, ast.Name) and dtype_node.id in self.locals:
+            return None
+        dtype = _record_dtype(self.static_value(dtype_node) if isinstance(dtype_node, (ast.Name, ast.Attribute)) else None)
+        if dtype is None:
+            return None
+        return self.expr(bound["ptr"]), dtype
+
+    def record_ref(self, node):
+        """``(pointer, index, dtype, offset, stride)`` of a record ``node`` names (``view[i]``,
+        a local holding one, or a nested record field of one), else None."""
+        if isinstance(node, ast.Subscript) and not isinstance(node.slice, (ast.Tuple, ast.Slice)):
+            base = node.value
+            if isinstance(base, ast.Name) and self.records.get(base.id, (None, 0))[1] is None:
+                dtype = self.records[base.id][0]
+                line, col = self.pos(base)
+                return ir.NAME(base.id, line, col), self.expr(node.slice), dtype, 0, dtype.itemsize
+            view = self.record_view(base)
+            if view is not None:
+                return view[0], self.expr(node.slice), view[1], 0, view[1].itemsize
+            return None
+        if isinstance(node, ast.Name) and node.id in self.records and self.records[node.id][1] is not None:
+            dtype, k = self.records[node.id]
+            line, col = self.pos(node)
+            index = ir.NAME(k, line, col) if isinstance(k, str) else ir.INT(k, line, col)
+            return ir.NAME(node.id, line, col), index, dtype, 0, dtype.itemsize
+        if isinstance(node, ast.Attribute):
+            inner = self.record_ref(node.value)
+            if inner is not None:
+                base, index, dtype, offset, stride = inner
+                fdtype, foffset = self.field_of(node, dtype)
+                if fdtype.fields is None:  # a number: `p.z.imag` is a part of it
+                    return None
+                return base, index, fdtype, offset + foffset, stride
+        return None
+
+    def field_of(self, node, dtype):
+        if node.attr not in (dtype.fields or {}):
+            raise self.fail(
+                node, f"the record has no field '{node.attr}'; it has {', '.join(dtype.names)}", TypingError
+            )
+        fdtype, foffset = dtype.fields[node.attr][:2]
+        return fdtype, foffset
+
+    def record_field(self, node, ref):
+        base, index, dtype, offset, stride = ref
+        fdtype, foffset = self.field_of(node, dtype)
+        line, col = self.pos(node)
+        if fdtype.fields is not None:
+            raise self.fail(node, f"'{ast.unparse(node)}' is a record: read its fields", TypingError)
+        if fdtype.subdtype is not None or not fdtype.isnative or fdtype.kind not in "biufc":
+            raise self.fail(node, f"record field '{node.attr}' has type {fdtype}; kernels read numeric fields in native byte order")
+        return ir.FIELD(base, index, stride, offset + foffset, Type(fdtype.name), line, col)
+
+    def record_binding(self, target, value):
+        """The values a local holding records is given (``p = carray(..., dtype=rec)``,
+        ``r = carray(..., dtype=rec)[i]`` or ``r = p[i]``): its pointer, and for a computed
+        index the index, kept in a hidden local; None for any other value."""
+        line, col = self.pos(value)
+        void_ptr = Type("void *")
+        view = self.record_view(value)
+        index = None
+        if view is not None:
+            entry, pointer = (view[1], None), view[0]
+        elif isinstance(value, ast.Subscript) and not isinstance(value.slice, (ast.Tuple, ast.Slice)):
+            constant = isinstance(value.slice, ast.Constant) and type(value.slice.value) is int
+            k = value.slice.value if constant else f"{target.id}.index"
+            base = value.value
+            if isinstance(base, ast.Name) and self.records.get(base.id, (None, 0))[1] is None:
+                entry, pointer = (self.records[base.id][0], k), ir.NAME(base.id, *self.pos(base))
+            elif (view := self.record_view(base)) is not None:
+                entry, pointer = (view[1], k), view[0]
+            else:
+                return None
+            if not constant:
+                index = self.expr(value.slice)
+        else:
+            return None
+        if self.records.get(target.id, entry) != entry:
+            raise self.fail(target, f"'{target.id}' holds records of another dtype here", TypingError)
+        self.records[target.id] = entry
+        if index is not None:
+            return [target.id, f"{target.id}.index"], [ir.CAST(pointer, void_ptr, line, col), index]
+        return [target.id], [ir.CAST(pointer, void_ptr, line, col)]
 
     def value(self, value, node, label):
         """A non-local value used as an expression: a frozen number or a function pointer."""
@@ -935,6 +1045,24 @@ def _type_of(value):
         except TypeError:
             pass
     raise TypeError(f"expected a type (np.float64, nativecall.float64, \"double *\"), got {value!r}")
+
+
+def _record_dtype(value):
+    """The NumPy record dtype ``value`` names (a structured dtype, a ctypes Structure
+    class, a Numba Record type), or None."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or value is None or value is _UNSET:
+        return None
+    ctypes = sys.modules.get("ctypes")
+    if ctypes is not None and isinstance(value, type) and issubclass(value, ctypes.Structure):
+        return numpy.dtype(value)
+    if type(value).__module__.startswith("numba") and type(value).__name__ == "Record":
+        from numba.np.numpy_support import as_dtype
+
+        return as_dtype(value)
+    if isinstance(value, numpy.dtype) and value.fields is not None:
+        return value
+    return None
 
 
 def _pyx_plain_names(module):

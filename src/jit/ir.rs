@@ -459,6 +459,24 @@ pub enum Expr {
     View(Box<Expr>, Vec<Expr>, Option<Type>, bool, Span),
     /// `cast(ptr, type)`: a pointer as another pointer type.
     Cast(Box<Expr>, Type, Span),
+    /// A field of a record in memory (`carray(user_data, 1, dtype=rec)[i].field`): the
+    /// number of type `ty` at byte `offset` of record `index`, records being `stride`
+    /// bytes apart from the pointer `base`. The frontend reads offsets, stride and type
+    /// from the record's dtype when the kernel is compiled.
+    Field {
+        /// The address of record 0 (a pointer).
+        base: Box<Expr>,
+        /// Which record (an int).
+        index: Box<Expr>,
+        /// The record's size in bytes.
+        stride: i64,
+        /// The field's offset in the record, in bytes.
+        offset: i64,
+        /// The field's type (a number).
+        ty: Type,
+        /// Where the expression starts.
+        span: Span,
+    },
 }
 
 impl Expr {
@@ -482,7 +500,8 @@ impl Expr {
             | Expr::Shape(_, _, s)
             | Expr::Ndim(_, s)
             | Expr::View(_, _, _, _, s)
-            | Expr::Cast(_, _, s) => *s,
+            | Expr::Cast(_, _, s)
+            | Expr::Field { span: s, .. } => *s,
         }
     }
 }

@@ -289,6 +289,16 @@ const EXPRS: &[(&str, Decode<Expr>)] = &[
     ("cast", |n| {
         Ok(Expr::Cast(n.boxed("value")?, n.ty("type")?, n.span()?))
     }),
+    ("field", |n| {
+        Ok(Expr::Field {
+            base: n.boxed("base")?,
+            index: n.boxed("index")?,
+            stride: n.int("stride")?,
+            offset: n.int("offset")?,
+            ty: n.ty("type")?,
+            span: n.span()?,
+        })
+    }),
     ("call", |n| {
         Ok(Expr::Call(n.callee("callee")?, n.exprs("args")?, n.span()?))
     }),

@@ -120,6 +120,10 @@ impl Gen<'_, '_> {
                 let (addr, _) = self.element_address(p, idx)?;
                 self.load_complex(addr, f)
             }
+            Expr::Field { .. } => {
+                let addr = self.field_address(e)?;
+                self.load_complex(addr, f)
+            }
             Expr::Call(Callee::Builtin(b), cargs, _) => self.complex_builtin(*b, cargs, f)?,
             Expr::Call(callee, cargs, span) => {
                 let (parts, t) = self.call_parts(callee, cargs, *span)?;
@@ -131,6 +135,25 @@ impl Gen<'_, '_> {
             other => unreachable!("typed: no complex value of {other:?}"),
         };
         Ok((re, im, f))
+    }
+
+    /// The address of a record field (`Expr::Field`): `base + index * stride + offset`.
+    pub(super) fn field_address(&mut self, e: &Expr) -> R<Value> {
+        let Expr::Field {
+            base,
+            index,
+            stride,
+            offset,
+            ..
+        } = e
+        else {
+            unreachable!("a field")
+        };
+        let (p, _) = self.expr(base)?;
+        let i = self.expr_as(index, &crate::jit::typing::I64)?;
+        let scaled = self.b.ins().imul_imm_s(i, *stride);
+        let scaled = self.b.ins().iadd_imm_s(scaled, *offset);
+        Ok(self.b.ins().iadd(p, scaled))
     }
 
     /// A complex number from memory at `addr` (real part first).
@@ -185,7 +208,12 @@ impl Gen<'_, '_> {
     /// `a / b` for a real `b`, which Python divides as `complex(b, 0.0)`: `_Py_c_quot`'s
     /// steps with an imaginary part of +0 (`ratio` is `±0`, `denom` is `b`), inline and
     /// with the same results, division by zero and a NaN `b` included.
-    fn divide_by_real(&mut self, (ar, ai): (Value, Value), br: Value, f: FloatType) -> (Value, Value) {
+    fn divide_by_real(
+        &mut self,
+        (ar, ai): (Value, Value),
+        br: Value,
+        f: FloatType,
+    ) -> (Value, Value) {
         let zero = self.float_const(0.0, f);
         let ratio = self.b.ins().fcopysign(zero, br);
         let t = self.b.ins().fmul(ai, ratio);

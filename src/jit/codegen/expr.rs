@@ -357,6 +357,11 @@ impl Gen<'_, '_> {
                 (v.single(), t)
             }
             Expr::Cast(x, to, _) => (self.expr(x)?.0, to.clone()),
+            Expr::Field { ty, .. } => {
+                let addr = self.field_address(e)?;
+                let v = self.b.ins().load(clif(ty), MemFlagsData::new(), addr, 0);
+                (v, ty.clone())
+            }
             Expr::Ndim(a, _) => {
                 let nd = match self.ty(a)? {
                     Type::Array { ndim, .. } => ndim,

@@ -59,6 +59,7 @@ pub(super) fn makes_calls(body: &[Stmt]) -> bool {
             | Expr::Shape(a, _, _)
             | Expr::Ndim(a, _)
             | Expr::Cast(a, _, _) => expr(a),
+            Expr::Field { base, index, .. } => expr(base) || expr(index),
             Expr::View(p, shape, _, _, _) => expr(p) || shape.iter().any(expr),
             Expr::Binary(_, a, b, _) => expr(a) || expr(b),
             Expr::Compare(a, rest, _) => expr(a) || rest.iter().any(|(_, e)| expr(e)),

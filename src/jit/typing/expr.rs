@@ -227,6 +227,40 @@ impl Typer<'_> {
                 self.view_type(&pt, &extents, dtype.as_ref(), *fortran, *span)?
             }
             Expr::Cast(x, to, span) => cast_type(&t!(x), to, *span)?,
+            Expr::Field {
+                base,
+                index,
+                ty,
+                span,
+                ..
+            } => {
+                let (bt, it) = (t!(base), t!(index));
+                if !matches!(bt, Type::Pointer { .. }) {
+                    return Err(CompileError::typing(
+                        base.span(),
+                        format!(
+                            "a record field is read through a pointer, got {}",
+                            kernel_type_name(&bt)
+                        ),
+                    ));
+                }
+                if !is_int(&it) {
+                    return Err(CompileError::typing(
+                        index.span(),
+                        format!(
+                            "a record index must be an integer, got {}",
+                            kernel_type_name(&it)
+                        ),
+                    ));
+                }
+                if !is_number(ty) {
+                    return Err(CompileError::unsupported(
+                        *span,
+                        format!("record fields of type {ty} (kernels read numeric fields)"),
+                    ));
+                }
+                ty.clone()
+            }
             Expr::Call(callee, args, span) => {
                 let mut types = Vec::with_capacity(args.len());
                 for a in args {
