@@ -132,3 +132,10 @@ def test_a_numba_record_callback_ported_by_the_import_gives_numbas_result():
     got = scipy.integrate.quad(LowLevelCallable(ported.ctypes, data), 0.0, 2.0)[0]
     want = scipy.integrate.quad(LowLevelCallable(original.ctypes, data), 0.0, 2.0)[0]
     assert got == want
+
+
+def test_outside_kernels_carray_of_a_record_dtype_reads_fields_by_attribute_too():
+    s = Packed(tag=5, scale=0.5, power=-1)
+    view = carray(ctypes.cast(ctypes.pointer(s), ctypes.c_void_p), 1, dtype=Packed)
+    assert (view[0].tag, view[0].scale, view[0].power) == (5, 0.5, -1)
+    assert packed_integrand.ctypes(1, (ctypes.c_double * 1)(2.0), ctypes.addressof(s)) == 0.5 * 4.0 + 5 - 1

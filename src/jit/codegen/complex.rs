@@ -12,6 +12,10 @@ use crate::jit::lower::abi_params;
 use crate::jit::runtime;
 use crate::jit::typing::is_complex;
 
+/// The largest constant whole exponent a complex power multiplies out inline (larger ones,
+/// and negative ones, go to the runtime's `c_pow`, which follows the same algorithm).
+const MAX_POW: i64 = 8;
+
 /// The precision of the parts of complex type `t`.
 fn parts_of(t: &Type) -> FloatType {
     match t {
@@ -87,6 +91,13 @@ impl Gen<'_, '_> {
                 let (bv, bt) = self.expr(b)?;
                 let br = self.convert(bv, &bt, &Type::Float(f));
                 self.divide_by_real((ar, ai), br, f)
+            }
+            Expr::Binary(BinOp::Pow, a, b, _) if matches!(**b, Expr::Int(0..=MAX_POW, _)) => {
+                let Expr::Int(n, _) = **b else {
+                    unreachable!("matched")
+                };
+                let z = self.complex_as(a, f)?;
+                self.complex_whole_power(z, n, f)
             }
             Expr::Binary(op, a, b, _) => {
                 let (ar, ai) = self.complex_as(a, f)?;
@@ -203,6 +214,29 @@ impl Gen<'_, '_> {
             }
             _ => unreachable!("typed: complex numbers have + - * / ** only"),
         }
+    }
+
+    /// `z ** n` for a constant `n` from 0 to [`MAX_POW`], by multiplication as CPython's
+    /// `c_powu` does it: the product of `1+0j` and the squares of `z` that `n`'s bits select
+    /// (multiplying by `1+0j` is kept: it settles signs of zeros and NaNs as CPython's does).
+    fn complex_whole_power(&mut self, z: (Value, Value), n: i64, f: FloatType) -> (Value, Value) {
+        if n == 0 {
+            // `c_powi(z, 0)` is `1 / (1+0j)`: 1+0j for every z.
+            return (self.float_const(1.0, f), self.float_const(0.0, f));
+        }
+        let mut r = (self.float_const(1.0, f), self.float_const(0.0, f));
+        let mut p = z;
+        let mut mask = 1;
+        while n >= mask {
+            if n & mask != 0 {
+                r = self.complex_binary(BinOp::Mul, r, p, f);
+            }
+            mask <<= 1;
+            if n >= mask {
+                p = self.complex_binary(BinOp::Mul, p, p, f);
+            }
+        }
+        r
     }
 
     /// `a / b` for a real `b`, which Python divides as `complex(b, 0.0)`: `_Py_c_quot`'s
