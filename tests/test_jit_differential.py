@@ -1,7 +1,8 @@
 """Differential test: generated kernels against CPython running the same functions.
 
 Expressions are random trees over the kernel language's operators, builtins, math
-functions and array reads (of conditional expressions of arrays too), over int64,
+functions, complex numbers (computed, then brought back to a real number by `.real`,
+`.imag`, `abs`, `cmath.phase` or a comparison) and array reads (of conditional expressions of arrays too), over int64,
 float64 and array inputs whose values reach the places where a float64 shortcut
 would differ from Python: ints beyond 2**53 up to
 int64's limits, floats next to them (float(a) and its neighbours), signed zeros, both
@@ -23,6 +24,7 @@ so a crash or a hang is a failure that shows the program and the input it was ru
 `NATIVECALL_FUZZ_SEED` changes the seeds.
 """
 
+import cmath
 import json
 import linecache
 import math
@@ -107,8 +109,22 @@ class Generator:
         e = lambda: self.expr(depth - 1)  # noqa: E731
         kind = self.rng.choice(
             ["arith", "arith", "arith", "div", "div", "div", "pow", "compare", "compare", "chain", "boolop", "not",
-             "ifexp", "ifexp", "neg", "abs", "minmax", "cast", "bitwise", "math", "math", "math2", "numpy"]
+             "ifexp", "ifexp", "neg", "abs", "minmax", "cast", "bitwise", "math", "math", "math2", "numpy",
+             "complex", "complex"]
         )  # fmt: skip
+        if kind == "complex":
+            # A complex computation brought back to a real number.
+            c = self.cexpr(depth - 1)
+            f = self.rng.choice(["real", "imag", "abs", "phase", "eq"])
+            if f in ("real", "imag"):
+                return Node(f"{c.src}.{f}", f"{c.ref}.{f}", "float", (c,))
+            if f == "abs":
+                return Node(f"abs({c.src})", f"abs({c.ref})", "float", (c,))
+            if f == "phase":
+                return Node(f"cmath.phase({c.src})", f"cmath.phase({c.ref})", "float", (c,))
+            d = self.cexpr(depth - 1) if self.rng.random() < 0.5 else e()
+            op = self.rng.choice(["==", "!="])
+            return Node(f"({c.src} {op} {d.src})", f"{c.ref} {op} {d.ref}", "bool", (c, d))
         if kind == "arith":
             a, b = e(), e()
             op = self.rng.choice(["+", "-", "*"])
@@ -187,6 +203,39 @@ class Generator:
         out = "int" if f in ("floor", "ceil", "trunc") else "float"
         return Node(f"math.{f}({a.src})", f"math.{f}({a.ref})", out, (a,))
 
+    def cexpr(self, depth):
+        """A complex expression (its reference is not checked as a real value is)."""
+        e = lambda: self.expr(max(depth - 1, 0))  # noqa: E731
+        c = lambda: self.cexpr(depth - 1)  # noqa: E731
+        r = self.rng.random()
+        if depth <= 0 or r < 0.25:
+            leaf = self.rng.random()
+            if leaf < 0.3:
+                z = self.rng.choice([1j, 1.5 - 2j, -0.5 + 0.25j, 2 + 0j, -3j])
+                return _complex_node(f"({z!r})", f"({z!r})", ())
+            if leaf < 0.65:
+                a, b = e(), e()
+                return _complex_node(f"complex({a.src}, {b.src})", f"complex({a.ref}, {b.ref})", (a, b))
+            a = e()
+            return _complex_node(f"({a.src} * 1j)", f"{a.ref} * 1j", (a,))
+        kind = self.rng.choice(["arith", "arith", "mixed", "div", "pow", "neg", "conj", "cmath"])
+        if kind in ("arith", "mixed", "div"):
+            a, b = c(), (c() if kind != "mixed" else e())
+            if kind == "mixed" and self.rng.random() < 0.5:
+                a, b = b, a
+            op = "/" if kind == "div" else self.rng.choice(["+", "-", "*"])
+            return _complex_node(f"({a.src} {op} {b.src})", f"{a.ref} {op} {b.ref}", (a, b))
+        a = c()
+        if kind == "pow":
+            k = self.rng.randint(0, 3)
+            return _complex_node(f"({a.src} ** {k})", f"{a.ref} ** {k}", (a,))
+        if kind == "neg":
+            return _complex_node(f"(-{a.src})", f"-{a.ref}", (a,))
+        if kind == "conj":
+            return _complex_node(f"{a.src}.conjugate()", f"{a.ref}.conjugate()", (a,))
+        f = self.rng.choice(["exp", "sqrt", "log"])
+        return _complex_node(f"cmath.{f}({a.src})", f"cmath.{f}({a.ref})", (a,))
+
     def int_expr(self, depth):
         while True:
             n = self.expr(depth)
@@ -262,6 +311,20 @@ class Generator:
             "v2": [a_float(an_int()) for _ in range(ARRAY_LEN)],
             "w2": [an_int() for _ in range(ARRAY_LEN)],
         }
+
+
+def _complex_node(src, ref, children):
+    node = Node(src, ref, "complex", children)
+    node.ref = f"_cx({ref})"
+    return node
+
+
+def _cx(z):
+    """A complex intermediate. Products and quotients of complex numbers with NaN parts
+    meet NaNs with each other, so the sign of a NaN that comes out is left open."""
+    if isinstance(z, complex) and (math.isnan(z.real) or math.isnan(z.imag)):
+        NANS_MET[0] = True
+    return z
 
 
 def _np(name, *args):
@@ -340,7 +403,7 @@ def same(mine, theirs, nan_sign_open=False):
 def define(src, name):
     filename = f"<differential {name}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-    ns = {"math": math, "np": np, "_c": _check, "_arith": _binary, "_pow": _pow, "_np": _np}
+    ns = {"math": math, "cmath": cmath, "np": np, "_c": _check, "_cx": _cx, "_arith": _binary, "_pow": _pow, "_np": _np}
     exec(compile(src, filename, "exec"), ns)
     return ns
 

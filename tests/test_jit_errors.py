@@ -78,10 +78,6 @@ def unsupported_with(x):
         return x
 
 
-def unsupported_complex(x):
-    return x + 1j
-
-
 def unsupported_iter(x):
     for i in [1, 2]:
         x += i
@@ -99,7 +95,6 @@ def unsupported_iter(x):
         (unsupported_slice, "float64(float64*)", "slices are not supported"),
         (unsupported_lambda, "float64(float64)", "'Lambda' expressions"),
         (unsupported_with, "float64(float64)", "'With' statements"),
-        (unsupported_complex, "float64(float64)", "complex constants"),
         (unsupported_iter, "float64(float64)", "range"),
     ],
 )

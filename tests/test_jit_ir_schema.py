@@ -2,6 +2,7 @@
 frontend that emits it and the native decoder that checks and reads it."""
 
 import ast
+import cmath
 import ctypes
 import math
 
@@ -23,7 +24,9 @@ def set_first(a):
     a[0] = 7.0
 
 
-GLOBALS = {"math": math, "np": np, "cython_special": cython_special, "square": square, "set_first": set_first,
+RECORD = np.dtype([("a", np.int8), ("b", np.float64)])
+RECORDS = np.array([(1, 2.5)], dtype=RECORD)  # kept alive: the "field" kernel reads it
+GLOBALS = {"math": math, "cmath": cmath, "RECORD": RECORD, "np": np, "cython_special": cython_special, "square": square, "set_first": set_first,
            "carray": nativecall.carray, "cast": nativecall.cast}  # fmt: skip
 
 
@@ -58,6 +61,7 @@ KERNELS = {
     "pass": ("float64(float64)", "def f(x):\n    pass\n    return x", (1.5,)),
     "int": ("int64(int64)", "def f(n):\n    return n + 3", (39,)),
     "float": ("float64(float64)", "def f(x):\n    return x * 0.5", (3.0,)),
+    "complex": ("float64(float64)", "def f(x):\n    return (x * 2.5j).imag", (3.0,)),
     "bool": ("bool(float64)", "def f(x):\n    flag = True\n    return flag and x > 0", (2.0,)),
     "null": ("float64(float64, voidptr)", "def f(x, data):\n    if data == None:\n        return x\n    return 2.0 * x", (3.0, None)),
     "name": ("float64(float64)", "def f(x):\n    return x", (0.25,)),
@@ -83,6 +87,12 @@ KERNELS = {
     "call": ("float64(float64)", "def f(x):\n    return square(x)", (1.5,)),
     "builtin": ("float64(float64)", "def f(x):\n    return abs(x)", (-4.0,)),
     "math": ("float64(float64)", "def f(x):\n    return math.sqrt(x)", (16.0,)),
+    "cmath": ("float64(complex128)", "def f(z):\n    return cmath.exp(z).real + np.exp(z).imag", (1j,)),
+    "field": (
+        "float64(voidptr)",
+        "def f(p):\n    return carray(p, 1, dtype=RECORD)[0].b",
+        (ctypes.c_void_p(RECORDS.ctypes.data),),
+    ),
     "numpy": ("float64(float64)", "def f(x):\n    return np.minimum(x, 2.0) + np.floor(x)", (3.5,)),
     "native": ("float64(float64)", "def f(x):\n    return square(x) + 1.0", (5.0,)),
     "local": ("float64(float64)", "def f(x):\n    g = square\n    return g(x)", (5.0,)),
@@ -216,7 +226,7 @@ def _re(text):
 def binary_ir(expr):
     """A whole function IR returning ``expr`` (x is its float64 parameter)."""
     return _ir.FUNCTION(
-        "f", [_ir.PARAM("x", nativecall.float64)], nativecall.float64, [_ir.RETURN(expr, 2, 4)], [], False
+        "f", [_ir.PARAM("x", nativecall.float64)], nativecall.float64, [_ir.RETURN(expr, 2, 4)], [], False, False
     )
 
 
@@ -258,11 +268,11 @@ def test_a_malformed_header_is_refused_before_anything_is_compiled():
     with pytest.raises(TypeError, match=_re("kernel IR: the root holds a function node (a tuple starting with its tag), got list")):
         compile_ir(["function"])
     with pytest.raises(TypeError, match=_re("item 0 of field 'params' of a 'function' node holds a param node, got the unknown tag 'x'")):
-        compile_ir(("function", "f", [("x", nativecall.float64)], None, [], [], False))
+        compile_ir(("function", "f", [("x", nativecall.float64)], None, [], [], False, False))
     with pytest.raises(TypeError, match=_re("item 0 of field 'targets' of an 'overloads' node is a NativeCallable, got builtin_function_or_method")):
-        compile_ir(_ir.FUNCTION("f", [], None, [], [_ir.OVERLOADS("g", [print])], False))
+        compile_ir(_ir.FUNCTION("f", [], None, [], [_ir.OVERLOADS("g", [print])], False, False))
     with pytest.raises(TypeError, match=_re("field 'type' of a 'param' node: expected a nativecall.Type")):
-        compile_ir(_ir.FUNCTION("f", [_ir.PARAM("x", 3)], None, [], [], False))
+        compile_ir(_ir.FUNCTION("f", [_ir.PARAM("x", 3)], None, [], [], False, False))
 
 
 def test_the_python_constructors_check_the_field_count():
@@ -315,7 +325,7 @@ def test_a_schema_the_decoder_disagrees_with_is_a_clear_error_asking_for_a_rebui
         "import nativecall\nfrom nativecall import _ir, _native\n"
         f"{edit}\n"
         "ir = _ir.FUNCTION('f', [_ir.PARAM('x', nativecall.float64)], nativecall.float64, "
-        "[_ir.RETURN(_ir.BINARY('+', _ir.NAME('x', 2, 11), _ir.NAME('x', 2, 15), 2, 11), 2, 4)], [], False)\n"
+        "[_ir.RETURN(_ir.BINARY('+', _ir.NAME('x', 2, 11), _ir.NAME('x', 2, 15), 2, 11), 2, 4)], [], False, False)\n"
         "try:\n    _native._compile_kernel(ir, None, (), None)\n"
         "except RuntimeError as e:\n    print(e)\n"
     )

@@ -185,7 +185,7 @@ def test_kernel_ir_nested_past_the_limit_is_refused_by_the_compiler_itself():
         e = ("name", "x", 2, 4)
         for _ in range(200000):
             e = ("unary", "-", e, 2, 4)
-        ir = ("function", "f", [("param", "x", nativecall.float64)], nativecall.float64, [("return", e, 2, 4)], [], False)
+        ir = ("function", "f", [("param", "x", nativecall.float64)], nativecall.float64, [("return", e, 2, 4)], [], False, False)
         try:
             _native._compile_kernel(ir, None, (), None)
         except _native.KernelCompileFailure as failure:

@@ -398,3 +398,30 @@ def test_port_scipys_ndimage_generic_filter_mean_by_the_import(tmp_path):
         results.append(scipy.ndimage.generic_filter(image, LowLevelCallable(nbmean.ctypes), size=3))
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_allclose(results[0], scipy.ndimage.uniform_filter(image, size=3, mode="reflect"), rtol=1e-12)
+
+
+import cmath  # noqa: E402
+
+
+def _complex_integrand(n, xx):
+    # A Fourier-type integrand written with complex numbers, as Numba users write it.
+    t, k = xx[0], xx[1]
+    z = cmath.exp(1j * k * t) / (1.0 + t * t)
+    w = z * z.conjugate() + 0.5j * z
+    return z.real + w.imag - abs(z) * 0.25
+
+
+def test_a_numba_complex_integrand_ported_by_the_import_gives_numbas_result():
+    ported_c = cfunc(quad_sig)(_complex_integrand)
+    original_c = numba.cfunc(numba.types.float64(numba.types.intc, numba.types.CPointer(numba.types.float64)))(
+        _complex_integrand
+    )
+    for k in (0.5, 3.0):
+        got = scipy.integrate.quad(LowLevelCallable(ported_c.ctypes), 0.0, 5.0, args=(k,))[0]
+        want = scipy.integrate.quad(LowLevelCallable(original_c.ctypes), 0.0, 5.0, args=(k,))[0]
+        assert got == pytest.approx(want, rel=1e-13)
+    # Point by point the port is CPython's arithmetic exactly (Numba's may differ in the last bit).
+    for t, k in [(0.1, 0.5), (2.5, 3.0), (4.75, -1.25)]:
+        xx = (ctypes.c_double * 2)(t, k)
+        assert ported_c.ctypes(2, xx) == _complex_integrand(2, [t, k])
+        assert ported_c.ctypes(2, xx) == pytest.approx(original_c.ctypes(2, xx), rel=1e-14, abs=1e-15)

@@ -32,6 +32,7 @@ class CFunc:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self._cffi: Any = None
+        self._ctypes: Any = None
         functools.update_wrapper(self, kernel.py_func, updated=())
 
     def __native_callable__(self) -> Kernel:
@@ -49,8 +50,12 @@ class CFunc:
 
     @property
     def ctypes(self) -> Any:
-        """A ctypes function pointer with the signature's C types (``LowLevelCallable(f.ctypes)``)."""
-        return self.kernel.ctypes
+        """A ctypes function pointer with the signature's C types (``LowLevelCallable(f.ctypes)``),
+        made once, as Numba's is: a callback built per use (``quad(LowLevelCallable(f.ctypes))``
+        in a loop) would otherwise pay for the ctypes type each time."""
+        if self._ctypes is None:
+            self._ctypes = self.kernel.ctypes
+        return self._ctypes
 
     @property
     def cffi(self) -> Any:
@@ -82,22 +87,23 @@ def cfunc(sig: Any, **options: Any) -> Callable[[Callable[..., Any]], CFunc]:
     ``numba.cfunc``'s call form. The signature is a ``nativecall.types`` signature,
     a Numba one (``numba.types.float64(numba.types.intc)``), a :class:`Signature` or its
     text. ``cache=`` and ``nopython=`` are accepted and change nothing; ``boundscheck=``
-    is :func:`nativecall.jit`'s. The result has Numba's ``CFunc`` attributes."""
+    and ``fastmath=`` are :func:`nativecall.jit`'s. The result has Numba's ``CFunc`` attributes."""
     if isinstance(sig, _pytypes.FunctionType):
         raise TypeError("cfunc needs a signature: @cfunc(types.float64(types.float64)) or @cfunc('float64(float64)')")
     boundscheck = options.pop("boundscheck", False)
+    fastmath = options.pop("fastmath", False)
     for name in _IGNORED:
         options.pop(name, None)
     if options:
         raise TypeError(
             f"cfunc() got unsupported options: {', '.join(sorted(options))} "
-            f"(accepted: boundscheck, and Numba's {', '.join(_IGNORED)}, which change nothing here)"
+            f"(accepted: boundscheck, fastmath, and Numba's {', '.join(_IGNORED)}, which change nothing here)"
         )
     signature = as_signature(sig)
 
     def decorate(func: Callable[..., Any]) -> CFunc:
         from ._jit import compile_kernel
 
-        return CFunc(compile_kernel(func, signature, boundscheck))
+        return CFunc(compile_kernel(func, signature, boundscheck, fastmath))
 
     return decorate

@@ -97,9 +97,10 @@ class Dispatcher:
     kept in :attr:`overloads`. Inside another kernel, a call compiles the combination
     of types found at that call site."""
 
-    def __init__(self, py_func: Any, boundscheck: builtins.bool = False) -> None:
+    def __init__(self, py_func: Any, boundscheck: builtins.bool = False, fastmath: builtins.bool = False) -> None:
         self.py_func = py_func
         self.boundscheck = boundscheck
+        self.fastmath = fastmath
         #: The kernels compiled so far, by their argument types as text (``('double',)``,
         #: ``('int64_t', 'double[:, ::1]')``: Types compare by ABI, where all arrays are equal).
         self.overloads: dict[tuple[str, ...], Kernel] = {}
@@ -122,7 +123,7 @@ class Dispatcher:
         key = tuple(_type_text(t) for t in argtypes)
         kernel = self.overloads.get(key)
         if kernel is None:
-            kernel = compile_kernel(self.py_func, argtypes, self.boundscheck)
+            kernel = compile_kernel(self.py_func, argtypes, self.boundscheck, self.fastmath)
             self.overloads[key] = kernel
         return kernel
 
@@ -167,7 +168,7 @@ class Dispatcher:
             if cell.cell_contents is not self:
                 captured[name] = cell.cell_contents
         source = textwrap.dedent("".join(lines))
-        return (_rebuild, (source, func.__name__, self.boundscheck, _packed(captured)))
+        return (_rebuild, (source, func.__name__, self.boundscheck, _packed(captured), self.fastmath))
 
     def __repr__(self) -> str:
         return f"<nativecall dispatcher {self.py_func.__qualname__}: {len(self.overloads)} compiled>"
@@ -182,10 +183,12 @@ def _names(code: Any) -> set[str]:
     return names
 
 
-def _rebuild(source: str, name: str, boundscheck: builtins.bool, captured: dict[str, Any]) -> Dispatcher:
+def _rebuild(
+    source: str, name: str, boundscheck: builtins.bool, captured: dict[str, Any], fastmath: builtins.bool = False
+) -> Dispatcher:
     from ._pickle import function_from_source
 
-    return Dispatcher(function_from_source(source, name, captured), boundscheck)
+    return Dispatcher(function_from_source(source, name, captured), boundscheck, fastmath)
 
 
 # Numba dispatchers seen from kernels, by id (the value keeps the Numba object alive).
@@ -201,6 +204,8 @@ def numba_dispatcher(value: Any) -> Dispatcher | None:
         return None
     entry = _NUMBA.get(id(value))
     if entry is None or entry[0] is not value:
-        boundscheck = builtins.bool(getattr(value, "targetoptions", {}).get("boundscheck", False))
-        entry = _NUMBA[id(value)] = (value, Dispatcher(value.py_func, boundscheck))
+        options = getattr(value, "targetoptions", {})
+        boundscheck = builtins.bool(options.get("boundscheck", False))
+        fastmath = builtins.bool(options.get("fastmath", False))
+        entry = _NUMBA[id(value)] = (value, Dispatcher(value.py_func, boundscheck, fastmath))
     return entry[1]

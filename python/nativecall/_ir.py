@@ -73,7 +73,7 @@ class Kind:
 
 FUNCTION = Kind(
     "function", "function",
-    "name:str params:[param] ret:type? body:[stmt] natives:[overloads] boundscheck:bool", span=False,
+    "name:str params:[param] ret:type? body:[stmt] natives:[overloads] boundscheck:bool fastmath:bool", span=False,
 )  # fmt: skip
 #: A parameter: its name and type.
 PARAM = Kind("param", "param", "name:str type:type", span=False)
@@ -104,6 +104,8 @@ PASS = Kind("stmt", "pass", span=False)
 
 INT = Kind("expr", "int", "value:int")
 FLOAT = Kind("expr", "float", "value:float")
+#: A complex constant (``2.5j``, or a frozen complex number): its two parts.
+COMPLEX = Kind("expr", "complex", "real:float imag:float")
 BOOL = Kind("expr", "bool", "value:bool")
 #: ``None``: a null pointer.
 NULL = Kind("expr", "null")
@@ -130,15 +132,22 @@ VIEW = Kind("expr", "view", "ptr:expr shape:[expr] dtype:type? fortran:bool")
 #: ``cast(ptr, type)``: a pointer as another pointer type.
 CAST = Kind("expr", "cast", "value:expr type:type")
 CALL = Kind("expr", "call", "callee:callee args:[expr]")
+#: ``carray(ptr, n, dtype=record)[index].field``: the number of ``type`` at byte ``offset`` of
+#: record ``index``, records ``stride`` bytes apart from the pointer ``base``.
+FIELD = Kind("expr", "field", "base:expr index:expr stride:int offset:int type:type")
 
 # ---------------------------------------------------------------------------- callees
 
-#: ``abs``, ``min``, ``max``, ``int``, ``float``, ``bool`` or ``len``.
+#: ``abs``, ``min``, ``max``, ``int``, ``float``, ``bool``, ``len``, ``complex``, or the
+#: parts of a number: ``real``, ``imag``, ``conjugate`` (``z.real``, ``z.conjugate()``).
 BUILTIN = Kind("callee", "builtin", "name:str", span=False)
 #: A function of the math module, by name.
 MATH = Kind("callee", "math", "name:str", span=False)
 #: A NumPy function whose float64 semantics differ from math's (``floor``, ``minimum``, ...).
 NUMPY = Kind("callee", "numpy", "name:str", span=False)
+#: A function of the cmath module by name, or (``numpy``) the NumPy function of that name,
+#: which is the math function on real numbers.
+CMATH = Kind("callee", "cmath", "name:str numpy:bool", span=False)
 #: ``natives[index]``, resolved among its overloads by the argument types.
 NATIVE = Kind("callee", "native", "index:int", span=False)
 #: A local variable holding a function pointer.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import cmath
 import inspect
 import itertools
 import linecache
@@ -54,7 +55,14 @@ _BINOPS = {
 }
 _CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _UNARY = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not", ast.Invert: "~"}
-_BUILTINS = {"abs": abs, "min": min, "max": max, "int": int, "float": float, "bool": bool, "len": len}
+_BUILTINS = {
+    "abs": abs, "min": min, "max": max, "int": int, "float": float, "bool": bool, "len": len, "complex": complex,
+}  # fmt: skip
+_CMATH_FUNCTIONS = {
+    "exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "phase", "rect", "isnan", "isinf", "isfinite",
+}  # fmt: skip
+# The parts of a number: ``z.real``, ``z.imag`` (attributes), ``z.conjugate()`` (a method).
+_PART_ATTRIBUTES = {"real", "imag"}
 _MATH_FUNCTIONS = {
     "sqrt", "exp", "expm1", "log", "log1p", "log2", "log10", "pow", "sin", "cos", "tan", "asin", "acos",
     "atan", "atan2", "sinh", "cosh", "tanh", "floor", "ceil", "trunc", "fabs", "hypot", "copysign", "fmod",
@@ -64,10 +72,13 @@ _MATH_FUNCTIONS = {
 # the same semantics on float64 (NumPy's domain errors give nan and -inf, as kernels' math
 # functions do), a NumPy function of its own, a builtin, or the operator `**`.
 _NUMPY_FUNCTIONS = {
-    **{n: ("math", n) for n in (
-        "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh",
-        "fabs", "isnan", "isinf", "isfinite",
+    **{n: ("math", n) for n in ("expm1", "log1p", "log2", "log10", "fabs")},
+    # On real numbers the math function of the name; on complex ones cmath's.
+    **{n: ("cmath", n) for n in (
+        "exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "isnan", "isinf", "isfinite", "angle",
     )},
+    "real": ("builtin", "real"), "imag": ("builtin", "imag"),
+    "conj": ("builtin", "conjugate"), "conjugate": ("builtin", "conjugate"),
     "arcsin": ("math", "asin"), "arccos": ("math", "acos"), "arctan": ("math", "atan"),
     **{n: ("numpy", n) for n in ("floor", "ceil", "trunc", "hypot", "arctan2", "minimum", "maximum", "sign")},
     "abs": ("builtin", "abs"), "absolute": ("builtin", "abs"),
@@ -115,7 +126,7 @@ def _annotation_type(ann, namespace):
 _IGNORED_OPTIONS = ("nopython", "nogil", "cache")
 
 
-def jit(signature=None, *, boundscheck=False, source=None, globals=None, **options):
+def jit(signature=None, *, boundscheck=False, fastmath=False, source=None, globals=None, **options):
     """Compile a Python function into a native :class:`nativecall.Kernel`.
 
     ``@nativecall.jit("float64(float64, intp)")`` (Numba or C spelling), or plain
@@ -131,14 +142,15 @@ def jit(signature=None, *, boundscheck=False, source=None, globals=None, **optio
     Without a signature, a function with parameters and no annotation on them gives a
     :class:`Dispatcher` that compiles a kernel per combination of argument types, as
     Numba's ``@jit`` does. Numba's ``nopython=``, ``nogil=`` and ``cache=`` are accepted
-    and change nothing.
+    and change nothing. ``fastmath=True`` lets ``a * b + c`` on floats be one fused
+    multiply-add (rounded once) where the CPU has FMA; without it kernels compute as CPython.
     """
     for name in _IGNORED_OPTIONS:
         options.pop(name, None)
     if options:
         raise TypeError(
             f"jit() got unexpected options: {', '.join(sorted(options))} "
-            f"(accepted: boundscheck, source, globals, and Numba's {', '.join(_IGNORED_OPTIONS)})"
+            f"(accepted: boundscheck, fastmath, source, globals, and Numba's {', '.join(_IGNORED_OPTIONS)})"
         )
     is_function = isinstance(signature, types.FunctionType)
     if signature is not None and not callable(signature) and not isinstance(signature, (str, Signature)):
@@ -148,37 +160,40 @@ def jit(signature=None, *, boundscheck=False, source=None, globals=None, **optio
     if source is not None:
         if is_function or callable(signature):
             raise TypeError("jit(source=...) takes the signature (or None), not a function")
-        return _kernel_or_dispatcher(_function_from_source(source, globals), signature, boundscheck)
+        return _kernel_or_dispatcher(_function_from_source(source, globals), signature, boundscheck, fastmath)
     if globals is not None:
         raise TypeError("jit(globals=...) goes with source=...")
     if is_function or (callable(signature) and not isinstance(signature, (str, Signature))):
-        return _kernel_or_dispatcher(signature, None, boundscheck)
+        return _kernel_or_dispatcher(signature, None, boundscheck, fastmath)
 
     def decorate(func):
-        return _kernel_or_dispatcher(func, signature, boundscheck)
+        return _kernel_or_dispatcher(func, signature, boundscheck, fastmath)
 
     return decorate
 
 
-def _kernel_or_dispatcher(func, signature, boundscheck):
+def _kernel_or_dispatcher(func, signature, boundscheck, fastmath=False):
     """A Kernel, or a Dispatcher when there is no signature and no parameter has an
     annotation (some but not all annotated stays an error: which types were meant?)."""
     if signature is None and isinstance(func, types.FunctionType):
         params = inspect.signature(func).parameters.values()
         if params and all(p.annotation is inspect.Parameter.empty for p in params):
-            return Dispatcher(func, bool(boundscheck))
-    return compile_kernel(func, signature, boundscheck)
+            return Dispatcher(func, bool(boundscheck), bool(fastmath))
+    return compile_kernel(func, signature, boundscheck, fastmath)
 
 
-def compile_kernel(func, signature, boundscheck=False):
+def compile_kernel(func, signature, boundscheck=False, fastmath=False):
     """The kernel of ``func`` for ``signature`` (a Signature or its text; a tuple of
     argument types, the return type inferred; or None for the annotations)."""
     if not isinstance(func, types.FunctionType):
         raise TypeError(f"nativecall.jit compiles Python functions, got {type(func).__name__}")
     frontend = _Frontend(func, signature)
     frontend.boundscheck = bool(boundscheck)
+    frontend.fastmath = bool(fastmath)
     ir = frontend.lower()
     recipe = [frontend.source, frontend.fdef.name, frontend.signature_text, bool(boundscheck), frontend.captured]
+    if fastmath:
+        recipe.append(True)
     # Each call of a kernel without a signature is compiled for the argument types the
     # native compiler finds at that call site: it reports the first call site with no
     # kernel yet, which is compiled and given to the call site before trying again.
@@ -204,6 +219,11 @@ def _compile_error(frontend, failure):
 
 class _Frontend:
     def __init__(self, func, signature):
+        self.boundscheck = self.fastmath = False
+        # Locals holding a view of records (``p = carray(ud, 1, dtype=rec)``: dtype, None) or
+        # one record of it (``r = p[0]``: dtype and the constant index, or for a computed
+        # one, the hidden local ``r.index`` that keeps it).
+        self.records = {}
         self.func = func
         self.filename = func.__code__.co_filename
         try:
@@ -275,7 +295,7 @@ class _Frontend:
         body = self.block(_strip_docstring(f.body))
         natives = [ir.OVERLOADS(label, targets) for label, targets in self.natives]
         params = [ir.PARAM(name, t) for name, t in zip(names, params)]
-        return ir.FUNCTION(f.name, params, ret, body, natives, self.boundscheck)
+        return ir.FUNCTION(f.name, params, ret, body, natives, self.boundscheck, self.fastmath)
 
     def param_types(self, names):
         func = self.func
@@ -353,6 +373,9 @@ class _Frontend:
             return ir.INT(v, line, col)
         if isinstance(value, numbers.Real):
             return ir.FLOAT(float(value), line, col)
+        if isinstance(value, numbers.Complex):
+            z = complex(value)
+            return ir.COMPLEX(z.real, z.imag, line, col)
         return None
 
     def native_ref(self, key, label, callables):
@@ -472,6 +495,11 @@ class _Frontend:
     def assign(self, target, value, s):
         line, col = self.pos(s)
         if isinstance(target, ast.Name):
+            bound = self.record_binding(target, value)
+            if bound is not None:
+                return ir.ASSIGN(*bound, line, col)
+            if target.id in self.records:
+                raise self.fail(target, f"'{target.id}' holds records; it cannot be assigned another value", TypingError)
             return ir.ASSIGN([target.id], [self.expr(value)], line, col)
         if isinstance(target, ast.Subscript):
             p, i = self.subscript(target)
@@ -564,7 +592,7 @@ class _Frontend:
         if isinstance(e, ast.Constant):
             if e.value is None:
                 return ir.NULL(line, col)
-            c = self.constant(e.value, e) if not isinstance(e.value, (str, bytes, complex)) else None
+            c = self.constant(e.value, e) if not isinstance(e.value, (str, bytes)) else None
             if c is None:
                 raise self.fail(e, f"{type(e.value).__name__} constants are not supported in kernels")
             return c
@@ -575,6 +603,10 @@ class _Frontend:
             if value is _UNSET:
                 raise self.fail(e, f"name '{e.id}' is not defined", UndefinedNameError)
             return self.value(value, e, e.id)
+        if isinstance(e, ast.Attribute) and (ref := self.record_ref(e.value)) is not None:
+            return self.record_field(e, ref)
+        if isinstance(e, ast.Attribute) and e.attr in _PART_ATTRIBUTES and self.static_value(e.value) is _UNSET:
+            return ir.CALL(ir.BUILTIN(e.attr), [self.expr(e.value)], line, col)
         if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id in self.locals:
             if e.attr == "ndim":
                 return ir.NDIM(self.expr(e.value), line, col)
@@ -618,6 +650,105 @@ class _Frontend:
             return self.call(e)
         raise self.fail(e, f"'{type(e).__name__}' expressions are not supported in kernels")
 
+    # ------------------------------------------------------------------ records
+
+    def record_view(self, node):
+        """``(pointer, dtype)`` if ``node`` is ``carray(ptr, shape, dtype=record)``: a NumPy
+        record dtype, a ctypes Structure or a Numba Record type, else None."""
+        if not isinstance(node, ast.Call):
+            return None
+        special = self.special_callee(node.func)
+        if special is None or special[0] != "view":
+            return None
+        bound = dict(zip(("ptr", "shape", "dtype"), node.args))
+        bound.update((kw.arg, kw.value) for kw in node.keywords if kw.arg)
+        dtype_node = bound.get("dtype")
+        if dtype_node is None or "ptr" not in bound:
+            return None
+        if isinstance(dtype_node, ast.Name) and dtype_node.id in self.locals:
+            return None
+        dtype = _record_dtype(self.static_value(dtype_node) if isinstance(dtype_node, (ast.Name, ast.Attribute)) else None)
+        if dtype is None:
+            return None
+        return self.expr(bound["ptr"]), dtype
+
+    def record_ref(self, node):
+        """``(pointer, index, dtype, offset, stride)`` of a record ``node`` names (``view[i]``,
+        a local holding one, or a nested record field of one), else None."""
+        if isinstance(node, ast.Subscript) and not isinstance(node.slice, (ast.Tuple, ast.Slice)):
+            base = node.value
+            if isinstance(base, ast.Name) and self.records.get(base.id, (None, 0))[1] is None:
+                dtype = self.records[base.id][0]
+                line, col = self.pos(base)
+                return ir.NAME(base.id, line, col), self.expr(node.slice), dtype, 0, dtype.itemsize
+            view = self.record_view(base)
+            if view is not None:
+                return view[0], self.expr(node.slice), view[1], 0, view[1].itemsize
+            return None
+        if isinstance(node, ast.Name) and node.id in self.records and self.records[node.id][1] is not None:
+            dtype, k = self.records[node.id]
+            line, col = self.pos(node)
+            index = ir.NAME(k, line, col) if isinstance(k, str) else ir.INT(k, line, col)
+            return ir.NAME(node.id, line, col), index, dtype, 0, dtype.itemsize
+        if isinstance(node, ast.Attribute):
+            inner = self.record_ref(node.value)
+            if inner is not None:
+                base, index, dtype, offset, stride = inner
+                fdtype, foffset = self.field_of(node, dtype)
+                if fdtype.fields is None:  # a number: `p.z.imag` is a part of it
+                    return None
+                return base, index, fdtype, offset + foffset, stride
+        return None
+
+    def field_of(self, node, dtype):
+        if node.attr not in (dtype.fields or {}):
+            raise self.fail(
+                node, f"the record has no field '{node.attr}'; it has {', '.join(dtype.names)}", TypingError
+            )
+        fdtype, foffset = dtype.fields[node.attr][:2]
+        return fdtype, foffset
+
+    def record_field(self, node, ref):
+        base, index, dtype, offset, stride = ref
+        fdtype, foffset = self.field_of(node, dtype)
+        line, col = self.pos(node)
+        if fdtype.fields is not None:
+            raise self.fail(node, f"'{ast.unparse(node)}' is a record: read its fields", TypingError)
+        if fdtype.subdtype is not None or not fdtype.isnative or fdtype.kind not in "biufc":
+            raise self.fail(node, f"record field '{node.attr}' has type {fdtype}; kernels read numeric fields in native byte order")
+        return ir.FIELD(base, index, stride, offset + foffset, Type(fdtype.name), line, col)
+
+    def record_binding(self, target, value):
+        """The values a local holding records is given (``p = carray(..., dtype=rec)``,
+        ``r = carray(..., dtype=rec)[i]`` or ``r = p[i]``): its pointer, and for a computed
+        index the index, kept in a hidden local; None for any other value."""
+        line, col = self.pos(value)
+        void_ptr = Type("void *")
+        view = self.record_view(value)
+        index = None
+        if view is not None:
+            entry, pointer = (view[1], None), view[0]
+        elif isinstance(value, ast.Subscript) and not isinstance(value.slice, (ast.Tuple, ast.Slice)):
+            constant = isinstance(value.slice, ast.Constant) and type(value.slice.value) is int
+            k = value.slice.value if constant else f"{target.id}.index"
+            base = value.value
+            if isinstance(base, ast.Name) and self.records.get(base.id, (None, 0))[1] is None:
+                entry, pointer = (self.records[base.id][0], k), ir.NAME(base.id, *self.pos(base))
+            elif (view := self.record_view(base)) is not None:
+                entry, pointer = (view[1], k), view[0]
+            else:
+                return None
+            if not constant:
+                index = self.expr(value.slice)
+        else:
+            return None
+        if self.records.get(target.id, entry) != entry:
+            raise self.fail(target, f"'{target.id}' holds records of another dtype here", TypingError)
+        self.records[target.id] = entry
+        if index is not None:
+            return [target.id, f"{target.id}.index"], [ir.CAST(pointer, void_ptr, line, col), index]
+        return [target.id], [ir.CAST(pointer, void_ptr, line, col)]
+
     def value(self, value, node, label):
         """A non-local value used as an expression: a frozen number or a function pointer."""
         c = self.constant(value, node)
@@ -634,6 +765,11 @@ class _Frontend:
 
     def call(self, e):
         line, col = self.pos(e)
+        f = e.func
+        if isinstance(f, ast.Attribute) and f.attr == "conjugate" and self.static_value(f.value) is _UNSET:
+            if e.args or e.keywords:
+                raise self.fail(e, "conjugate() takes no arguments", TypingError)
+            return ir.CALL(ir.BUILTIN("conjugate"), [self.expr(f.value)], line, col)
         special = self.special_callee(e.func)
         if special is not None:
             return self.special_call(special, e)
@@ -694,7 +830,10 @@ class _Frontend:
                     # This NumPy computes x ** 0.5 as sqrt(x): nan for -inf, -0.0 for -0.0.
                     return ir.CALL(ir.MATH("sqrt"), args[:1], line, col)
                 return ir.BINARY(target, args[0], args[1], line, col)
-            callee = {"math": ir.MATH, "numpy": ir.NUMPY, "builtin": ir.BUILTIN}[kind](target)
+            if kind == "cmath":
+                callee = ir.CMATH(target, True)
+            else:
+                callee = {"math": ir.MATH, "numpy": ir.NUMPY, "builtin": ir.BUILTIN}[kind](target)
             return ir.CALL(callee, args, line, col)
         params = ("ptr", "shape", "dtype") if what == "view" else ("ptr", "to")
         label = name if what == "view" else "cast"
@@ -765,6 +904,10 @@ class _Frontend:
                 if f.attr in _MATH_FUNCTIONS:
                     return ir.MATH(f.attr)
                 raise self.fail(f, f"math.{f.attr} is not available in kernels")
+            if isinstance(base, types.ModuleType) and base is cmath:
+                if f.attr in _CMATH_FUNCTIONS:
+                    return ir.CMATH(f.attr, False)
+                raise self.fail(f, f"cmath.{f.attr} is not available in kernels; they call cmath.{', cmath.'.join(sorted(_CMATH_FUNCTIONS))}")
             if isinstance(base, types.ModuleType) and hasattr(base, "__pyx_capi__") and f.attr in _pyx_plain_names(base):
                 return ir.NATIVE(self.cython_overloads(base, f.attr, f))
             value = self.static_value(f)
@@ -784,6 +927,10 @@ class _Frontend:
             if value.__name__ in _MATH_FUNCTIONS:
                 return ir.MATH(value.__name__)
             raise self.fail(node, f"math.{value.__name__} is not available in kernels")
+        if isinstance(value, types.BuiltinFunctionType) and getattr(cmath, getattr(value, "__name__", ""), None) is value:
+            if value.__name__ in _CMATH_FUNCTIONS:
+                return ir.CMATH(value.__name__, False)
+            raise self.fail(node, f"cmath.{value.__name__} is not available in kernels")
         if value is range:
             raise self.fail(node, "range() is only for 'for' loops in kernels")
         if isinstance(value, types.ModuleType):
@@ -883,6 +1030,24 @@ def _type_of(value):
         except TypeError:
             pass
     raise TypeError(f"expected a type (np.float64, nativecall.float64, \"double *\"), got {value!r}")
+
+
+def _record_dtype(value):
+    """The NumPy record dtype ``value`` names (a structured dtype, a ctypes Structure
+    class, a Numba Record type), or None."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or value is None or value is _UNSET:
+        return None
+    ctypes = sys.modules.get("ctypes")
+    if ctypes is not None and isinstance(value, type) and issubclass(value, ctypes.Structure):
+        return numpy.dtype(value)
+    if type(value).__module__.startswith("numba") and type(value).__name__ == "Record":
+        from numba.np.numpy_support import as_dtype
+
+        return as_dtype(value)
+    if isinstance(value, numpy.dtype) and value.fields is not None:
+        return value
+    return None
 
 
 def _pyx_plain_names(module):

@@ -36,8 +36,9 @@ def _packed(captured):
 
 
 def reduce_kernel(kernel):
-    source, name, signature, boundscheck, captured = kernel._recipe
-    return (rebuild_kernel, (source, name, signature, boundscheck, _packed(captured), kernel.nogil))
+    source, name, signature, boundscheck, captured, *fastmath = kernel._recipe
+    args = (source, name, signature, boundscheck, _packed(captured), kernel.nogil, *fastmath)
+    return (rebuild_kernel, args)
 
 
 def function_from_source(source, name, captured):
@@ -59,10 +60,10 @@ def function_from_source(source, name, captured):
     return namespace[name]
 
 
-def rebuild_kernel(source, name, signature, boundscheck, captured, nogil=False):
+def rebuild_kernel(source, name, signature, boundscheck, captured, nogil=False, fastmath=False):
     from ._jit import compile_kernel
 
-    kernel = compile_kernel(function_from_source(source, name, captured), signature, boundscheck)
+    kernel = compile_kernel(function_from_source(source, name, captured), signature, boundscheck, fastmath)
     if nogil:
         kernel._release_gil()
     return kernel
@@ -80,7 +81,7 @@ def reduce_ufunc(ufunc):
     if recipe is None:  # NumPy's own ufuncs pickle by name, as before
         return NUMPY_UFUNC_REDUCE(ufunc) if NUMPY_UFUNC_REDUCE else ufunc.__name__
     kernel_recipe, signatures, identity = recipe
-    source, name, _, _, captured = kernel_recipe
+    source, name, _, _, captured = kernel_recipe[:5]
     return (rebuild_ufunc, (source, name, signatures, identity, _packed(captured)))
 
 

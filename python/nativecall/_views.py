@@ -30,7 +30,13 @@ def _view(ptr: Any, shape: Any, dtype: Any, order: str) -> Any:
             raise TypeError(f"nativecall.{name}() of a void pointer needs dtype=")
         dt = np.dtype(ptr._type_)
     else:
-        dt = np.dtype(dtype if not hasattr(dtype, "kind") or isinstance(dtype, np.dtype) else str(dtype))
+        from ._jit import _record_dtype
+
+        record = _record_dtype(dtype)
+        if record is not None:
+            dt = record
+        else:
+            dt = np.dtype(dtype if not hasattr(dtype, "kind") or isinstance(dtype, np.dtype) else str(dtype))
         if isinstance(ptr, ctypes._Pointer) and np.dtype(ptr._type_) != dt:
             raise TypeError(f"nativecall.{name}(): the pointer's element type {np.dtype(ptr._type_)} is not dtype {dt}")
     address = ctypes.cast(ptr, ctypes.c_void_p).value
@@ -40,7 +46,9 @@ def _view(ptr: Any, shape: Any, dtype: Any, order: str) -> Any:
     for n in shape:
         count *= int(n)
     buffer = (ctypes.c_char * (count * dt.itemsize)).from_address(address)
-    return np.frombuffer(buffer, dt, count).reshape(shape, order=order)
+    view = np.frombuffer(buffer, dt, count).reshape(shape, order=order)
+    # Records read by attribute (`view[0].field`), as in kernels and in Numba.
+    return view.view(np.recarray) if dt.fields is not None else view
 
 
 def carray(ptr: Any, shape: Any, dtype: Any = None) -> Any:

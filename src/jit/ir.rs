@@ -128,6 +128,103 @@ pub enum Builtin {
     Math(MathFn),
     /// A NumPy function whose semantics on float64 scalars differ from `math`'s.
     Numpy(NpFn),
+    /// `complex(re)` / `complex(re, im)`.
+    Complex,
+    /// `z.real` (and `np.real(z)`): a number's real part.
+    Real,
+    /// `z.imag` (and `np.imag(z)`): a number's imaginary part (0 of a real number).
+    Imag,
+    /// `z.conjugate()` (and `np.conj(z)`).
+    Conj,
+    /// A `cmath` function, or (`true`) the NumPy function of that name, which on real
+    /// numbers is the [`MathFn`] of that name.
+    Cmath(CmathFn, bool),
+}
+
+/// The `cmath` functions kernels may call (NumPy's `exp`, `sqrt`, ..., `angle` on complex
+/// numbers are these too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum CmathFn {
+    Exp,
+    Log,
+    Sqrt,
+    Sin,
+    Cos,
+    Tan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Phase,
+    Rect,
+    Isnan,
+    Isinf,
+    Isfinite,
+}
+
+impl CmathFn {
+    /// Look up a function by its `cmath` name (`angle`, NumPy's name of `phase`, too).
+    pub fn from_name(name: &str) -> Option<CmathFn> {
+        use CmathFn::*;
+        Some(match name {
+            "exp" => Exp,
+            "log" => Log,
+            "sqrt" => Sqrt,
+            "sin" => Sin,
+            "cos" => Cos,
+            "tan" => Tan,
+            "sinh" => Sinh,
+            "cosh" => Cosh,
+            "tanh" => Tanh,
+            "phase" | "angle" => Phase,
+            "rect" => Rect,
+            "isnan" => Isnan,
+            "isinf" => Isinf,
+            "isfinite" => Isfinite,
+            _ => return None,
+        })
+    }
+
+    /// The `math` function of the same name, which the NumPy function is on real numbers.
+    pub fn math(self) -> Option<MathFn> {
+        use CmathFn::*;
+        Some(match self {
+            Exp => MathFn::Exp,
+            Log => MathFn::Log,
+            Sqrt => MathFn::Sqrt,
+            Sin => MathFn::Sin,
+            Cos => MathFn::Cos,
+            Tan => MathFn::Tan,
+            Sinh => MathFn::Sinh,
+            Cosh => MathFn::Cosh,
+            Tanh => MathFn::Tanh,
+            Isnan => MathFn::Isnan,
+            Isinf => MathFn::Isinf,
+            Isfinite => MathFn::Isfinite,
+            Phase | Rect => return None,
+        })
+    }
+
+    /// The name, as `cmath` spells it.
+    pub fn name(self) -> &'static str {
+        use CmathFn::*;
+        match self {
+            Exp => "exp",
+            Log => "log",
+            Sqrt => "sqrt",
+            Sin => "sin",
+            Cos => "cos",
+            Tan => "tan",
+            Sinh => "sinh",
+            Cosh => "cosh",
+            Tanh => "tanh",
+            Phase => "phase",
+            Rect => "rect",
+            Isnan => "isnan",
+            Isinf => "isinf",
+            Isfinite => "isfinite",
+        }
+    }
 }
 
 /// The NumPy scalar functions that are not `math` functions with NumPy's semantics
@@ -327,6 +424,9 @@ pub enum Expr {
     Int(i64, Span),
     /// A float literal (or frozen global), typed `float64`.
     Float(f64, Span),
+    /// A complex literal (`2.5j`, or a frozen global): its real and imaginary parts,
+    /// typed `complex128`.
+    Complex(f64, f64, Span),
     /// `True` / `False`.
     Bool(bool, Span),
     /// `None`: the NULL pointer (typed `void *`, which converts to any pointer).
@@ -359,6 +459,24 @@ pub enum Expr {
     View(Box<Expr>, Vec<Expr>, Option<Type>, bool, Span),
     /// `cast(ptr, type)`: a pointer as another pointer type.
     Cast(Box<Expr>, Type, Span),
+    /// A field of a record in memory (`carray(user_data, 1, dtype=rec)[i].field`): the
+    /// number of type `ty` at byte `offset` of record `index`, records being `stride`
+    /// bytes apart from the pointer `base`. The frontend reads offsets, stride and type
+    /// from the record's dtype when the kernel is compiled.
+    Field {
+        /// The address of record 0 (a pointer).
+        base: Box<Expr>,
+        /// Which record (an int).
+        index: Box<Expr>,
+        /// The record's size in bytes.
+        stride: i64,
+        /// The field's offset in the record, in bytes.
+        offset: i64,
+        /// The field's type (a number).
+        ty: Type,
+        /// Where the expression starts.
+        span: Span,
+    },
 }
 
 impl Expr {
@@ -367,6 +485,7 @@ impl Expr {
         match self {
             Expr::Int(_, s)
             | Expr::Float(_, s)
+            | Expr::Complex(_, _, s)
             | Expr::Bool(_, s)
             | Expr::Null(s)
             | Expr::Name(_, s)
@@ -381,7 +500,8 @@ impl Expr {
             | Expr::Shape(_, _, s)
             | Expr::Ndim(_, s)
             | Expr::View(_, _, _, _, s)
-            | Expr::Cast(_, _, s) => *s,
+            | Expr::Cast(_, _, s)
+            | Expr::Field { span: s, .. } => *s,
         }
     }
 }
@@ -447,6 +567,10 @@ pub struct Function {
     /// Check every array index (and each array's ndim) and return early, recording an
     /// index error, instead of touching memory outside an array.
     pub boundscheck: bool,
+    /// Let floating-point arithmetic be contracted (`a * b + c` as one fused multiply-add,
+    /// rounded once) where the host has FMA: Numba's `fastmath=True`, as far as kernels
+    /// take it (docs/semantics.md).
+    pub fastmath: bool,
     /// The CPython release whose `math` module the kernel follows (the interpreter
     /// compiling it).
     pub python: PythonVersion,

@@ -25,6 +25,7 @@
 //!     body: vec![Stmt::Return(Some(body), at)],
 //!     natives: vec![],
 //!     boundscheck: false,
+//!     fastmath: false,
 //!     python: PythonVersion::new(3, 12),
 //! };
 //! let compiled = compile(&kernel).unwrap();

@@ -53,6 +53,7 @@ pub fn kernel(
         body,
         natives: vec![],
         boundscheck: false,
+        fastmath: false,
         python: PythonVersion::new(3, 12),
     }
 }

@@ -11,7 +11,10 @@ Sections:
 - arrays: the per-call cost of an array argument;
 - ufunc: a ``@nativecall.vectorize`` ufunc against ``numba.vectorize`` and NumPy;
 - callbacks: one scalar root, a repeated ``lowlevelcallable()`` export, and C calling
-  Python through ``nativecall.callback`` against ctypes and cffi callbacks.
+  Python through ``nativecall.callback`` against ctypes and cffi callbacks;
+- numba-ports: Numba cfunc callbacks ported by changing the import (a ``carray``
+  generic_filter, a complex integrand, an ``x ** 2`` integrand), each against the Numba
+  original through the same scipy consumer, with both compile times.
 """
 
 from __future__ import annotations
@@ -526,6 +529,104 @@ def bench_callbacks(repeats):
     return result, _table(rows, ["callbacks and caches", "per call", "ratio", "target"])
 
 
+# ---------------------------------------------------------------------------- numba ports
+
+_NUMBA_PORTS = """
+def filter_mean(values_ptr, len_values, result, data):
+    values = carray(values_ptr, (len_values,), dtype=float64)
+    s = 0.0
+    for v in values:
+        s += v
+    result[0] = s / len_values
+    return 1
+
+
+def complex_integrand(n, xx):
+    t, k = xx[0], xx[1]
+    z = cmath.exp(1j * k * t) / (1.0 + t * t)
+    return z.real
+
+
+def square_integrand(n, xx):
+    x = xx[0]
+    return x ** 2 * math.exp(-x)
+"""
+
+
+def _numba_port_functions(carray):
+    """The ported callbacks' plain functions, with ``carray`` as their global (Numba's,
+    which nativecall compiles as its own, or nativecall's), from a file of their own."""
+    import cmath
+
+    import numpy as np
+
+    path = os.path.join(tempfile.mkdtemp(prefix="nativecall-bench-"), "numba_ports.py")
+    with open(path, "w") as fh:
+        fh.write(_NUMBA_PORTS)
+    namespace = {"carray": carray, "float64": np.float64, "cmath": cmath, "math": math, "__name__": "numba_ports"}
+    exec(compile(_NUMBA_PORTS, path, "exec"), namespace)
+    import linecache
+
+    linecache.checkcache(path)
+    return namespace
+
+
+def bench_numba_ports(repeats):
+    import numpy as np
+    import scipy.integrate
+    import scipy.ndimage
+    from scipy import LowLevelCallable
+
+    from nativecall import cfunc, types
+
+    numba = _optional("numba")
+    ns = _numba_port_functions(numba.carray if numba is not None else nativecall.carray)
+    filter_sig = types.intc(types.CPointer(types.float64), types.intp, types.CPointer(types.float64), types.voidptr)
+    quad_sig = types.float64(types.intc, types.CPointer(types.float64))
+    image = np.random.default_rng(0).standard_normal((200, 200))
+    cases = [
+        ("generic_filter mean (carray), 200x200, size 3", "filter_mean", filter_sig,
+         lambda f: scipy.ndimage.generic_filter(image, LowLevelCallable(f.ctypes), size=3), 5),
+        ("quad of (cmath.exp(1j*k*t) / (1 + t*t)).real", "complex_integrand", quad_sig,
+         lambda f: scipy.integrate.quad(LowLevelCallable(f.ctypes), 0.0, 20.0, args=(3.0,), limit=200), 20),
+        ("quad of x ** 2 * exp(-x)", "square_integrand", quad_sig,
+         lambda f: scipy.integrate.quad(LowLevelCallable(f.ctypes), 0.0, 10.0), 200),
+    ]  # fmt: skip
+    rows, result = [], {}
+    cfunc(quad_sig)(ns["square_integrand"])  # load the frontend once, as any session does
+    for label, name, sig, consume, number in cases:
+        func = ns[name]
+        t0 = time.perf_counter()
+        ours = cfunc(sig)(func)
+        ours_compile = time.perf_counter() - t0
+        ways = {"nativecall": lambda ours=ours: consume(ours)}
+        theirs_compile = None
+        if numba is not None:
+            nsig = numba.types.float64(numba.types.intc, numba.types.CPointer(numba.types.float64))
+            if name == "filter_mean":
+                nsig = numba.types.intc(numba.types.CPointer(numba.types.float64), numba.types.intp,
+                                        numba.types.CPointer(numba.types.float64), numba.types.voidptr)  # fmt: skip
+            t0 = time.perf_counter()
+            theirs = numba.cfunc(nsig)(func)
+            theirs_compile = time.perf_counter() - t0
+            ways["numba"] = lambda theirs=theirs: consume(theirs)
+            a, b = consume(ours), consume(theirs)
+            same = np.allclose(a[0] if isinstance(a, tuple) else a, b[0] if isinstance(b, tuple) else b, rtol=1e-12)
+            if not same:
+                raise AssertionError(f"{label}: nativecall and Numba disagree")
+        t = _interleaved(ways, repeats, number)
+        result[name] = {"run": t, "compile": {"nativecall": ours_compile, "numba": theirs_compile}}
+        if numba is None:
+            rows.append([label, _fmt(t["nativecall"]), "—", _fmt(ours_compile), "—", "— (Numba not installed)"])
+            continue
+        ratio = t["nativecall"] / t["numba"]
+        rows.append([label, _fmt(t["nativecall"]), f"{ratio:.2f}×", _fmt(ours_compile), _fmt(theirs_compile),
+                     ("met" if ratio <= 1.1 else "MISSED") + " (≤ 1.1× Numba)"])  # fmt: skip
+        rows.append(["  the Numba cfunc original", _fmt(t["numba"]), "1.00×", "", "", ""])
+    headers = ["Numba callbacks ported by the import", "per run", "ratio", "compile", "Numba compile", "target"]
+    return result, _table(rows, headers)
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -535,11 +636,12 @@ def run(argv=None):
     p = argparse.ArgumentParser(prog="python -m nativecall bench")
     p.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     p.add_argument("--quick", action="store_true", help="fewer repeats and smaller loops (a smoke run)")
-    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks"],
+    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks",
+                                      "numba-ports"],
                    action="append",
                    help="run only these sections")  # fmt: skip
     args = p.parse_args(argv)
-    sections = args.only or ["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks"]
+    sections = args.only or ["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks", "numba-ports"]
     quick = args.quick
     report = {"python": sys.version.split()[0], "nativecall": nativecall.__version__}
     print(f"nativecall bench (Python {report['python']}); medians, measured side by side in one process\n")
@@ -570,6 +672,10 @@ def run(argv=None):
     if "callbacks" in sections:
         result, text = bench_callbacks(2 if quick else 9)
         report["callbacks"] = result
+        print(text + "\n")
+    if "numba-ports" in sections:
+        result, text = bench_numba_ports(2 if quick else 9)
+        report["numba_ports"] = result
         print(text + "\n")
     if args.json:
         with open(args.json, "w") as f:

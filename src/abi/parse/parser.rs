@@ -246,7 +246,10 @@ impl Parser<'_> {
                 self.apply(f, false, *inner, name)
             }
             Decl::Array(ndim, contiguous, at, inner) => {
-                if !matches!(ty, Type::Bool | Type::Int(_) | Type::Float(_)) {
+                if !matches!(
+                    ty,
+                    Type::Bool | Type::Int(_) | Type::Float(_) | Type::Complex(_)
+                ) {
                     return Err(err(
                         self.text,
                         at,

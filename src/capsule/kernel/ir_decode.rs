@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Overloads,
+    BinOp, Builtin, Callee, CmathFn, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Overloads,
     PythonVersion, Stmt, UnaryOp,
 };
 
@@ -85,6 +85,7 @@ pub(super) fn function_from(obj: &Bound<'_, PyAny>) -> PyResult<Function> {
         body: n.stmts("body")?,
         natives,
         boundscheck: n.boolean("boundscheck")?,
+        fastmath: n.boolean("fastmath")?,
         python: PythonVersion::new(version.major, version.minor),
     })
 }
@@ -208,6 +209,9 @@ const STMTS: &[(&str, Decode<Stmt>)] = &[
 const EXPRS: &[(&str, Decode<Expr>)] = &[
     ("int", |n| Ok(Expr::Int(n.int("value")?, n.span()?))),
     ("float", |n| Ok(Expr::Float(n.float("value")?, n.span()?))),
+    ("complex", |n| {
+        Ok(Expr::Complex(n.float("real")?, n.float("imag")?, n.span()?))
+    }),
     ("bool", |n| Ok(Expr::Bool(n.boolean("value")?, n.span()?))),
     ("null", |n| Ok(Expr::Null(n.span()?))),
     ("name", |n| Ok(Expr::Name(n.string("id")?, n.span()?))),
@@ -285,6 +289,16 @@ const EXPRS: &[(&str, Decode<Expr>)] = &[
     ("cast", |n| {
         Ok(Expr::Cast(n.boxed("value")?, n.ty("type")?, n.span()?))
     }),
+    ("field", |n| {
+        Ok(Expr::Field {
+            base: n.boxed("base")?,
+            index: n.boxed("index")?,
+            stride: n.int("stride")?,
+            offset: n.int("offset")?,
+            ty: n.ty("type")?,
+            span: n.span()?,
+        })
+    }),
     ("call", |n| {
         Ok(Expr::Call(n.callee("callee")?, n.exprs("args")?, n.span()?))
     }),
@@ -308,6 +322,12 @@ const CALLEES: &[(&str, Decode<Callee>)] = &[
         NpFn::from_name(&name)
             .map(|f| Callee::Builtin(Builtin::Numpy(f)))
             .ok_or_else(|| n.unknown("name", &name, "numpy function"))
+    }),
+    ("cmath", |n| {
+        let name = n.string("name")?;
+        let f =
+            CmathFn::from_name(&name).ok_or_else(|| n.unknown("name", &name, "cmath function"))?;
+        Ok(Callee::Builtin(Builtin::Cmath(f, n.boolean("numpy")?)))
     }),
     ("native", |n| Ok(Callee::Native(n.int("index")?))),
     ("local", |n| Ok(Callee::Local(n.string("name")?))),
@@ -353,4 +373,8 @@ const BUILTINS: &[(&str, Builtin)] = &[
     ("float", Builtin::Float),
     ("bool", Builtin::Bool),
     ("len", Builtin::Len),
+    ("complex", Builtin::Complex),
+    ("real", Builtin::Real),
+    ("imag", Builtin::Imag),
+    ("conjugate", Builtin::Conj),
 ];

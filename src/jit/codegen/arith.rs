@@ -192,6 +192,9 @@ impl Gen<'_, '_> {
         }
         let v = if is_float(&p) {
             match op {
+                BinOp::Add | BinOp::Sub if self.f.fastmath && self.has_fma => {
+                    self.contracted(op, x, y)
+                }
                 BinOp::Add => self.b.ins().fadd(x, y),
                 BinOp::Sub => self.b.ins().fsub(x, y),
                 BinOp::Mul => self.b.ins().fmul(x, y),
@@ -235,6 +238,35 @@ impl Gen<'_, '_> {
             }
         };
         Ok((v, rt))
+    }
+
+    /// `x + y` or `x - y` under `fastmath`: where an operand is a product `a * b`, one
+    /// fused multiply-add (rounded once) instead of the product's rounding and the sum's.
+    fn contracted(&mut self, op: BinOp, x: Value, y: Value) -> Value {
+        let product = |g: &Self, v: Value| match g.b.func.dfg.value_def(v) {
+            ir::ValueDef::Result(inst, _) => match g.b.func.dfg.insts[inst] {
+                ir::InstructionData::Binary {
+                    opcode: ir::Opcode::Fmul,
+                    args,
+                } => Some((args[0], args[1])),
+                _ => None,
+            },
+            _ => None,
+        };
+        match (op, product(self, x), product(self, y)) {
+            (BinOp::Add, Some((a, b)), _) => self.b.ins().fma(a, b, y),
+            (BinOp::Add, None, Some((a, b))) => self.b.ins().fma(a, b, x),
+            (BinOp::Sub, Some((a, b)), _) => {
+                let minus_y = self.b.ins().fneg(y);
+                self.b.ins().fma(a, b, minus_y)
+            }
+            (BinOp::Sub, None, Some((a, b))) => {
+                let minus_a = self.b.ins().fneg(a);
+                self.b.ins().fma(minus_a, b, x)
+            }
+            (BinOp::Add, None, None) => self.b.ins().fadd(x, y),
+            _ => self.b.ins().fsub(x, y),
+        }
     }
 
     /// Branch on `cond` to a fresh fast-path block, which becomes current; returns the

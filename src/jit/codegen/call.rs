@@ -70,8 +70,30 @@ impl Gen<'_, '_> {
         cargs: &[Expr],
         span: Span,
     ) -> R<(Value, Type)> {
+        if let Callee::Builtin(b) = callee {
+            return self.builtin(e, *b, cargs);
+        }
+        // A call evaluated for one value: a complex result's first part is never used
+        // (complex results are read by `complex_expr`).
+        let (parts, t) = self.call_parts(callee, cargs, span)?;
+        let v = match parts.first() {
+            Some(v) => *v,
+            None => self.b.ins().iconst(clt::I8, 0),
+        };
+        Ok((v, t))
+    }
+
+    /// A call to a native function, a function pointer or the kernel itself: the values
+    /// of its result as the C ABI returns them (none for `void`, two for a complex
+    /// number in float registers), and the result type.
+    pub(super) fn call_parts(
+        &mut self,
+        callee: &Callee,
+        cargs: &[Expr],
+        span: Span,
+    ) -> R<(Vec<Value>, Type)> {
         match callee {
-            Callee::Builtin(b) => self.builtin(e, *b, cargs),
+            Callee::Builtin(_) => unreachable!("builtins are not calls"),
             Callee::Native(i) => {
                 let mut types = Vec::with_capacity(cargs.len());
                 for a in cargs {
@@ -81,7 +103,7 @@ impl Gen<'_, '_> {
                 let target = self.f.natives[*i].targets[k].clone();
                 let mut vals = Vec::with_capacity(cargs.len());
                 for (a, p) in cargs.iter().zip(target.visible.arg_types()) {
-                    vals.push(self.expr_as(a, p)?);
+                    vals.push(self.arg_parts(a, p)?);
                 }
                 // Hidden constants go in at their raw positions.
                 let mut raw_vals = Vec::with_capacity(target.raw.params.len());
@@ -96,16 +118,13 @@ impl Gen<'_, '_> {
                             };
                             raw_vals.push(c);
                         }
-                        None => raw_vals.push(it.next().expect("visible argument")),
+                        None => raw_vals.extend(it.next().expect("visible argument")),
                     }
                 }
                 self.guard_call(true);
                 let v = self.indirect_call(target.address, &target.raw, &raw_vals, None)?;
                 self.guard_call(false);
-                Ok((
-                    v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
-                    target.visible.ret.clone(),
-                ))
+                Ok((v, target.visible.ret.clone()))
             }
             Callee::Local(name) => {
                 let (var, t) = self.scalar_var(name);
@@ -115,16 +134,13 @@ impl Gen<'_, '_> {
                     .expect("typed: a function pointer");
                 let mut vals = Vec::with_capacity(cargs.len());
                 for (a, p) in cargs.iter().zip(sig.arg_types()) {
-                    vals.push(self.expr_as(a, p)?);
+                    vals.extend(self.arg_parts(a, p)?);
                 }
                 let fp = self.b.use_var(var);
                 self.guard_call(true);
                 let v = self.indirect_call(0, &sig, &vals, Some(fp))?;
                 self.guard_call(false);
-                Ok((
-                    v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)),
-                    sig.ret.clone(),
-                ))
+                Ok((v, sig.ret.clone()))
             }
             Callee::SelfCall => {
                 if self.entry.is_some() || self.ufunc.is_some() {
@@ -140,15 +156,15 @@ impl Gen<'_, '_> {
                 let params: Vec<Type> = self.f.params.iter().map(|(_, t)| t.clone()).collect();
                 let mut vals = Vec::with_capacity(cargs.len());
                 for (a, p) in cargs.iter().zip(&params) {
-                    vals.push(self.expr_as(a, p)?);
+                    vals.extend(self.arg_parts(a, p)?);
                 }
                 vals.extend(self.stack_state);
                 self.guard_call(true);
                 let call = self.b.ins().call(self.self_ref, &vals);
-                let v = self.b.inst_results(call).first().copied();
+                let v = self.b.inst_results(call).to_vec();
                 self.guard_call(false);
                 let ret = self.ret.clone();
-                Ok((v.unwrap_or_else(|| self.b.ins().iconst(clt::I8, 0)), ret))
+                Ok((v, ret))
             }
         }
     }
@@ -159,11 +175,12 @@ impl Gen<'_, '_> {
         sig: &Signature,
         vals: &[Value],
         fp: Option<Value>,
-    ) -> R<Option<Value>> {
+    ) -> R<Vec<Value>> {
         let csig = clif_signature(self.call_conv, sig)?;
-        if csig.params.len() != vals.len() || csig.returns.len() > 1 {
-            return Err(JitError::Unsupported(format!(
-                "calls to '{sig}' from kernels (complex values)"
+        if csig.params.len() != vals.len() {
+            return Err(JitError::Codegen(format!(
+                "{} values for the parameters of '{sig}'",
+                vals.len()
             ))
             .into());
         }
@@ -173,11 +190,27 @@ impl Gen<'_, '_> {
             None => self.iconst(self.ptr, address as i64),
         };
         let call = self.b.ins().call_indirect(sref, callee, vals);
-        Ok(self.b.inst_results(call).first().copied())
+        Ok(self.b.inst_results(call).to_vec())
     }
 
     pub(super) fn builtin(&mut self, e: &Expr, b: Builtin, cargs: &[Expr]) -> R<(Value, Type)> {
+        if let Some(done) = self.real_of_complex_builtin(b, cargs)? {
+            return Ok(done);
+        }
         let rt = self.ty(e)?;
+        let b = match b {
+            // A NumPy function of real numbers is the math function of its name.
+            Builtin::Cmath(m, true) => Builtin::Math(m.math().expect("typed: a real function")),
+            Builtin::Real | Builtin::Conj => {
+                let (v, t) = self.expr(&cargs[0])?;
+                return Ok((self.convert(v, &t, &rt), rt));
+            }
+            Builtin::Imag => {
+                self.expr(&cargs[0])?;
+                return Ok((self.zero(&rt), rt));
+            }
+            b => b,
+        };
         let mut vals = Vec::with_capacity(cargs.len());
         for a in cargs {
             vals.push(self.expr(a)?);
@@ -224,6 +257,13 @@ impl Gen<'_, '_> {
                 (self.convert(*v, t, &rt), rt)
             }
             Builtin::Numpy(f) => (self.numpy_call(f, &vals, &rt), rt),
+            Builtin::Complex
+            | Builtin::Real
+            | Builtin::Imag
+            | Builtin::Conj
+            | Builtin::Cmath(..) => {
+                unreachable!("typed: {b:?} with a real result is handled above")
+            }
             Builtin::Math(m) => {
                 if matches!(m, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)
                     && !is_float(&vals[0].1)

@@ -6,7 +6,7 @@ use cranelift_codegen::ir::{self, types as clt, InstBuilder, MemFlagsData, Value
 use crate::abi::Type;
 
 use super::*;
-use crate::jit::ir::{Expr, UnaryOp};
+use crate::jit::ir::{CmpOp, Expr, UnaryOp};
 use crate::jit::typing::{is_float, is_int, I64};
 
 impl Gen<'_, '_> {
@@ -69,6 +69,11 @@ impl Gen<'_, '_> {
                 Ok(())
             }
             Expr::Unary(UnaryOp::Not, x, _) => self.branch(x, f, t),
+            Expr::Compare(first, rest, _) if self.compares_complex(first, rest)? => {
+                let c = self.complex_compare_chain(first, rest)?;
+                self.b.ins().brif(c, t, &[], f, &[]);
+                Ok(())
+            }
             Expr::Compare(first, rest, _) => {
                 let (mut lv, mut lt) = self.expr(first)?;
                 for (k, (op, re)) in rest.iter().enumerate() {
@@ -87,12 +92,56 @@ impl Gen<'_, '_> {
                 Ok(())
             }
             _ => {
-                let (v, ty) = self.expr(e)?;
-                let c = self.truthy(v, &ty);
+                let c = self.truth(e)?;
                 self.b.ins().brif(c, t, &[], f, &[]);
                 Ok(())
             }
         }
+    }
+
+    /// The truth value of `e` (a number, complex included, or a pointer).
+    pub(super) fn truth(&mut self, e: &Expr) -> R<Value> {
+        if self.is_complex_expr(e)? {
+            let (re, im, f) = self.complex_expr(e)?;
+            return Ok(self.complex_truthy(re, im, f));
+        }
+        let (v, ty) = self.expr(e)?;
+        Ok(self.truthy(v, &ty))
+    }
+
+    /// Whether a comparison chain compares a complex number.
+    fn compares_complex(&self, first: &Expr, rest: &[(CmpOp, Expr)]) -> R<bool> {
+        if self.is_complex_expr(first)? {
+            return Ok(true);
+        }
+        for (_, e) in rest {
+            if self.is_complex_expr(e)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// A comparison chain with complex operands (`==`, `!=` only): each link, and-ed
+    /// (every operand is evaluated; they are numbers).
+    fn complex_compare_chain(&mut self, first: &Expr, rest: &[(CmpOp, Expr)]) -> R<Value> {
+        let mut left = first;
+        let mut acc: Option<Value> = None;
+        for (op, right) in rest {
+            let c = if self.is_complex_expr(left)? || self.is_complex_expr(right)? {
+                self.complex_compare(*op, left, right)?
+            } else {
+                let (lv, lt) = self.expr(left)?;
+                let (rv, rt) = self.expr(right)?;
+                self.compare(*op, lv, &lt, rv, &rt)
+            };
+            acc = Some(match acc {
+                None => c,
+                Some(a) => self.b.ins().band(a, c),
+            });
+            left = right;
+        }
+        Ok(acc.expect("a comparison has a link"))
     }
 
     pub(super) fn truthy(&mut self, v: Value, t: &Type) -> Value {
@@ -176,6 +225,7 @@ impl Gen<'_, '_> {
         Ok(match e {
             Expr::Int(n, _) => (self.b.ins().iconst(clt::I64, *n), I64),
             Expr::Float(x, _) => (self.b.ins().f64const(*x), Type::F64),
+            Expr::Complex(..) => unreachable!("typed: complex values are read by complex_expr"),
             Expr::Bool(x, _) => (self.b.ins().iconst(clt::I8, *x as i64), Type::Bool),
             Expr::Null(_) => (self.b.ins().iconst(self.ptr, 0), Type::void_ptr()),
             Expr::Name(n, _) => {
@@ -187,13 +237,14 @@ impl Gen<'_, '_> {
                 let v = self.expr_as(e, &t)?;
                 (v, t)
             }
+            Expr::Unary(UnaryOp::Not, x, _) => {
+                let c = self.truth(x)?;
+                (self.b.ins().bxor_imm_u(c, 1), Type::Bool)
+            }
             Expr::Unary(op, x, _) => {
                 let (v, t) = self.expr(x)?;
                 match op {
-                    UnaryOp::Not => {
-                        let c = self.truthy(v, &t);
-                        (self.b.ins().bxor_imm_u(c, 1), Type::Bool)
-                    }
+                    UnaryOp::Not => unreachable!("handled above"),
                     UnaryOp::Pos => {
                         let rt = if t == Type::Bool { I64 } else { t.clone() };
                         (self.convert(v, &t, &rt), rt)
@@ -219,6 +270,9 @@ impl Gen<'_, '_> {
                 let (va, ta) = self.expr(a)?;
                 let (vb, tb) = self.expr(b)?;
                 self.binary(*op, va, &ta, vb, &tb, *span)?
+            }
+            Expr::Compare(first, rest, _) if self.compares_complex(first, rest)? => {
+                (self.complex_compare_chain(first, rest)?, Type::Bool)
             }
             Expr::Compare(first, rest, _) => {
                 let done = self.b.create_block();
@@ -303,6 +357,11 @@ impl Gen<'_, '_> {
                 (v.single(), t)
             }
             Expr::Cast(x, to, _) => (self.expr(x)?.0, to.clone()),
+            Expr::Field { ty, .. } => {
+                let addr = self.field_address(e)?;
+                let v = self.b.ins().load(clif(ty), MemFlagsData::new(), addr, 0);
+                (v, ty.clone())
+            }
             Expr::Ndim(a, _) => {
                 let nd = match self.ty(a)? {
                     Type::Array { ndim, .. } => ndim,

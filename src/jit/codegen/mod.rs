@@ -9,6 +9,7 @@
 mod arith;
 mod array;
 mod call;
+mod complex;
 mod expr;
 mod prologue;
 mod stmt;

@@ -59,6 +59,7 @@ pub(super) fn makes_calls(body: &[Stmt]) -> bool {
             | Expr::Shape(a, _, _)
             | Expr::Ndim(a, _)
             | Expr::Cast(a, _, _) => expr(a),
+            Expr::Field { base, index, .. } => expr(base) || expr(index),
             Expr::View(p, shape, _, _, _) => expr(p) || shape.iter().any(expr),
             Expr::Binary(_, a, b, _) => expr(a) || expr(b),
             Expr::Compare(a, rest, _) => expr(a) || rest.iter().any(|(_, e)| expr(e)),
@@ -67,6 +68,7 @@ pub(super) fn makes_calls(body: &[Stmt]) -> bool {
             Expr::Index(p, idx, _) => expr(p) || idx.iter().any(expr),
             Expr::Int(..)
             | Expr::Float(..)
+            | Expr::Complex(..)
             | Expr::Bool(..)
             | Expr::Null(_)
             | Expr::Name(..)
@@ -105,8 +107,16 @@ impl Gen<'_, '_> {
             None => outer,
             Some(e) => self.entry_params(&e, &outer)?,
         };
-        // An array parameter's descriptor is read once, here; indexing uses its view.
-        let mut values: Vec<KValue> = params.iter().map(|v| KValue::Scalar(*v)).collect();
+        // An array parameter's descriptor is read once, here; indexing uses its view. A
+        // complex parameter comes as its parts (see `Gen::abi_parts`).
+        let types = self.f.params.iter().map(|(_, t)| t);
+        let parts = adapt::split_params(types, &params)?;
+        let mut values: Vec<KValue> = Vec::with_capacity(parts.len());
+        for ((_, t), p) in self.f.params.iter().zip(&parts) {
+            let v = self.value_from_abi(t, p);
+            values.push(v);
+        }
+        let params: Vec<Value> = parts.iter().map(|p| p[0]).collect();
         for (k, (_, t)) in self.f.params.iter().enumerate() {
             if let Type::Array {
                 dtype,
@@ -215,13 +225,14 @@ impl Gen<'_, '_> {
 
     /// The kernel's parameters, read from an adapted entry's parameters.
     pub(super) fn entry_params(&mut self, e: &Entry, outer: &[Value]) -> R<Vec<Value>> {
+        // The kernel's parameters as they would arrive in its own C signature (complex
+        // ones as their parts), flattened.
         let parts = adapt::split_params(e.outer.arg_types(), outer)?;
         if let Some(g) = e.guard {
             adapt::count_guard(&mut self.b, g, &parts);
         }
         let types = self.f.params.iter().map(|(_, t)| t);
         let args = adapt::lower_args(&mut self.b, types, &e.sources, &parts)?;
-        // Kernel parameters are scalars and pointers, one Cranelift value each.
-        Ok(args.into_iter().map(|a| a[0]).collect())
+        Ok(args.into_iter().flatten().collect())
     }
 }

@@ -5,7 +5,7 @@ use cranelift_codegen::ir::{self, types as clt, InstBuilder, MemFlagsData, Value
 
 use super::*;
 use crate::jit::ir::{Expr, Stmt};
-use crate::jit::typing::{always_true, I64};
+use crate::jit::typing::{always_true, is_complex, I64};
 
 impl Gen<'_, '_> {
     pub(super) fn block(&mut self, body: &[Stmt]) -> R<()> {
@@ -36,14 +36,14 @@ impl Gen<'_, '_> {
                 let mut vals = Vec::with_capacity(values.len());
                 for (n, e) in names.iter().zip(values) {
                     let t = self.vars[n].1.clone();
-                    vals.push(match t {
-                        Type::Array { .. } => self.value(e)?.0,
-                        _ => KValue::Scalar(self.expr_as(e, &t)?),
-                    });
+                    vals.push(self.value_as(e, &t)?);
                 }
                 for (n, v) in names.iter().zip(vals) {
                     self.write(n, &v);
                 }
+            }
+            Stmt::AugAssign(n, op, e, _) if is_complex(&self.vars[n].1) => {
+                self.complex_aug_assign(n, *op, e)?;
             }
             Stmt::AugAssign(n, op, e, span) => {
                 let (var, t) = self.scalar_var(n);
@@ -53,10 +53,16 @@ impl Gen<'_, '_> {
                 let v = self.convert(v, &vt, &t);
                 self.b.def_var(var, v);
             }
+            Stmt::Store(p, idx, e, _) if self.holds_complex(p)? => {
+                self.complex_store(p, idx, None, e)?;
+            }
             Stmt::Store(p, idx, e, _) => {
                 let (addr, elem) = self.element_address(p, idx)?;
                 let v = self.expr_as(e, &elem)?;
                 self.b.ins().store(MemFlagsData::new(), v, addr, 0);
+            }
+            Stmt::AugStore(p, idx, op, e, _) if self.holds_complex(p)? => {
+                self.complex_store(p, idx, Some(*op), e)?;
             }
             Stmt::AugStore(p, idx, op, e, span) => {
                 let (addr, elem) = self.element_address(p, idx)?;
@@ -161,15 +167,17 @@ impl Gen<'_, '_> {
             Stmt::Return(value, _) => {
                 match value {
                     Some(e) => {
-                        let ret = self.ret.clone();
-                        let v = self.expr_as(e, &ret)?;
-                        self.b.ins().return_(&[v]);
+                        let vals = self.return_parts(e)?;
+                        self.b.ins().return_(&vals);
                     }
                     None => {
                         self.b.ins().return_(&[]);
                     }
                 }
                 self.terminated = true;
+            }
+            Stmt::Expr(e, _) if self.is_complex_expr(e)? => {
+                self.complex_expr(e)?;
             }
             Stmt::Expr(e, _) => {
                 self.expr(e)?;

@@ -8,10 +8,12 @@
 //! per-thread state recursion checks read; this module names every helper by address.
 
 mod arith;
+mod complex;
 mod math;
 mod stack;
 
 pub use arith::{int_true_divide, ipow, py_floordiv, py_fmod, uint_true_divide};
+pub use complex::{c_abs, c_pow, c_quot, c_rect, C64};
 pub use math::{
     math_helper, py_atan2, py_atan2_310, py_gamma, py_hypot, py_hypot_310, py_hypot_311, py_lgamma,
     py_pow,
@@ -66,7 +68,57 @@ pub fn helper_name(address: usize) -> Option<&'static str> {
         (index_error_address(), "index_error"),
         (stack_state_address(), "stack_state"),
     ];
-    named.iter().find(|(a, _)| *a == address).map(|(_, n)| *n)
+    named
+        .iter()
+        .chain(complex_helpers().iter())
+        .find(|(a, _)| *a == address)
+        .map(|(_, n)| *n)
+}
+
+/// The complex helpers by address and name.
+fn complex_helpers() -> [(usize, &'static str); 14] {
+    use crate::jit::ir::CmathFn::*;
+    let f = |m, n| (cmath_helper(m), n);
+    [
+        f(Exp, "c_exp"),
+        f(Log, "c_log"),
+        f(Sqrt, "c_sqrt"),
+        f(Sin, "c_sin"),
+        f(Cos, "c_cos"),
+        f(Tan, "c_tan"),
+        f(Sinh, "c_sinh"),
+        f(Cosh, "c_cosh"),
+        f(Tanh, "c_tanh"),
+        f(Rect, "c_rect"),
+        (c_quot as *const () as usize, "c_quot"),
+        (c_pow as *const () as usize, "c_pow"),
+        (c_abs as *const () as usize, "c_abs"),
+        (c_atan2_address(), "atan2"),
+    ]
+}
+
+/// The helper computing `cmath` function `m` of one complex number (`rect` of two reals);
+/// `phase` and the tests are computed inline, and have none.
+pub fn cmath_helper(m: crate::jit::ir::CmathFn) -> usize {
+    use crate::jit::ir::CmathFn::*;
+    let f: extern "C" fn(f64, f64) -> C64 = match m {
+        Exp => complex::c_exp,
+        Log => complex::c_log,
+        Sqrt => complex::c_sqrt,
+        Sin => complex::c_sin,
+        Cos => complex::c_cos,
+        Tan => complex::c_tan,
+        Sinh => complex::c_sinh,
+        Cosh => complex::c_cosh,
+        Tanh => complex::c_tanh,
+        Rect | Phase | Isnan | Isinf | Isfinite => complex::c_rect,
+    };
+    f as *const () as usize
+}
+
+/// The C library's `atan2`, which CPython's `cmath.phase` calls.
+pub fn c_atan2_address() -> usize {
+    libm::atan2 as *const () as usize
 }
 
 /// Addresses of the operator helpers.

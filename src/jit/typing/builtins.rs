@@ -4,7 +4,7 @@ use crate::abi::Type;
 
 use super::*;
 use crate::abi::FloatType;
-use crate::jit::ir::{Builtin, MathFn, NpFn, Span};
+use crate::jit::ir::{Builtin, CmathFn, MathFn, NpFn, Span};
 
 pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
     let name = match b {
@@ -17,6 +17,11 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
         Builtin::Len => "len",
         Builtin::Math(_) => "math function",
         Builtin::Numpy(_) => "numpy function",
+        Builtin::Complex => "complex",
+        Builtin::Real => "real",
+        Builtin::Imag => "imag",
+        Builtin::Conj => "conjugate",
+        Builtin::Cmath(..) => "cmath function",
     };
     let arity = |n: usize| -> R<()> {
         if args.len() == n {
@@ -42,11 +47,78 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
             ))
         }
     };
+    let number = |t: &Type| -> R<()> {
+        if is_number(t) {
+            Ok(())
+        } else {
+            Err(CompileError::typing(
+                span,
+                format!("{name}() needs a number, got {}", kernel_type_name(t)),
+            ))
+        }
+    };
     Ok(match b {
+        Builtin::Abs if args.len() == 1 && is_complex(&args[0]) => Type::F64,
         Builtin::Abs => {
             arity(1)?;
             numeric(&args[0])?;
             bool_as_int(&args[0])
+        }
+        Builtin::Complex => {
+            if !(1..=2).contains(&args.len()) {
+                return Err(CompileError::typing(
+                    span,
+                    format!("complex() takes 1 or 2 numbers, got {}", args.len()),
+                ));
+            }
+            for t in args {
+                numeric(t)?;
+            }
+            C128
+        }
+        Builtin::Real | Builtin::Imag | Builtin::Conj => {
+            arity(1)?;
+            number(&args[0])?;
+            match (&args[0], b) {
+                (Type::Complex(f), Builtin::Real | Builtin::Imag) => Type::Float(*f),
+                (t, _) => bool_as_int(t),
+            }
+        }
+        Builtin::Cmath(f, numpy) => {
+            match (f.math(), numpy) {
+                (Some(m), true) if args.iter().all(is_numeric) => {
+                    return builtin_type(Builtin::Math(m), args, span)
+                }
+                _ => {}
+            }
+            let prefix = if numpy { "np" } else { "cmath" };
+            let fname = if numpy && f == CmathFn::Phase {
+                "angle"
+            } else {
+                f.name()
+            };
+            let n = if f == CmathFn::Rect { 2 } else { 1 };
+            if args.len() != n {
+                return Err(CompileError::typing(
+                    span,
+                    format!(
+                        "{prefix}.{fname}() takes {n} argument(s), got {}",
+                        args.len()
+                    ),
+                ));
+            }
+            for t in args {
+                if f == CmathFn::Rect {
+                    numeric(t)?;
+                } else {
+                    number(t)?;
+                }
+            }
+            match f {
+                CmathFn::Phase => Type::F64,
+                CmathFn::Isnan | CmathFn::Isinf | CmathFn::Isfinite => Type::Bool,
+                _ => C128,
+            }
         }
         Builtin::Min | Builtin::Max => {
             if args.len() < 2 {
@@ -88,7 +160,7 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
         }
         Builtin::Bool => {
             arity(1)?;
-            if !(is_numeric(&args[0]) || matches!(args[0], Type::Pointer { .. })) {
+            if !(is_number(&args[0]) || matches!(args[0], Type::Pointer { .. })) {
                 return Err(CompileError::typing(
                     span,
                     format!("bool() of a {}", kernel_type_name(&args[0])),
@@ -108,6 +180,16 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
                 ));
             }
             for t in args {
+                if is_complex(t) {
+                    return Err(CompileError::typing(
+                        span,
+                        format!(
+                            "math.{}() takes real numbers, got {}; cmath.{0}() takes complex ones",
+                            format!("{m:?}").to_lowercase(),
+                            kernel_type_name(t)
+                        ),
+                    ));
+                }
                 numeric(t)?;
             }
             match m {

@@ -23,7 +23,7 @@ impl Typer<'_> {
     /// `check_truthy` of `e` already typed as `t` (typing it again would make nested
     /// `not`/`and`/`or` take time exponential in their depth).
     pub(super) fn check_truthy_type(&self, e: &Expr, t: &Type) -> R<()> {
-        if is_numeric(t) || matches!(t, Type::Pointer { .. }) {
+        if is_number(t) || matches!(t, Type::Pointer { .. }) {
             Ok(())
         } else {
             Err(CompileError::typing(
@@ -208,7 +208,8 @@ pub fn check_value_types(f: &Function) -> R<()> {
     for (name, t) in &f.params {
         let ok = matches!(t, Type::Bool | Type::Pointer { .. } | Type::Array { .. })
             || is_int(t)
-            || is_float(t);
+            || is_float(t)
+            || is_complex(t);
         if !ok {
             return Err(CompileError::unsupported(
                 Span::default(),

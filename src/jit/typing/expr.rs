@@ -35,7 +35,7 @@ impl Typer<'_> {
                 "a pointer takes one index: p[i]",
             )),
             Type::Pointer { pointee, .. }
-                if is_numeric(&pointee) || matches!(*pointee, Type::Pointer { .. }) =>
+                if is_number(&pointee) || matches!(*pointee, Type::Pointer { .. }) =>
             {
                 Ok(*pointee)
             }
@@ -75,6 +75,7 @@ impl Typer<'_> {
         Ok(Some(match e {
             Expr::Int(..) => I64,
             Expr::Float(..) => Type::F64,
+            Expr::Complex(..) => C128,
             Expr::Bool(..) => Type::Bool,
             Expr::Null(_) => Type::void_ptr(),
             Expr::Name(n, span) => match self.var(n, *span)? {
@@ -104,7 +105,7 @@ impl Typer<'_> {
                         self.check_truthy_type(x, &t)?;
                         Type::Bool
                     }
-                    UnaryOp::Neg | UnaryOp::Pos if is_numeric(&t) => bool_as_int(&t),
+                    UnaryOp::Neg | UnaryOp::Pos if is_number(&t) => bool_as_int(&t),
                     // `~` of a bool is logical not, as NumPy's `~` of its bool (`~np.isnan(x)`).
                     UnaryOp::Invert if t == Type::Bool => Type::Bool,
                     UnaryOp::Invert if is_int(&t) => t,
@@ -127,7 +128,13 @@ impl Typer<'_> {
                 let mut left = t!(first);
                 for (op, e) in rest {
                     let right = t!(e);
+                    // Complex numbers are equal or not; they have no order (as in Python).
+                    let complex = is_complex(&left) || is_complex(&right);
                     let ok = (is_numeric(&left) && is_numeric(&right))
+                        || (complex
+                            && is_number(&left)
+                            && is_number(&right)
+                            && matches!(op, CmpOp::Eq | CmpOp::Ne))
                         || (matches!(op, CmpOp::Eq | CmpOp::Ne)
                             && matches!(
                                 (&left, &right),
@@ -151,6 +158,12 @@ impl Typer<'_> {
                 let mut acc: Option<Type> = None;
                 for v in values {
                     let t = t!(v);
+                    if is_complex(&t) {
+                        return Err(CompileError::unsupported(
+                            v.span(),
+                            "'and'/'or' with a complex operand (compare it: z != 0)",
+                        ));
+                    }
                     self.check_truthy_type(v, &t)?;
                     acc = Some(match acc {
                         None => t,
@@ -214,6 +227,40 @@ impl Typer<'_> {
                 self.view_type(&pt, &extents, dtype.as_ref(), *fortran, *span)?
             }
             Expr::Cast(x, to, span) => cast_type(&t!(x), to, *span)?,
+            Expr::Field {
+                base,
+                index,
+                ty,
+                span,
+                ..
+            } => {
+                let (bt, it) = (t!(base), t!(index));
+                if !matches!(bt, Type::Pointer { .. }) {
+                    return Err(CompileError::typing(
+                        base.span(),
+                        format!(
+                            "a record field is read through a pointer, got {}",
+                            kernel_type_name(&bt)
+                        ),
+                    ));
+                }
+                if !is_int(&it) {
+                    return Err(CompileError::typing(
+                        index.span(),
+                        format!(
+                            "a record index must be an integer, got {}",
+                            kernel_type_name(&it)
+                        ),
+                    ));
+                }
+                if !is_number(ty) {
+                    return Err(CompileError::unsupported(
+                        *span,
+                        format!("record fields of type {ty} (kernels read numeric fields)"),
+                    ));
+                }
+                ty.clone()
+            }
             Expr::Call(callee, args, span) => {
                 let mut types = Vec::with_capacity(args.len());
                 for a in args {

@@ -283,6 +283,10 @@ impl Writes<'_> {
             | Expr::Shape(a, _, _)
             | Expr::Ndim(a, _)
             | Expr::Cast(a, _, _) => self.expr(a),
+            Expr::Field { base, index, .. } => {
+                self.expr(base);
+                self.expr(index);
+            }
             Expr::View(p, shape, _, _, _) => {
                 self.expr(p);
                 shape.iter().for_each(|e| self.expr(e));
@@ -307,6 +311,7 @@ impl Writes<'_> {
             }
             Expr::Int(..)
             | Expr::Float(..)
+            | Expr::Complex(..)
             | Expr::Bool(..)
             | Expr::Null(_)
             | Expr::Name(..)

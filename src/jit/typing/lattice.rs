@@ -23,6 +23,30 @@ pub fn is_numeric(t: &Type) -> bool {
     matches!(t, Type::Bool) || is_int(t) || is_float(t)
 }
 
+/// Whether `t` is a complex type kernels compute with (`complex64`, `complex128`).
+pub fn is_complex(t: &Type) -> bool {
+    matches!(t, Type::Complex(FloatType::F32 | FloatType::F64))
+}
+
+/// A real number (bool, int, float) or a complex one.
+pub fn is_number(t: &Type) -> bool {
+    is_numeric(t) || is_complex(t)
+}
+
+/// `complex128`.
+pub const C128: Type = Type::Complex(FloatType::F64);
+
+/// The complex type a number of type `t` converts to in arithmetic with complex numbers
+/// (`complex64` of a `float32` or `complex64`, as NumPy's types combine).
+fn complex_of(t: &Type) -> Type {
+    match t {
+        Type::Float(FloatType::F32) | Type::Complex(FloatType::F32) => {
+            Type::Complex(FloatType::F32)
+        }
+        _ => C128,
+    }
+}
+
 /// A type as kernels print it (`int64`, `float64`, `float64*`, C spelling otherwise).
 pub fn kernel_type_name(t: &Type) -> String {
     match t {
@@ -30,6 +54,8 @@ pub fn kernel_type_name(t: &Type) -> String {
         Type::Int(i) => i.numba_name().into(),
         Type::Float(FloatType::F64) => "float64".into(),
         Type::Float(FloatType::F32) => "float32".into(),
+        Type::Complex(FloatType::F64) => "complex128".into(),
+        Type::Complex(FloatType::F32) => "complex64".into(),
         Type::Pointer { pointee, .. } if is_numeric(pointee) => {
             format!("{}*", kernel_type_name(pointee))
         }
@@ -58,6 +84,12 @@ pub(super) fn bool_as_int(t: &Type) -> Type {
 
 /// The type both operands of an arithmetic operation are converted to.
 pub fn promote(a: &Type, b: &Type) -> Option<Type> {
+    if (is_complex(a) || is_complex(b)) && is_number(a) && is_number(b) {
+        // Python converts the other operand to complex; complex64 stays only with
+        // complex64 or float32 (NumPy's rule).
+        let (x, y) = (complex_of(a), complex_of(b));
+        return Some(if x == y { x } else { C128 });
+    }
     let (a, b) = (bool_as_int(a), bool_as_int(b));
     match (&a, &b) {
         (Type::Int(x), Type::Int(y)) => Some(
@@ -101,7 +133,7 @@ pub fn unify(a: &Type, b: &Type) -> Option<Type> {
     }
     match (a, b) {
         (Type::Bool, t) | (t, Type::Bool) if is_int(t) || is_float(t) => Some(t.clone()),
-        _ if is_numeric(a) && is_numeric(b) => promote(a, b),
+        _ if is_number(a) && is_number(b) => promote(a, b),
         (Type::Pointer { pointee: p, .. }, Type::Pointer { pointee: q, .. }) if p.abi_eq(q) => {
             Some(a.clone())
         }
@@ -137,6 +169,8 @@ pub fn convertible(from: &Type, to: &Type) -> bool {
     }
     match (from, to) {
         (f, t) if is_numeric(f) && (is_int(t) || is_float(t)) => !(is_float(f) && is_int(t)),
+        // Any number converts to complex (a complex number to a real one only by `.real`).
+        (f, t) if is_number(f) && is_complex(t) => true,
         // Any number converts to bool by its truth value, as C converts to _Bool.
         (f, Type::Bool) => is_numeric(f),
         (Type::Pointer { .. }, Type::Pointer { pointee, .. }) if **pointee == Type::Void => true,
@@ -165,10 +199,17 @@ pub fn binary_type(op: BinOp, a: &Type, b: &Type, span: Span) -> R<Type> {
             ),
         ))
     };
-    if !(is_numeric(a) && is_numeric(b)) {
+    if !(is_number(a) && is_number(b)) {
         return err();
     }
     let p = promote(a, b).expect("numeric types promote");
+    if is_complex(&p) {
+        // As in Python: complex numbers have no `//`, `%`, bitwise operators or shifts.
+        return match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow => Ok(p),
+            _ => err(),
+        };
+    }
     Ok(match op {
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::FloorDiv | BinOp::Mod | BinOp::Pow => p,
         BinOp::Div => {

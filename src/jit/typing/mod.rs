@@ -25,7 +25,8 @@ use views::cast_type;
 
 pub use check::{always_true, check_returns, check_value_types, falls_through};
 pub use lattice::{
-    binary_type, convertible, is_float, is_int, is_numeric, kernel_type_name, promote, unify, I64,
+    binary_type, convertible, is_complex, is_float, is_int, is_number, is_numeric,
+    kernel_type_name, promote, unify, C128, I64,
 };
 
 use std::collections::{HashMap, HashSet};

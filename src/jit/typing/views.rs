@@ -58,7 +58,7 @@ impl Typer<'_> {
             }
             None => (**pointee).clone(),
         };
-        if !is_numeric(&elem) {
+        if !is_number(&elem) {
             return Err(CompileError::typing(
                 span,
                 format!(
@@ -293,6 +293,10 @@ impl ViewUses<'_> {
                 shape.iter().try_for_each(|x| self.expr(x, false))
             }
             Expr::Unary(_, a, _) | Expr::Cast(a, _, _) => self.expr(a, false),
+            Expr::Field { base, index, .. } => {
+                self.expr(base, false)?;
+                self.expr(index, false)
+            }
             Expr::Binary(_, a, b, _) => {
                 self.expr(a, false)?;
                 self.expr(b, false)
@@ -309,6 +313,7 @@ impl ViewUses<'_> {
             }
             Expr::Int(..)
             | Expr::Float(..)
+            | Expr::Complex(..)
             | Expr::Bool(..)
             | Expr::Null(_)
             | Expr::Name(..)
