@@ -11,14 +11,14 @@ use std::ffi::c_int;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
 use crate::abi::{FloatType, IntType, Signature, Type};
 use crate::jit::invoke::{invoker, Invoker, INVOKE_SLOT_BYTES};
 
 use super::super::callable::NativeCallable;
 use super::{
-    clear_kernel_errors, convert_arg, convert_result, kernel_errors, ArgContext, Borrows, Slot,
+    arg, clear_kernel_errors, convert_arg, convert_result, kernel_errors, ArgContext, Args,
+    Borrows, Slot,
 };
 
 /// The most parameters (hidden ones included) the fast entry passes; more take the
@@ -148,7 +148,7 @@ pub(crate) fn call_fast<'py>(
     py: Python<'py>,
     callee: &NativeCallable,
     entry: &FastEntry,
-    args: &Bound<'py, PyTuple>,
+    args: Args<'_>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let name = &callee.name;
     let expected = entry.params.len() - callee.hidden().len();
@@ -168,8 +168,8 @@ pub(crate) fn call_fast<'py>(
             }
             Param::Visible(ty) => ty,
         };
-        // SAFETY: `next < args.len()`: there are exactly `expected` visible parameters.
-        let arg = unsafe { args.get_borrowed_item_unchecked(next) };
+        // `next < args.len()`: there are exactly `expected` visible parameters.
+        let arg = arg(py, args, next);
         *slot = match quick_slot(&arg, ty) {
             Some(s) => s,
             None => {

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyTuple};
+use pyo3::types::PyInt;
+use pyo3::Borrowed;
 
 use crate::abi::{FloatType, Type};
 
@@ -137,12 +138,22 @@ pub(crate) fn convert_arg(
     }
 }
 
+/// The positional arguments of a call from Python: borrowed references, alive for the call
+/// (a vectorcall's argument array, or an argument tuple's items).
+pub(crate) type Args<'a> = &'a [*mut ffi::PyObject];
+
+/// Argument `i` of `args`.
+fn arg<'a, 'py>(py: Python<'py>, args: Args<'a>, i: usize) -> Borrowed<'a, 'py, PyAny> {
+    // SAFETY: every pointer in `args` is a live object the caller holds for the call.
+    unsafe { Borrowed::from_ptr(py, args[i]) }
+}
+
 /// Call `callee` with the Python `args` filling every parameter it does not hide.
 pub(crate) fn call_native<'py>(
     py: Python<'py>,
     callee: &NativeCallable,
     plan: Arc<CallPlan>,
-    args: &Bound<'py, PyTuple>,
+    args: Args<'_>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (name, raw, hidden) = (&callee.name, &callee.raw_signature, callee.hidden());
     let expected = raw.params.len() - hidden.len();
@@ -165,7 +176,7 @@ pub(crate) fn call_native<'py>(
                 .as_ref()
                 .is_none_or(|w| w.get(next).copied().unwrap_or(true)),
         };
-        let arg = args.get_item(next)?;
+        let arg = arg(py, args, next);
         // The visible spelling decides conversions (it may add `const`); it is
         // ABI-equal to the raw parameter at this position.
         let ty = callee
