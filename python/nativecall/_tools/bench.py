@@ -11,7 +11,10 @@ Sections:
 - arrays: the per-call cost of an array argument;
 - ufunc: a ``@nativecall.vectorize`` ufunc against ``numba.vectorize`` and NumPy;
 - callbacks: one scalar root, a repeated ``lowlevelcallable()`` export, and C calling
-  Python through ``nativecall.callback`` against ctypes and cffi callbacks.
+  Python through ``nativecall.callback`` against ctypes and cffi callbacks;
+- calls: what one call costs from Python (kernels, ``native()`` C functions, array
+  arguments, ``from_dlpack``) and from a ``numba.njit`` loop, in ns per call with ratios
+  (see ``nativecall._tools.call_bench``).
 """
 
 from __future__ import annotations
@@ -535,11 +538,11 @@ def run(argv=None):
     p = argparse.ArgumentParser(prog="python -m nativecall bench")
     p.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     p.add_argument("--quick", action="store_true", help="fewer repeats and smaller loops (a smoke run)")
-    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks"],
+    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks", "calls"],
                    action="append",
                    help="run only these sections")  # fmt: skip
     args = p.parse_args(argv)
-    sections = args.only or ["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks"]
+    sections = args.only or ["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks", "calls"]
     quick = args.quick
     report = {"python": sys.version.split()[0], "nativecall": nativecall.__version__}
     print(f"nativecall bench (Python {report['python']}); medians, measured side by side in one process\n")
@@ -570,6 +573,12 @@ def run(argv=None):
     if "callbacks" in sections:
         result, text = bench_callbacks(2 if quick else 9)
         report["callbacks"] = result
+        print(text + "\n")
+    if "calls" in sections:
+        from nativecall._tools.call_bench import bench_calls
+
+        result, text = bench_calls(quick)
+        report["calls"] = result
         print(text + "\n")
     if args.json:
         with open(args.json, "w") as f:

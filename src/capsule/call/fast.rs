@@ -186,7 +186,7 @@ pub(crate) fn call_fast<'py>(
         };
         next += 1;
     }
-    clear_kernel_errors(callee);
+    let state = clear_kernel_errors(callee);
     let mut ret = Slot::default();
     let (invoke, code) = (entry.invoker, callee.address);
     if callee.nogil() {
@@ -199,7 +199,7 @@ pub(crate) fn call_fast<'py>(
         // SAFETY: as above.
         unsafe { invoke(code, slots.as_ptr().cast(), (&mut ret as *mut Slot).cast()) };
     }
-    kernel_errors(callee, name)?;
+    kernel_errors(callee, name, state)?;
     drop(borrows);
     fast_result(py, &callee.raw_signature.ret, &ret)
 }

@@ -192,30 +192,39 @@ pub(crate) fn call_native<'py>(
         code: callee.address,
         slots,
     };
-    clear_kernel_errors(callee);
+    let state = clear_kernel_errors(callee);
     let ret = if callee.nogil() {
         py.detach(move || call.run())
     } else {
         call.run()
     };
-    kernel_errors(callee, name)?;
+    kernel_errors(callee, name, state)?;
     drop(borrows);
     convert_result(py, &raw.ret, &ret)
 }
 
 /// Forget any error a kernel left in this thread's runtime state before a call, so what
-/// [`kernel_errors`] finds after it is this call's.
-fn clear_kernel_errors(callee: &NativeCallable) {
+/// [`kernel_errors`] finds after it is this call's. Returns the thread's stack state, for
+/// [`kernel_errors`] to read without looking the thread-local up again.
+fn clear_kernel_errors(callee: &NativeCallable) -> RuntimeState {
     if callee.bounds_checked() {
         crate::jit::runtime::take_index_error();
     }
-    crate::jit::runtime::take_recursion_error();
+    let state = crate::jit::runtime::stack_state();
+    // SAFETY: the pointer is this thread's own state, alive as long as the thread.
+    unsafe { (*state).error.set(0) };
+    RuntimeState(state)
 }
+
+/// This thread's kernel runtime state, found before a call (see [`clear_kernel_errors`]).
+pub(crate) struct RuntimeState(*const crate::jit::runtime::StackState);
 
 /// The error a call of `callee` (named `name` in messages) left in this thread's runtime
 /// state: a recursion too deep, or (bounds-checked kernels) an index out of range.
-fn kernel_errors(callee: &NativeCallable, name: &str) -> PyResult<()> {
-    if crate::jit::runtime::take_recursion_error() {
+fn kernel_errors(callee: &NativeCallable, name: &str, state: RuntimeState) -> PyResult<()> {
+    // SAFETY: as in `clear_kernel_errors`; the call ran on this same thread.
+    let recursed = unsafe { (*state.0).error.replace(0) != 0 };
+    if recursed {
         return Err(errors::kernel_recursion(name));
     }
     if callee.bounds_checked() {
