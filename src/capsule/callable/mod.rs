@@ -68,6 +68,9 @@ pub struct NativeCallable {
     pub(crate) writes: Option<Vec<bool>>,
     /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
     bounds_checked: bool,
+    /// Whether the code may leave an error in this thread's kernel runtime state (true
+    /// unless it is a kernel known to record none: unchecked, and making no calls).
+    records_errors: bool,
     /// `(module, capsule key)` for a Cython function, so it can be pickled by name.
     origin: Option<Py<PyAny>>,
     plan: OnceLock<Arc<CallPlan>>,
@@ -118,6 +121,7 @@ impl NativeCallable {
             code: None,
             writes: None,
             bounds_checked: false,
+            records_errors: true,
             origin: None,
             plan: OnceLock::new(),
             fast: OnceLock::new(),
@@ -135,16 +139,19 @@ impl NativeCallable {
     }
 
     /// This callable as a compiled kernel: its code, which parameters it writes through,
-    /// and whether it records index errors.
+    /// whether it records index errors, and whether it makes calls (only then can it find
+    /// the stack nearly full and record a recursion error).
     pub(crate) fn with_kernel_code(
         self,
         code: Arc<CodeMemory>,
         writes: Vec<bool>,
         bounds_checked: bool,
+        makes_calls: bool,
     ) -> Self {
         let mut nc = self.with_code(code);
         nc.writes = Some(writes);
         nc.bounds_checked = bounds_checked;
+        nc.records_errors = bounds_checked || makes_calls;
         nc
     }
 
@@ -156,6 +163,11 @@ impl NativeCallable {
     /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
     pub(crate) fn bounds_checked(&self) -> bool {
         self.bounds_checked
+    }
+
+    /// Whether a call can leave an error in the kernel runtime state (see `records_errors`).
+    pub(crate) fn records_errors(&self) -> bool {
+        self.records_errors
     }
 
     /// Whether calls from Python release the GIL.

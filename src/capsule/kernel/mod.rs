@@ -138,7 +138,12 @@ pub(crate) fn _compile_kernel(
         f.name.clone(),
         keep,
     )?
-    .with_kernel_code(compiled.code.clone(), writes, f.boundscheck);
+    .with_kernel_code(
+        compiled.code.clone(),
+        writes,
+        f.boundscheck,
+        jit::makes_calls(&f.body),
+    );
     LIVE_KERNELS.fetch_add(1, Ordering::Relaxed);
     let kernel = Kernel {
         py_func,
