@@ -103,3 +103,20 @@ def test_a_kernel_held_only_by_a_thread_calling_it_lives_until_the_thread_is_don
     del t
     gc.collect()
     assert nativecall.stats()["kernels"] == base
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_kernels_of_doubles_give_the_same_result_held_and_with_the_gil_released(n):
+    # Up to three doubles the code is called directly, four go through the invoker, and
+    # nogil=True always does: every way must pass each argument in its own place.
+    names = ", ".join(f"x{i}" for i in range(n))
+    body = " + ".join(f"x{i} * {10.0**i}" for i in range(n))
+    source = f"def poly({names}):\n    return {body}\n"
+    sig = f"float64({', '.join(['float64'] * n)})"
+    held = nativecall.jit(sig, source=source)
+    released = nativecall.jit(sig, source=source, nogil=True)
+    args = [float(i + 1) + 0.25 for i in range(n)]
+    expected = sum(a * 10.0**i for i, a in enumerate(args))
+    assert held(*args) == released(*args) == expected
+    with pytest.raises(TypeError, match=rf"^poly\(\) takes {n} arguments? \(double \("):
+        held(*args, 1.0)
