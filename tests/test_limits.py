@@ -269,6 +269,23 @@ print(math.isnan(f(0.0)), depth.ctypes(10**6), depth.ctypes(100))
     assert out.split() == ["True", "0", "100"]
 
 
+def test_an_error_a_c_caller_left_behind_is_not_reported_by_later_calls_from_python():
+    # The ctypes call runs out of stack and returns the error value, leaving the thread's
+    # flag set; neither a kernel that makes no calls (which skips the runtime state) nor
+    # the recursive kernel itself (which clears it before its call) reports it later.
+    out = run_isolated(
+        RECURSIVE_KERNELS
+        + """
+@nativecall.jit("float64(float64)")
+def plain(x):
+    return x * 2.0
+
+print(depth.ctypes(10**6), outcome(plain, 1.5), outcome(depth, 5), outcome(depth, 10**6), outcome(plain, 2.0))
+"""
+    )
+    assert out.split() == ["0", "3.0", "5", "RecursionError:depth", "4.0"]
+
+
 # ---------------------------------------------------------------------- 4. allocation failure
 
 

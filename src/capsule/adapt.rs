@@ -164,7 +164,7 @@ pub(crate) fn adapt<'py>(
             slf,
             &Bound::new(py, PySignature { sig: target })?.into_any(),
         )?;
-        return Ok((Bound::new(py, respelled)?, user_data));
+        return Ok((respelled, user_data));
     }
     let tparams: Vec<&Type> = target.arg_types().collect();
     let oparams: Vec<&Type> = own.arg_types().collect();
@@ -270,7 +270,7 @@ fn finish<'py>(
         slf.clone().into_any().unbind(),
     )?
     .with_code(entry.code);
-    Ok((Bound::new(slf.py(), nc)?, user_data))
+    Ok((nc.into_bound(slf.py())?, user_data))
 }
 
 /// The adapted entry of `slf` for `target` with arguments from `sources`: generated once

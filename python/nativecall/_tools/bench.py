@@ -15,6 +15,9 @@ Sections:
 - numba-ports: Numba cfunc callbacks ported by changing the import (a ``carray``
   generic_filter, a complex integrand, an ``x ** 2`` integrand), each against the Numba
   original through the same scipy consumer, with both compile times.
+- calls: what one call costs from Python (kernels, ``native()`` C functions, array
+  arguments, ``from_dlpack``) and from a ``numba.njit`` loop, in ns per call with ratios
+  (see ``nativecall._tools.call_bench``).
 """
 
 from __future__ import annotations
@@ -636,12 +639,10 @@ def run(argv=None):
     p = argparse.ArgumentParser(prog="python -m nativecall bench")
     p.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     p.add_argument("--quick", action="store_true", help="fewer repeats and smaller loops (a smoke run)")
-    p.add_argument("--only", choices=["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks",
-                                      "numba-ports"],
-                   action="append",
-                   help="run only these sections")  # fmt: skip
+    sections_all = ["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks", "numba-ports", "calls"]
+    p.add_argument("--only", choices=sections_all, action="append", help="run only these sections")
     args = p.parse_args(argv)
-    sections = args.only or ["compile", "import", "codegen", "scenarios", "arrays", "ufunc", "callbacks", "numba-ports"]
+    sections = args.only or sections_all
     quick = args.quick
     report = {"python": sys.version.split()[0], "nativecall": nativecall.__version__}
     print(f"nativecall bench (Python {report['python']}); medians, measured side by side in one process\n")
@@ -676,6 +677,12 @@ def run(argv=None):
     if "numba-ports" in sections:
         result, text = bench_numba_ports(2 if quick else 9)
         report["numba_ports"] = result
+        print(text + "\n")
+    if "calls" in sections:
+        from nativecall._tools.call_bench import bench_calls
+
+        result, text = bench_calls(quick)
+        report["calls"] = result
         print(text + "\n")
     if args.json:
         with open(args.json, "w") as f:

@@ -11,14 +11,14 @@ use std::ffi::c_int;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
 use crate::abi::{FloatType, IntType, Signature, Type};
 use crate::jit::invoke::{invoker, Invoker, INVOKE_SLOT_BYTES};
 
 use super::super::callable::NativeCallable;
 use super::{
-    clear_kernel_errors, convert_arg, convert_result, kernel_errors, ArgContext, Borrows, Slot,
+    arg, clear_kernel_errors, convert_arg, convert_result, kernel_errors, ArgContext, Args,
+    Borrows, Slot,
 };
 
 /// The most parameters (hidden ones included) the fast entry passes; more take the
@@ -39,7 +39,15 @@ enum Param {
 pub(crate) struct FastEntry {
     invoker: Invoker,
     params: Vec<Param>,
+    /// For `double (double, ...)` with up to three parameters, how many: such code is
+    /// called directly (the commonest kernels), not through the invoker.
+    doubles: Option<usize>,
 }
+
+/// C signatures of the code [`FastEntry::doubles`] calls directly.
+type F64x1 = unsafe extern "C" fn(f64) -> f64;
+type F64x2 = unsafe extern "C" fn(f64, f64) -> f64;
+type F64x3 = unsafe extern "C" fn(f64, f64, f64) -> f64;
 
 fn is_scalar(ty: &Type, result: bool) -> bool {
     match ty {
@@ -83,7 +91,16 @@ impl FastEntry {
                 },
             )
             .collect();
-        Some(FastEntry { invoker, params })
+        let f64_ty = Type::Float(FloatType::F64);
+        let doubles = (raw.ret == f64_ty
+            && (1..=3).contains(&raw.params.len())
+            && raw.arg_types().all(|t| *t == f64_ty))
+        .then_some(raw.params.len());
+        Some(FastEntry {
+            invoker,
+            params,
+            doubles,
+        })
     }
 }
 
@@ -148,9 +165,8 @@ pub(crate) fn call_fast<'py>(
     py: Python<'py>,
     callee: &NativeCallable,
     entry: &FastEntry,
-    args: &Bound<'py, PyTuple>,
+    args: Args<'_>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let name = &callee.name;
     let expected = entry.params.len() - callee.hidden().len();
     if args.len() != expected {
         return Err(super::super::errors::arity(callee, expected, args.len()));
@@ -158,7 +174,7 @@ pub(crate) fn call_fast<'py>(
     let mut slots = [Slot::default(); MAX_PARAMS];
     // Pointer arguments may borrow buffers or hold objects until the call returns
     // (made only then: dropping even an empty one shows in a call that costs ~100 ns).
-    let mut borrows: Option<Borrows> = None;
+    let mut borrows: Option<Box<Borrows>> = None;
     let mut next = 0;
     for (slot, param) in slots.iter_mut().zip(&entry.params) {
         let ty = match param {
@@ -168,40 +184,70 @@ pub(crate) fn call_fast<'py>(
             }
             Param::Visible(ty) => ty,
         };
-        // SAFETY: `next < args.len()`: there are exactly `expected` visible parameters.
-        let arg = unsafe { args.get_borrowed_item_unchecked(next) };
+        // `next < args.len()`: there are exactly `expected` visible parameters.
+        let arg = arg(py, args, next);
         *slot = match quick_slot(&arg, ty) {
             Some(s) => s,
-            None => {
-                let ctx = ArgContext {
-                    function: name,
-                    index: next,
-                    writes: callee
-                        .writes
-                        .as_ref()
-                        .is_none_or(|w| w.get(next).copied().unwrap_or(true)),
-                };
-                convert_arg(&arg, ty, &ctx, borrows.get_or_insert_with(Borrows::default))?
-            }
+            None => general_slot(&arg, ty, callee, next, &mut borrows)?,
         };
         next += 1;
     }
-    clear_kernel_errors(callee);
+    let state = clear_kernel_errors(callee);
     let mut ret = Slot::default();
     let (invoke, code) = (entry.invoker, callee.address);
     if callee.nogil() {
-        // Addresses as integers: the closure runs on this thread, while `slots` and `ret` live.
-        let (args_at, ret_at) = (slots.as_ptr() as usize, &mut ret as *mut Slot as usize);
+        invoke_detached(py, invoke, code, &slots, &mut ret);
+    } else if let Some(n) = entry.doubles {
+        let x = |i: usize| f64::from_ne_bytes(slots[i].0[..8].try_into().expect("8 bytes"));
+        // SAFETY: `doubles` is set only for code of signature `double (double, ...)` with
+        // `n` parameters, each slot holding a double; the address is the code's.
+        let r = unsafe {
+            match n {
+                1 => std::mem::transmute::<usize, F64x1>(code)(x(0)),
+                2 => std::mem::transmute::<usize, F64x2>(code)(x(0), x(1)),
+                _ => std::mem::transmute::<usize, F64x3>(code)(x(0), x(1), x(2)),
+            }
+        };
+        ret = Slot::from_bytes(&r.to_ne_bytes());
+    } else {
         // SAFETY: the invoker was generated for the code's raw signature, each slot holds
         // a value of its parameter's type, and `ret` has room for every result type.
-        py.detach(move || unsafe { invoke(code, args_at as *const u8, ret_at as *mut u8) });
-    } else {
-        // SAFETY: as above.
         unsafe { invoke(code, slots.as_ptr().cast(), (&mut ret as *mut Slot).cast()) };
     }
-    kernel_errors(callee, name)?;
+    kernel_errors(callee, &callee.name, state)?;
     drop(borrows);
     fast_result(py, &callee.raw_signature.ret, &ret)
+}
+
+/// An argument no fast path took, through the general converter (which also words
+/// every refusal). Kept out of line, so the common call stays small.
+#[cold]
+#[inline(never)]
+fn general_slot(
+    arg: &Bound<'_, PyAny>,
+    ty: &Type,
+    callee: &NativeCallable,
+    index: usize,
+    borrows: &mut Option<Box<Borrows>>,
+) -> PyResult<Slot> {
+    let ctx = ArgContext {
+        function: &callee.name,
+        index,
+        writes: callee
+            .writes
+            .as_ref()
+            .is_none_or(|w| w.get(index).copied().unwrap_or(true)),
+    };
+    convert_arg(arg, ty, &ctx, borrows.get_or_insert_with(Default::default))
+}
+
+/// The call with the GIL released (`nogil=True`).
+#[inline(never)]
+fn invoke_detached(py: Python<'_>, invoke: Invoker, code: usize, slots: &[Slot], ret: &mut Slot) {
+    // Addresses as integers: the closure runs on this thread, while `slots` and `ret` live.
+    let (args_at, ret_at) = (slots.as_ptr() as usize, ret as *mut Slot as usize);
+    // SAFETY: as for the call with the GIL held in `call_fast`.
+    py.detach(move || unsafe { invoke(code, args_at as *const u8, ret_at as *mut u8) });
 }
 
 /// The result as a Python object: floats directly, everything else as the general path does.

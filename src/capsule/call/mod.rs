@@ -12,7 +12,8 @@ use std::sync::Arc;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyTuple};
+use pyo3::types::PyInt;
+use pyo3::Borrowed;
 
 use crate::abi::{FloatType, Type};
 
@@ -137,12 +138,22 @@ pub(crate) fn convert_arg(
     }
 }
 
+/// The positional arguments of a call from Python: borrowed references, alive for the call
+/// (a vectorcall's argument array, or an argument tuple's items).
+pub(crate) type Args<'a> = &'a [*mut ffi::PyObject];
+
+/// Argument `i` of `args`.
+fn arg<'a, 'py>(py: Python<'py>, args: Args<'a>, i: usize) -> Borrowed<'a, 'py, PyAny> {
+    // SAFETY: every pointer in `args` is a live object the caller holds for the call.
+    unsafe { Borrowed::from_ptr(py, args[i]) }
+}
+
 /// Call `callee` with the Python `args` filling every parameter it does not hide.
 pub(crate) fn call_native<'py>(
     py: Python<'py>,
     callee: &NativeCallable,
     plan: Arc<CallPlan>,
-    args: &Bound<'py, PyTuple>,
+    args: Args<'_>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (name, raw, hidden) = (&callee.name, &callee.raw_signature, callee.hidden());
     let expected = raw.params.len() - hidden.len();
@@ -165,7 +176,7 @@ pub(crate) fn call_native<'py>(
                 .as_ref()
                 .is_none_or(|w| w.get(next).copied().unwrap_or(true)),
         };
-        let arg = args.get_item(next)?;
+        let arg = arg(py, args, next);
         // The visible spelling decides conversions (it may add `const`); it is
         // ABI-equal to the raw parameter at this position.
         let ty = callee
@@ -181,30 +192,48 @@ pub(crate) fn call_native<'py>(
         code: callee.address,
         slots,
     };
-    clear_kernel_errors(callee);
+    let state = clear_kernel_errors(callee);
     let ret = if callee.nogil() {
         py.detach(move || call.run())
     } else {
         call.run()
     };
-    kernel_errors(callee, name)?;
+    kernel_errors(callee, name, state)?;
     drop(borrows);
     convert_result(py, &raw.ret, &ret)
 }
 
 /// Forget any error a kernel left in this thread's runtime state before a call, so what
-/// [`kernel_errors`] finds after it is this call's.
-fn clear_kernel_errors(callee: &NativeCallable) {
+/// [`kernel_errors`] finds after it is this call's. Returns the thread's stack state, for
+/// [`kernel_errors`] to read without looking the thread-local up again.
+/// Code that records no errors (a kernel known to make no calls and check no bounds)
+/// skips the thread-local lookups, a fair share of a short call's cost.
+fn clear_kernel_errors(callee: &NativeCallable) -> RuntimeState {
+    if !callee.records_errors() {
+        return RuntimeState(std::ptr::null());
+    }
     if callee.bounds_checked() {
         crate::jit::runtime::take_index_error();
     }
-    crate::jit::runtime::take_recursion_error();
+    let state = crate::jit::runtime::stack_state();
+    // SAFETY: the pointer is this thread's own state, alive as long as the thread.
+    unsafe { (*state).error.set(0) };
+    RuntimeState(state)
 }
+
+/// This thread's kernel runtime state, found before a call (see [`clear_kernel_errors`]);
+/// null for code that records no errors.
+pub(crate) struct RuntimeState(*const crate::jit::runtime::StackState);
 
 /// The error a call of `callee` (named `name` in messages) left in this thread's runtime
 /// state: a recursion too deep, or (bounds-checked kernels) an index out of range.
-fn kernel_errors(callee: &NativeCallable, name: &str) -> PyResult<()> {
-    if crate::jit::runtime::take_recursion_error() {
+fn kernel_errors(callee: &NativeCallable, name: &str, state: RuntimeState) -> PyResult<()> {
+    if state.0.is_null() {
+        return Ok(());
+    }
+    // SAFETY: as in `clear_kernel_errors`; the call ran on this same thread.
+    let recursed = unsafe { (*state.0).error.replace(0) != 0 };
+    if recursed {
         return Err(errors::kernel_recursion(name));
     }
     if callee.bounds_checked() {

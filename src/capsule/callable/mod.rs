@@ -24,8 +24,13 @@ use super::types::{signature_from_object, PySignature};
 mod capsule_protocol;
 mod cython;
 mod export;
+mod vectorcall;
 
 pub(crate) use capsule_protocol::{make_capsule, USER_DATA_CAPSULE};
+pub(crate) use vectorcall::{into_object, take_pending, FastTypeCell};
+
+/// The subtype of `NativeCallable` its instances have (see [`vectorcall`]).
+static FAST_TYPE: FastTypeCell = FastTypeCell::new();
 
 /// A native function that Python, scipy, Cython, ctypes, cffi and Numba can all call.
 ///
@@ -63,6 +68,9 @@ pub struct NativeCallable {
     pub(crate) writes: Option<Vec<bool>>,
     /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
     bounds_checked: bool,
+    /// Whether the code may leave an error in this thread's kernel runtime state (true
+    /// unless it is a kernel known to record none: unchecked, and making no calls).
+    records_errors: bool,
     /// `(module, capsule key)` for a Cython function, so it can be pickled by name.
     origin: Option<Py<PyAny>>,
     plan: OnceLock<Arc<CallPlan>>,
@@ -113,6 +121,7 @@ impl NativeCallable {
             code: None,
             writes: None,
             bounds_checked: false,
+            records_errors: true,
             origin: None,
             plan: OnceLock::new(),
             fast: OnceLock::new(),
@@ -130,16 +139,19 @@ impl NativeCallable {
     }
 
     /// This callable as a compiled kernel: its code, which parameters it writes through,
-    /// and whether it records index errors.
+    /// whether it records index errors, and whether it makes calls (only then can it find
+    /// the stack nearly full and record a recursion error).
     pub(crate) fn with_kernel_code(
         self,
         code: Arc<CodeMemory>,
         writes: Vec<bool>,
         bounds_checked: bool,
+        makes_calls: bool,
     ) -> Self {
         let mut nc = self.with_code(code);
         nc.writes = Some(writes);
         nc.bounds_checked = bounds_checked;
+        nc.records_errors = bounds_checked || makes_calls;
         nc
     }
 
@@ -153,9 +165,37 @@ impl NativeCallable {
         self.bounds_checked
     }
 
+    /// Whether a call can leave an error in the kernel runtime state (see `records_errors`).
+    pub(crate) fn records_errors(&self) -> bool {
+        self.records_errors
+    }
+
     /// Whether calls from Python release the GIL.
     pub(crate) fn nogil(&self) -> bool {
         self.nogil.load(Ordering::Relaxed)
+    }
+
+    /// The Python object for this callable: an instance of the subtype that takes calls
+    /// by vectorcall.
+    pub(crate) fn into_bound(self, py: Python<'_>) -> PyResult<Bound<'_, NativeCallable>> {
+        let base = py.get_type::<NativeCallable>();
+        let obj = into_object(py, self, &FAST_TYPE, &base, c"nativecall.NativeCallable")?;
+        // SAFETY: the subtype derives from NativeCallable.
+        Ok(unsafe { obj.cast_into_unchecked() })
+    }
+
+    /// Call from Python with positional `args`: scalar signatures through a generated
+    /// invoker, the rest through libffi.
+    pub(crate) fn call_from_python<'py>(
+        &self,
+        py: Python<'py>,
+        args: call::Args<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(entry) = self.fast.get_or_init(|| FastEntry::for_callable(self)) {
+            return call::call_fast(py, self, entry, args);
+        }
+        let plan = self.plan()?;
+        call::call_native(py, self, plan, args)
     }
 
     fn plan(&self) -> PyResult<Arc<CallPlan>> {
@@ -174,6 +214,12 @@ impl NativeCallable {
 
 #[pymethods]
 impl NativeCallable {
+    /// Takes the value `into_bound` left for this thread; refuses a call from Python.
+    #[new]
+    fn __new__() -> PyResult<Self> {
+        take_pending::<Self>("NativeCallable")
+    }
+
     /// Wrap a raw code address.
     ///
     /// **Unsafe**: nothing can check that `address` is a function with `signature`,
@@ -181,38 +227,39 @@ impl NativeCallable {
     /// when called. Pass `owner=` to keep whatever owns the code alive.
     #[staticmethod]
     #[pyo3(signature = (address, signature, owner=None, name=None))]
-    fn from_address(
-        py: Python<'_>,
+    fn from_address<'py>(
+        py: Python<'py>,
         address: usize,
-        signature: &Bound<'_, PyAny>,
+        signature: &Bound<'py, PyAny>,
         owner: Option<Py<PyAny>>,
         name: Option<String>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<Bound<'py, Self>> {
         let sig = signature_from_object(signature)?;
         let name = name.unwrap_or_else(|| format!("native@{address:#x}"));
-        NativeCallable::new(address, sig, name, owner.unwrap_or_else(|| py.None()))
+        NativeCallable::new(address, sig, name, owner.unwrap_or_else(|| py.None()))?.into_bound(py)
     }
 
     /// A callable from a PyCapsule: the signature is the capsule's name, or `signature`.
     /// With `cython=True` Cython's hidden parameters are hidden and filled.
     #[staticmethod]
     #[pyo3(signature = (capsule, signature=None, name=None, cython=false, user_data=None, origin=None))]
-    fn _from_capsule(
-        capsule: &Bound<'_, PyAny>,
-        signature: Option<&Bound<'_, PyAny>>,
+    fn _from_capsule<'py>(
+        capsule: &Bound<'py, PyAny>,
+        signature: Option<&Bound<'py, PyAny>>,
         name: Option<String>,
         cython: bool,
         user_data: Option<Py<PyAny>>,
         origin: Option<Py<PyAny>>,
-    ) -> PyResult<Self> {
-        capsule_protocol::from_capsule(capsule, signature, name, cython, user_data, origin)
+    ) -> PyResult<Bound<'py, Self>> {
+        capsule_protocol::from_capsule(capsule, signature, name, cython, user_data, origin)?
+            .into_bound(capsule.py())
     }
 
     /// The same code under another, ABI-equal spelling of its signature.
-    pub(crate) fn _respelled(
-        slf: &Bound<'_, Self>,
-        signature: &Bound<'_, PyAny>,
-    ) -> PyResult<Self> {
+    pub(crate) fn _respelled<'py>(
+        slf: &Bound<'py, Self>,
+        signature: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
         let me = slf.get();
         let sig = me.export_signature(Some(signature))?;
         let mut nc = NativeCallable::new(
@@ -226,7 +273,7 @@ impl NativeCallable {
         nc.user_data = me.user_data.as_ref().map(|u| u.clone_ref(slf.py()));
         nc.origin = me.origin.as_ref().map(|o| o.clone_ref(slf.py()));
         nc.nogil = AtomicBool::new(me.nogil());
-        Ok(nc)
+        nc.into_bound(slf.py())
     }
 
     /// The address of the code, as an int.
@@ -270,7 +317,8 @@ impl NativeCallable {
     }
 
     /// Call the native function: scalar signatures through a generated invoker, the
-    /// rest through libffi; arguments by position only.
+    /// rest through libffi; arguments by position only. (Instances made by nativecall
+    /// are taken by vectorcall before this is reached; see [`vectorcall`].)
     #[pyo3(signature = (*args, **kwargs))]
     fn __call__<'py>(
         &self,
@@ -286,11 +334,9 @@ impl NativeCallable {
                 .collect::<Vec<_>>();
             return Err(super::errors::keywords_refused(self, &names));
         }
-        if let Some(entry) = self.fast.get_or_init(|| FastEntry::for_callable(self)) {
-            return call::call_fast(py, self, entry, args);
-        }
-        let plan = self.plan()?;
-        call::call_native(py, self, plan, args)
+        let args: Vec<_> = args.iter().map(|a| a.as_ptr()).collect();
+        // `args` (the tuple) holds every item alive for the call.
+        self.call_from_python(py, &args)
     }
 
     /// Whether calls from Python release the GIL (`nogil=True` on `native` and `jit`).

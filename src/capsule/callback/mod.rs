@@ -222,7 +222,7 @@ pub(crate) fn callback<'py>(
         },
     )?;
     let nc = NativeCallable::new(address, sig, name, owner.into_any().unbind())?;
-    Bound::new(py, nc)
+    nc.into_bound(py)
 }
 
 /// The result returned when the Python function raised (see [`callback`]).

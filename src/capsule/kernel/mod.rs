@@ -18,7 +18,7 @@ mod ir_decode;
 // The decoder reports IR it cannot read as the compiler does.
 use super::errors::KernelCompileFailure;
 
-use super::callable::NativeCallable;
+use super::callable::{into_object, take_pending, FastTypeCell, NativeCallable};
 
 static LIVE_KERNELS: AtomicUsize = AtomicUsize::new(0);
 
@@ -29,7 +29,7 @@ pub(crate) fn live_kernels() -> usize {
 
 /// A kernel compiled from Python source by `@nativecall.jit`: a NativeCallable whose
 /// code nativecall generated and owns.
-#[pyclass(extends = NativeCallable, module = "nativecall", name = "Kernel", frozen)]
+#[pyclass(extends = NativeCallable, module = "nativecall", name = "Kernel", frozen, subclass)]
 pub struct Kernel {
     py_func: Py<PyAny>,
     ir: Arc<Function>,
@@ -51,8 +51,17 @@ impl Drop for Kernel {
     }
 }
 
+/// The subtype of `Kernel` kernels have: calls by vectorcall (see `callable::vectorcall`).
+static FAST_TYPE: FastTypeCell = FastTypeCell::new();
+
 #[pymethods]
 impl Kernel {
+    /// Takes the value `_compile_kernel` left for this thread; refuses a call from Python.
+    #[new]
+    fn __new__() -> PyResult<PyClassInitializer<Self>> {
+        take_pending::<PyClassInitializer<Self>>("Kernel")
+    }
+
     /// The Python function the kernel was compiled from.
     #[getter]
     fn py_func(&self, py: Python<'_>) -> Py<PyAny> {
@@ -109,7 +118,7 @@ pub(crate) fn _compile_kernel(
     py_func: Py<PyAny>,
     keep: Py<PyAny>,
     recipe: Py<PyAny>,
-) -> PyResult<Py<Kernel>> {
+) -> PyResult<Py<PyAny>> {
     // Reading recurses over the IR as typing and code generation do: with room, too.
     let ir = ir.clone().unbind();
     let f = py
@@ -129,7 +138,12 @@ pub(crate) fn _compile_kernel(
         f.name.clone(),
         keep,
     )?
-    .with_kernel_code(compiled.code.clone(), writes, f.boundscheck);
+    .with_kernel_code(
+        compiled.code.clone(),
+        writes,
+        f.boundscheck,
+        jit::makes_calls(&f.body),
+    );
     LIVE_KERNELS.fetch_add(1, Ordering::Relaxed);
     let kernel = Kernel {
         py_func,
@@ -138,5 +152,7 @@ pub(crate) fn _compile_kernel(
         compile_seconds,
         recipe,
     };
-    Py::new(py, PyClassInitializer::from(nc).add_subclass(kernel))
+    let init = PyClassInitializer::from(nc).add_subclass(kernel);
+    let base = py.get_type::<Kernel>();
+    Ok(into_object(py, init, &FAST_TYPE, &base, c"nativecall.Kernel")?.unbind())
 }

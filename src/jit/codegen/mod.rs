@@ -18,7 +18,8 @@ mod view;
 
 use value::{ArrayView, KValue};
 
-use prologue::{entry_for, makes_calls};
+use prologue::entry_for;
+pub(crate) use prologue::makes_calls;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -50,7 +50,7 @@ pub(super) fn entry_for(
 }
 
 /// Whether `body` calls anything but builtins (only such a kernel can recurse).
-pub(super) fn makes_calls(body: &[Stmt]) -> bool {
+pub(crate) fn makes_calls(body: &[Stmt]) -> bool {
     pub(super) fn expr(e: &Expr) -> bool {
         match e {
             Expr::Call(Callee::Builtin(_), args, _) => args.iter().any(expr),
