@@ -134,7 +134,7 @@ fn translate(
     };
     // A kernel that makes calls checks the stack around each; its body takes this
     // thread's StackState as a last, hidden parameter from a small entry function.
-    let guarded = !ufunc && entry.is_none() && makes_calls(&f.body);
+    let guarded = !ufunc && entry.is_none() && makes_calls(f, &f.body);
     let mut body_sig = csig.clone();
     if guarded {
         body_sig.params.push(ir::AbiParam::new(pointer_type()));
@@ -282,6 +282,13 @@ struct UfuncLoop {
     index: Variable,
 }
 
+/// Where the body of a kernel inlined into its caller (see [`Gen::inline`]) goes on at a
+/// `return`: `join`, which takes the returned value (of type `ret`) as its parameter.
+struct Inlined {
+    join: ir::Block,
+    ret: Type,
+}
+
 struct Loop {
     head: ir::Block,
     exit: ir::Block,
@@ -314,6 +321,8 @@ struct Gen<'a, 'b> {
     /// For (array parameter, axis) pairs indexed by the variable `j` of an enclosing
     /// `for j` loop: `j` and the variable holding `j * byte stride` (see [`Gen::scaled_ivs`]).
     scaled: HashMap<(String, usize), (String, Variable)>,
+    /// While the body of an inlined kernel is generated, where its `return` goes.
+    inlined: Option<Inlined>,
 }
 
 type R<T> = Result<T, KernelError>;
@@ -358,20 +367,28 @@ impl<'a, 'b> Gen<'a, 'b> {
             has_fma,
             lower_bounds: HashMap::new(),
             scaled: HashMap::new(),
+            inlined: None,
         }
         .declare(types)
     }
 
     fn declare(mut self, types: &Types) -> Self {
+        self.vars = self.variables(types);
+        self
+    }
+
+    /// Fresh Cranelift variables for each local of `types`, one per part of its value.
+    fn variables(&mut self, types: &Types) -> HashMap<String, (Vec<Variable>, Type)> {
+        let mut out = HashMap::with_capacity(types.order.len());
         for name in &types.order {
             let t = types.vars[name].clone();
             let vars = KValue::part_types(&t)
                 .into_iter()
                 .map(|ty| self.b.declare_var(ty))
                 .collect();
-            self.vars.insert(name.clone(), (vars, t));
+            out.insert(name.clone(), (vars, t));
         }
-        self
+        out
     }
 
     /// The value of local `name`, and its type.
@@ -425,7 +442,19 @@ impl<'a, 'b> Gen<'a, 'b> {
     }
 
     /// Return the kernel's error value (NaN, 0 or nothing) after an error was recorded.
+    /// In the body of an inlined kernel, that kernel's error value goes to its caller,
+    /// as its `return` would have given it.
     fn return_error_value(&mut self) {
-        adapt::return_error_value(&mut self.b);
+        match &self.inlined {
+            Some(frame) => {
+                let join = frame.join;
+                let rets: Vec<Value> = match &frame.ret {
+                    Type::Void => vec![],
+                    t => vec![adapt::error_value(&mut self.b, clif(t))],
+                };
+                self.b.ins().jump(join, &args(&rets));
+            }
+            None => adapt::return_error_value(&mut self.b),
+        }
     }
 }
