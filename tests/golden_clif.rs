@@ -369,6 +369,43 @@ fn a_kernel_calling_a_small_kernel_inlines_it_as_its_golden_clif_shows() {
 }
 
 #[test]
+fn a_loop_accumulating_in_a_pointer_element_keeps_it_in_a_register_as_its_golden_clif_shows() {
+    // result[0] = 0.0
+    // for i in range(n): result[0] += values[i]
+    // return 1
+    // Entry: the loop runs and result[0] lies outside values[0..n]; then the loop adds into
+    // a block parameter and result[0] is stored once after it. Otherwise the original loop.
+    let ptr = Type::pointer(Type::F64);
+    let element = |p: &str, i: Expr| (Expr::Name(p.into(), sp(1)), vec![i]);
+    let (result, zero) = element("result", int(0));
+    let f = kernel(
+        "accumulate",
+        &[("values", ptr.clone()), ("n", I64), ("result", ptr)],
+        Some(I64),
+        vec![
+            Stmt::Store(result.clone(), zero.clone(), Expr::Float(0.0, sp(2)), sp(2)),
+            Stmt::For {
+                var: "i".into(),
+                start: int(0),
+                stop: name("n"),
+                step: int(1),
+                body: vec![Stmt::AugStore(
+                    result,
+                    zero,
+                    BinOp::Add,
+                    index("values", vec![name("i")]),
+                    sp(4),
+                )],
+                orelse: vec![],
+                span: sp(3),
+            },
+            ret(int(1)),
+        ],
+    );
+    check("promoted_accumulator", &f, None);
+}
+
+#[test]
 fn a_kernel_entered_as_quads_integrand_matches_its_golden_clif() {
     // f(x, y) = x * y, called by scipy.integrate.quad as double (int n, double *xx)
     let f = kernel(

@@ -11,6 +11,7 @@ mod array;
 mod call;
 mod expr;
 mod prologue;
+mod promote;
 mod stmt;
 mod value;
 mod view;
@@ -323,6 +324,8 @@ struct Gen<'a, 'b> {
     scaled: HashMap<(String, usize), (String, Variable)>,
     /// While the body of an inlined kernel is generated, where its `return` goes.
     inlined: Option<Inlined>,
+    /// How many loops keep a pointer element in a variable (see `promote`).
+    promoted: usize,
 }
 
 type R<T> = Result<T, KernelError>;
@@ -368,6 +371,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             lower_bounds: HashMap::new(),
             scaled: HashMap::new(),
             inlined: None,
+            promoted: 0,
         }
         .declare(types)
     }

@@ -130,7 +130,11 @@ impl Gen<'_, '_> {
                 body,
                 orelse,
                 ..
-            } => self.for_range(var, start, stop, step, body, orelse)?,
+            } => {
+                if !self.promoted_loop(var, start, stop, step, body, orelse)? {
+                    self.for_range(var, start, stop, step, body, orelse)?
+                }
+            }
             Stmt::Break(_) => {
                 let l = self.loops.last_mut().expect("typed: break inside a loop");
                 l.broke = true;
