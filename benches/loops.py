@@ -136,6 +136,15 @@ def window_filter(values, n, out, w):
     return 1
 
 
+def mean_into_result(values, n, result, w):
+    """scipy's ndimage tutorial callback: the loop accumulates in ``result[0]``."""
+    result[0] = 0.0
+    for i in range(n):
+        result[0] += values[i]
+    result[0] = w * result[0] / n
+    return 1
+
+
 C_SOURCE = r"""
 #include <stdint.h>
 #include <stddef.h>
@@ -219,6 +228,14 @@ int window_filter(double *values, ptrdiff_t n, double *out, void *data) {
     double w = *(double *)data, s = 0.0, lo = values[0];
     for (ptrdiff_t i = 0; i < n; i++) { s += values[i]; lo = values[i] < lo ? values[i] : lo; }
     out[0] = w * (s / n - lo);
+    return 1;
+}
+
+int mean_into_result(double *values, ptrdiff_t n, double *result, void *data) {
+    double w = *(double *)data;
+    result[0] = 0.0;
+    for (ptrdiff_t i = 0; i < n; i++) result[0] += values[i];
+    result[0] = w * result[0] / n;
     return 1;
 }
 """
@@ -431,6 +448,43 @@ def filter_row(lib, size, numba):
     return row
 
 
+def result_filter_row(lib, size, numba):
+    """The tutorial's callback, accumulating in ``result[0]`` inside its loop."""
+    from scipy import LowLevelCallable, ndimage
+
+    image = np.random.default_rng(4).random((size, size))
+    weight = 2.0
+    kernel, kt = _jit("int32(float64*, intp, float64*, float64)", mean_into_result)
+    llc = kernel.lowlevelcallable(FILTER_SIGNATURE, user_data=(weight,))
+    ways = {"nativecall": lambda: ndimage.generic_filter(image, llc, size=5)}
+    keep = ctypes.c_double(weight)
+    c_ptr = ctypes.cast(lib.mean_into_result, ctypes.c_void_p).value
+    cfunc_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(F64), ctypes.c_ssize_t, ctypes.POINTER(F64), ctypes.c_void_p)
+    c_llc = LowLevelCallable(cfunc_type(c_ptr), ctypes.cast(ctypes.pointer(keep), ctypes.c_void_p), signature=FILTER_SIGNATURE)
+    ways["gcc"] = lambda: ndimage.generic_filter(image, c_llc, size=5)
+    nt = None
+    if numba is not None:
+
+        def make():
+            @numba.cfunc("intc(CPointer(float64), intp, CPointer(float64), voidptr)")
+            def nb(values, n, result, data):
+                w = numba.carray(data, 1, numba.float64)[0]
+                result[0] = 0.0
+                for i in range(n):
+                    result[0] += values[i]
+                result[0] = w * result[0] / n
+                return 1
+
+            return nb
+
+        nb, nt = _timed(make)
+        nb_llc = LowLevelCallable(nb.ctypes, ctypes.cast(ctypes.pointer(keep), ctypes.c_void_p), signature=FILTER_SIGNATURE)
+        ways["numba"] = lambda: ndimage.generic_filter(image, nb_llc, size=5)
+    row = Row(f"generic_filter 5x5 callback, result[0] += v, {size}x{size}", ways, {"nativecall": kt, "numba": nt})
+    row.keep = (keep, llc, c_llc)
+    return row
+
+
 def _same(x, y, rel_tol):
     if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
         return np.allclose(x, y, rtol=rel_tol, atol=0)
@@ -468,6 +522,7 @@ def rows(lib, scale, numba):
     yield lambda: stencil_row(lib, max(8, int(1000 * math.sqrt(scale))), 5, True, numba)
     yield lambda: convolve_row(lib, s(1_000_000), 16, numba)
     yield lambda: filter_row(lib, max(16, int(400 * math.sqrt(scale))), numba)
+    yield lambda: result_filter_row(lib, max(16, int(400 * math.sqrt(scale))), numba)
     yield lambda: calls_row(lib, s(20_000_000), numba)
 
 

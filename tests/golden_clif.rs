@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use nativecall::abi::{IntType, Signature, Type};
 use nativecall::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, PythonVersion, Stmt,
+    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, PythonVersion, Stmt, UnaryOp,
 };
 use nativecall::jit::{clif_listing, runtime, ArgSource, CountGuard, Entry};
 
@@ -307,6 +307,102 @@ fn a_recursive_kernel_with_its_stack_check_matches_its_golden_clif() {
         ],
     );
     check("recursive_stack_check", &f, None);
+}
+
+/// `weight(a, i)`: `x = a[i]; if x < 0.0: return -x; return 2.0 * x` (two returns, an
+/// array parameter), and `total(a)`, which sums it over `a` in a loop.
+fn weight_and_total() -> (Function, Function) {
+    let arr = Type::array(Type::F64, 1);
+    let weight = kernel(
+        "weight",
+        &[("a", arr.clone()), ("i", I64)],
+        Some(Type::F64),
+        vec![
+            Stmt::Assign(vec!["x".into()], vec![index("a", vec![name("i")])], sp(2)),
+            Stmt::If(
+                Expr::Compare(
+                    Box::new(name("x")),
+                    vec![(CmpOp::Lt, Expr::Float(0.0, sp(3)))],
+                    sp(3),
+                ),
+                vec![ret(Expr::Unary(UnaryOp::Neg, Box::new(name("x")), sp(3)))],
+                vec![],
+                sp(3),
+            ),
+            ret(bin(BinOp::Mul, Expr::Float(2.0, sp(4)), name("x"))),
+        ],
+    );
+    let total = kernel(
+        "total",
+        &[("a", arr)],
+        Some(Type::F64),
+        vec![
+            Stmt::Assign(vec!["s".into()], vec![Expr::Float(0.0, sp(2))], sp(2)),
+            Stmt::For {
+                var: "i".into(),
+                start: int(0),
+                stop: Expr::Shape(Box::new(name("a")), 0, sp(3)),
+                step: int(1),
+                body: vec![Stmt::AugAssign(
+                    "s".into(),
+                    BinOp::Add,
+                    call_native(0, vec![name("a"), name("i")]),
+                    sp(4),
+                )],
+                orelse: vec![],
+                span: sp(3),
+            },
+            ret(name("s")),
+        ],
+    );
+    (weight, total)
+}
+
+#[test]
+fn a_kernel_calling_a_small_kernel_inlines_it_as_its_golden_clif_shows() {
+    // The loop has no call and no stack check: `weight`'s body is in it, reading the
+    // caller's view of `a` (no descriptor loads), both returns jumping to one join block.
+    let (weight, mut total) = weight_and_total();
+    let (callee, _code) = kernel_callee(weight);
+    total.natives.push(callee);
+    check("inlined_call", &total, None);
+}
+
+#[test]
+fn a_loop_accumulating_in_a_pointer_element_keeps_it_in_a_register_as_its_golden_clif_shows() {
+    // result[0] = 0.0
+    // for i in range(n): result[0] += values[i]
+    // return 1
+    // Entry: the loop runs and result[0] lies outside values[0..n]; then the loop adds into
+    // a block parameter and result[0] is stored once after it. Otherwise the original loop.
+    let ptr = Type::pointer(Type::F64);
+    let element = |p: &str, i: Expr| (Expr::Name(p.into(), sp(1)), vec![i]);
+    let (result, zero) = element("result", int(0));
+    let f = kernel(
+        "accumulate",
+        &[("values", ptr.clone()), ("n", I64), ("result", ptr)],
+        Some(I64),
+        vec![
+            Stmt::Store(result.clone(), zero.clone(), Expr::Float(0.0, sp(2)), sp(2)),
+            Stmt::For {
+                var: "i".into(),
+                start: int(0),
+                stop: name("n"),
+                step: int(1),
+                body: vec![Stmt::AugStore(
+                    result,
+                    zero,
+                    BinOp::Add,
+                    index("values", vec![name("i")]),
+                    sp(4),
+                )],
+                orelse: vec![],
+                span: sp(3),
+            },
+            ret(int(1)),
+        ],
+    );
+    check("promoted_accumulator", &f, None);
 }
 
 #[test]

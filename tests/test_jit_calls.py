@@ -23,7 +23,8 @@ def test_a_kernel_calls_another_kernel_and_keeps_it_alive():
         return math.sqrt(sq(a) + sq(b))
 
     assert norm(3.0, 4.0) == 5.0
-    assert "call_indirect" in norm.inspect_ir()
+    # A kernel this small is inlined (tests/test_jit_inlining.py); it is kept alive all the same.
+    assert "call_indirect" not in norm.inspect_ir()
     gc.collect()  # kernels earlier tests left as garbage must not be counted as freed here
     kernels = nativecall.stats()["kernels"]
     del sq

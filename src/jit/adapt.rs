@@ -161,15 +161,17 @@ pub(super) fn return_error_value(b: &mut FunctionBuilder<'_>) {
         .iter()
         .map(|r| r.value_type)
         .collect();
-    let rets: Vec<Value> = returns
-        .into_iter()
-        .map(|t| match t {
-            ir::types::F64 => b.ins().f64const(f64::NAN),
-            ir::types::F32 => b.ins().f32const(f32::NAN),
-            t => b.ins().iconst(t, 0),
-        })
-        .collect();
+    let rets: Vec<Value> = returns.into_iter().map(|t| error_value(b, t)).collect();
     b.ins().return_(&rets);
+}
+
+/// The error value of Cranelift type `t`: NaN for floats, 0 otherwise.
+pub(super) fn error_value(b: &mut FunctionBuilder<'_>, t: ir::Type) -> Value {
+    match t {
+        ir::types::F64 => b.ins().f64const(f64::NAN),
+        ir::types::F32 => b.ins().f32const(f32::NAN),
+        t => b.ins().iconst(t, 0),
+    }
 }
 
 /// Emit `guard`: return the error value (see [`return_error_value`]) unless the count in

@@ -393,6 +393,9 @@ pub struct NativeTarget {
     /// Which visible parameters' arrays the function writes (`None`: unknown, so
     /// every array it is given counts as written).
     pub writes: Option<Vec<bool>>,
+    /// The kernel's own IR when the function is a kernel nativecall compiled from it
+    /// (with no other entry): what lets a caller inline a small one.
+    pub kernel: Option<std::sync::Arc<Function>>,
 }
 
 /// A callee with one or more candidate signatures (Cython fused functions have several).

@@ -2,8 +2,13 @@
 //! file uses every builder, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
 use nativecall::abi::{IntType, Type};
-use nativecall::jit::ir::{BinOp, Builtin, Callee, Expr, Function, PythonVersion, Span, Stmt};
+use nativecall::jit::ir::{
+    BinOp, Builtin, Callee, Expr, Function, NativeTarget, Overloads, PythonVersion, Span, Stmt,
+};
+use nativecall::jit::{compile, Compiled};
 
 /// `int64`.
 pub const I64: Type = Type::Int(IntType::I64);
@@ -87,4 +92,35 @@ pub fn sum_squares(fname: &str) -> Function {
             ret(name("s")),
         ],
     )
+}
+
+/// `callee` compiled, and the native callee a kernel's `natives` lists for it (with its
+/// IR, as the frontend gives a kernel): keep the `Compiled` alive while its code is used.
+pub fn kernel_callee(callee: Function) -> (Overloads, Compiled) {
+    let compiled = compile(&callee).expect("the callee compiles");
+    let target = NativeTarget {
+        name: callee.name.clone(),
+        address: compiled.address,
+        visible: compiled.signature.clone(),
+        raw: compiled.signature.clone(),
+        hidden: vec![],
+        writes: Some(
+            callee
+                .params
+                .iter()
+                .map(|(n, _)| compiled.types.written.contains(n))
+                .collect(),
+        ),
+        kernel: Some(Arc::new(callee)),
+    };
+    let overloads = Overloads {
+        name: target.name.clone(),
+        targets: vec![target],
+    };
+    (overloads, compiled)
+}
+
+/// A call of `natives[i]`.
+pub fn call_native(i: usize, args: Vec<Expr>) -> Expr {
+    Expr::Call(Callee::Native(i), args, sp(1))
 }

@@ -14,7 +14,7 @@ Sections:
   Python through ``nativecall.callback`` against ctypes and cffi callbacks;
 - numba-ports: Numba cfunc callbacks ported by changing the import (a ``carray``
   generic_filter, a complex integrand, an ``x ** 2`` integrand), each against the Numba
-  original through the same scipy consumer, with both compile times.
+  original through the same scipy consumer, with both compile times;
 - calls: what one call costs from Python (kernels, ``native()`` C functions, array
   arguments, ``from_dlpack``) and from a ``numba.njit`` loop, in ns per call with ratios
   (see ``nativecall._tools.call_bench``).

@@ -139,19 +139,20 @@ impl NativeCallable {
     }
 
     /// This callable as a compiled kernel: its code, which parameters it writes through,
-    /// whether it records index errors, and whether it makes calls (only then can it find
-    /// the stack nearly full and record a recursion error).
+    /// whether it checks indices (index errors are reported), and whether its code can
+    /// record any error in the thread's runtime state (code generation says: it calls an
+    /// error helper, or checks the stack around calls).
     pub(crate) fn with_kernel_code(
         self,
         code: Arc<CodeMemory>,
         writes: Vec<bool>,
         bounds_checked: bool,
-        makes_calls: bool,
+        records_errors: bool,
     ) -> Self {
         let mut nc = self.with_code(code);
         nc.writes = Some(writes);
         nc.bounds_checked = bounds_checked;
-        nc.records_errors = bounds_checked || makes_calls;
+        nc.records_errors = records_errors;
         nc
     }
 

@@ -96,6 +96,10 @@ fn overloads_from(n: &Node<'_>) -> PyResult<Overloads> {
         .cast::<PyList>()?
         .iter()
         .map(|nc| {
+            let kernel = nc
+                .cast::<super::Kernel>()
+                .ok()
+                .map(|k| k.get().ir().clone());
             let nc = nc.cast::<NativeCallable>()?.get();
             Ok(NativeTarget {
                 name: nc.name.clone(),
@@ -104,6 +108,7 @@ fn overloads_from(n: &Node<'_>) -> PyResult<Overloads> {
                 raw: (*nc.raw_signature).clone(),
                 hidden: nc.hidden_bits(),
                 writes: nc.writes.clone(),
+                kernel,
             })
         })
         .collect::<PyResult<_>>()?;

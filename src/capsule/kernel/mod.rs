@@ -142,7 +142,7 @@ pub(crate) fn _compile_kernel(
         compiled.code.clone(),
         writes,
         f.boundscheck,
-        jit::makes_calls(&f.body),
+        compiled.records_errors,
     );
     LIVE_KERNELS.fetch_add(1, Ordering::Relaxed);
     let kernel = Kernel {

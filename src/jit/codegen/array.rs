@@ -175,6 +175,18 @@ impl Gen<'_, '_> {
         self.b.switch_to_block(good);
     }
 
+    /// Record an error and return the error value unless the array `tensor` describes has
+    /// `ndim` dimensions.
+    pub(super) fn check_ndim(&mut self, tensor: Value, ndim: u32) {
+        let flags = MemFlagsData::trusted();
+        let got = self.b.ins().load(clt::I32, flags, tensor, at::NDIM);
+        let got = self.b.ins().sextend(clt::I64, got);
+        let want = self.b.ins().iconst(clt::I64, ndim as i64);
+        let wrong = self.b.ins().icmp(IntCC::NotEqual, got, want);
+        let minus = self.b.ins().iconst(clt::I64, -1);
+        self.fail_if(wrong, &[minus, got, want]);
+    }
+
     /// Read an array parameter's descriptor once, at entry: data (with byte_offset),
     /// shape, and strides in elements (compact row-major when the producer gave none, or
     /// when the type says C-contiguous: then the producer's strides are not read).
@@ -187,12 +199,7 @@ impl Gen<'_, '_> {
     ) -> ArrayView {
         let flags = MemFlagsData::trusted();
         if self.f.boundscheck {
-            let got = self.b.ins().load(clt::I32, flags, tensor, at::NDIM);
-            let got = self.b.ins().sextend(clt::I64, got);
-            let want = self.b.ins().iconst(clt::I64, ndim as i64);
-            let wrong = self.b.ins().icmp(IntCC::NotEqual, got, want);
-            let minus = self.b.ins().iconst(clt::I64, -1);
-            self.fail_if(wrong, &[minus, got, want]);
+            self.check_ndim(tensor, ndim);
         }
         let data = self.b.ins().load(self.ptr, flags, tensor, at::DATA);
         let byte_offset = self.b.ins().load(clt::I64, flags, tensor, at::BYTE_OFFSET);

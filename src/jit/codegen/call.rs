@@ -8,12 +8,197 @@ use crate::abi::{Signature, Type};
 
 use super::*;
 use crate::jit::adapt::clif_signature;
-use crate::jit::ir::{Builtin, Callee, CmpOp, Expr, MathFn, Span};
+use crate::jit::ir::{Builtin, Callee, CmpOp, Expr, Function, MathFn, Span, Stmt};
 use crate::jit::runtime;
-use crate::jit::typing::{is_float, CompileError, I64};
+use crate::jit::typing::{is_float, CompileError, Typer, I64};
 use crate::jit::JitError;
 
-impl Gen<'_, '_> {
+/// The most statements and expressions a kernel may have (those of the kernels it inlines
+/// in turn included) for its callers to generate its body in theirs instead of calling it.
+pub(super) const INLINE_NODES: usize = 120;
+
+/// How deeply inlined kernels may nest.
+const INLINE_DEPTH: usize = 4;
+
+/// Whether calls to `f.natives[i]` are inlined: each candidate is a kernel small enough
+/// (see [`INLINE_NODES`]) that calls nothing but builtins and kernels inlined in turn,
+/// so the body it brings can never recurse; it takes and returns no complex numbers.
+pub(crate) fn inlines(f: &Function, i: usize) -> bool {
+    inline_size(f, i, 0).is_some()
+}
+
+/// How many nodes inlining a call to `f.natives[i]` brings (its largest candidate's).
+fn inline_size(f: &Function, i: usize, depth: usize) -> Option<usize> {
+    let targets = &f.natives.get(i)?.targets;
+    if targets.is_empty() || depth >= INLINE_DEPTH {
+        return None;
+    }
+    let mut most = 0;
+    for t in targets {
+        let g = t.kernel.as_deref()?;
+        let complex = |t: &Type| matches!(t, Type::Complex(_));
+        if !t.hidden.is_empty() || complex(&t.visible.ret) || t.visible.arg_types().any(complex) {
+            return None;
+        }
+        let mut n = 0;
+        for s in &g.body {
+            n += stmt_nodes(g, s, depth)?;
+        }
+        most = most.max(n);
+    }
+    (most <= INLINE_NODES).then_some(most)
+}
+
+/// The nodes of `s` (in `g`, inlined `depth` deep), or `None` if it makes a call that is
+/// not inlined.
+fn stmt_nodes(g: &Function, s: &Stmt, depth: usize) -> Option<usize> {
+    let e = |x: &Expr| expr_nodes(g, x, depth);
+    let block = |b: &[Stmt]| {
+        b.iter()
+            .map(|s| stmt_nodes(g, s, depth))
+            .sum::<Option<usize>>()
+    };
+    Some(
+        1 + match s {
+            Stmt::Assign(_, es, _) => es.iter().map(e).sum::<Option<usize>>()?,
+            Stmt::AugAssign(_, _, x, _) | Stmt::Expr(x, _) | Stmt::Return(Some(x), _) => e(x)?,
+            Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => {
+                e(p)? + idx.iter().map(e).sum::<Option<usize>>()? + e(v)?
+            }
+            Stmt::If(c, a, b, _) | Stmt::While(c, a, b, _) => e(c)? + block(a)? + block(b)?,
+            Stmt::For {
+                start,
+                stop,
+                step,
+                body,
+                orelse,
+                ..
+            } => e(start)? + e(stop)? + e(step)? + block(body)? + block(orelse)?,
+            Stmt::Return(None, _) | Stmt::Break(_) | Stmt::Continue(_) | Stmt::Pass => 0,
+        },
+    )
+}
+
+/// The nodes of `x` (in `g`, inlined `depth` deep), or `None` if it makes a call that is
+/// not inlined.
+fn expr_nodes(g: &Function, x: &Expr, depth: usize) -> Option<usize> {
+    let e = |x: &Expr| expr_nodes(g, x, depth);
+    let all = |xs: &[Expr]| xs.iter().map(e).sum::<Option<usize>>();
+    Some(
+        1 + match x {
+            Expr::Call(Callee::Builtin(_), a, _) => all(a)?,
+            Expr::Call(Callee::Native(i), a, _) => inline_size(g, *i, depth + 1)? + all(a)?,
+            Expr::Call(..) => return None,
+            Expr::Unary(_, a, _)
+            | Expr::Shape(a, _, _)
+            | Expr::Ndim(a, _)
+            | Expr::Cast(a, _, _) => e(a)?,
+            Expr::View(p, shape, _, _, _) => e(p)? + all(shape)?,
+            Expr::Binary(_, a, b, _) => e(a)? + e(b)?,
+            Expr::Compare(a, rest, _) => {
+                e(a)? + rest.iter().map(|(_, x)| e(x)).sum::<Option<usize>>()?
+            }
+            Expr::BoolOp(_, es, _) => all(es)?,
+            Expr::IfExp(c, a, b, _) => e(c)? + e(a)? + e(b)?,
+            Expr::Index(p, idx, _) => e(p)? + all(idx)?,
+            Expr::Field { base, index, .. } => e(base)? + e(index)?,
+            Expr::Int(..)
+            | Expr::Float(..)
+            | Expr::Complex(..)
+            | Expr::Bool(..)
+            | Expr::Null(_)
+            | Expr::Name(..)
+            | Expr::FuncRef(..) => 0,
+        },
+    )
+}
+
+impl<'a> Gen<'a, '_> {
+    /// `callee(cargs)`, a call that [`inlines`] says is inlined: the arguments are
+    /// evaluated and converted as for a call, then the callee's body is generated here
+    /// with its own locals (parameters bound to the arguments, the others zero), its
+    /// `return`s going to a join block that takes the returned value. An error inside it
+    /// (an index outside an array, a wrong ndim) records the error and gives the callee's
+    /// error value to the caller, which goes on as after a call.
+    fn inline(&mut self, callee: &'a Function, cargs: &[Expr]) -> R<(Value, Type)> {
+        let types = Typer::run(callee)?;
+        let mut vals = Vec::with_capacity(cargs.len());
+        for (a, (_, p)) in cargs.iter().zip(&callee.params) {
+            vals.push(match p {
+                // The caller's view of the array: its descriptor is not read again.
+                Type::Array { .. } => self.value(a)?.0,
+                _ => KValue::Scalar(self.expr_as(a, p)?),
+            });
+        }
+        // A parameter the callee never assigns keeps its argument's lower bound.
+        let bounds = callee
+            .params
+            .iter()
+            .zip(cargs)
+            .filter(|((n, t), _)| *t == I64 && !super::stmt::assigns(&callee.body, n))
+            .filter_map(|((n, _), a)| Some((n.clone(), self.lower_bound(a)?)))
+            .collect();
+        let join = self.b.create_block();
+        let ret = types.ret.clone();
+        if ret != Type::Void {
+            self.b.append_block_param(join, clif(&ret));
+        }
+        // The caller's views were read without an ndim check: the callee checks them.
+        let check_ndim = callee.boundscheck && !self.f.boundscheck;
+        let vars = self.variables(&types);
+        let caller = (
+            std::mem::replace(&mut self.f, callee),
+            std::mem::replace(&mut self.typer, Typer::with_types(callee, &types)),
+            std::mem::replace(&mut self.vars, vars),
+            std::mem::replace(&mut self.ret, ret.clone()),
+            std::mem::take(&mut self.loops),
+            std::mem::replace(&mut self.lower_bounds, bounds),
+            std::mem::take(&mut self.scaled),
+            self.inlined.replace(Inlined {
+                join,
+                ret: ret.clone(),
+            }),
+        );
+        let body = self.inline_body(&vals, check_ndim, join);
+        (
+            self.f,
+            self.typer,
+            self.vars,
+            self.ret,
+            self.loops,
+            self.lower_bounds,
+            self.scaled,
+            self.inlined,
+        ) = caller;
+        body?;
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        self.terminated = false;
+        let v = match ret {
+            Type::Void => self.b.ins().iconst(clt::I8, 0),
+            _ => self.b.block_params(join)[0],
+        };
+        Ok((v, ret))
+    }
+
+    /// The inlined callee's body, on its own locals bound to `vals`; it ends in `join`.
+    fn inline_body(&mut self, vals: &[KValue], check_ndim: bool, join: ir::Block) -> R<()> {
+        if check_ndim {
+            for (v, (_, t)) in vals.iter().zip(&self.f.params) {
+                if let (KValue::Array(view), Type::Array { ndim, .. }) = (v, t) {
+                    self.check_ndim(view.tensor, *ndim);
+                }
+            }
+        }
+        self.define_variables(vals);
+        self.block(&self.f.body)?;
+        if !self.terminated {
+            debug_assert_eq!(self.ret, Type::Void, "typed: only a void kernel ends");
+            self.b.ins().jump(join, &[]);
+        }
+        Ok(())
+    }
+
     /// Around a call that may reach this kernel again (directly, or through a function
     /// pointer or native code), in a kernel that checks the stack: `before`, return the
     /// error value if the stack pointer is below this thread's limit (marking the thread
@@ -55,7 +240,10 @@ impl Gen<'_, '_> {
         self.b.switch_to_block(good);
     }
 
+    /// A call of a runtime helper that records an error for the thread (an index out of
+    /// range, an empty reduction); the kernel then [records errors](Gen::records_errors).
     pub(super) fn call_void_helper(&mut self, address: usize, vals: &[Value]) {
+        self.records_errors = true;
         let mut sig = ir::Signature::new(self.call_conv);
         sig.params
             .extend(vals.iter().map(|_| ir::AbiParam::new(clt::I64)));
@@ -100,6 +288,14 @@ impl Gen<'_, '_> {
                     types.push(self.ty(a)?);
                 }
                 let k = self.typer.resolve(*i, cargs, &types, span)?;
+                let f: &'a Function = self.f;
+                if inlines(f, *i) {
+                    let callee = f.natives[*i].targets[k].kernel.as_deref();
+                    let (v, t) = self.inline(callee.expect("an inlined kernel"), cargs)?;
+                    // Complex results are not inlined (see `inline_size`): one part or none.
+                    let parts = if t == Type::Void { Vec::new() } else { vec![v] };
+                    return Ok((parts, t));
+                }
                 let target = self.f.natives[*i].targets[k].clone();
                 let mut vals = Vec::with_capacity(cargs.len());
                 for (a, p) in cargs.iter().zip(target.visible.arg_types()) {

@@ -12,14 +12,14 @@ mod call;
 mod complex;
 mod expr;
 mod prologue;
+mod promote;
 mod stmt;
 mod value;
 mod view;
 
 use value::{ArrayView, KValue};
 
-use prologue::entry_for;
-pub(crate) use prologue::makes_calls;
+use prologue::{entry_for, makes_calls};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -81,6 +81,10 @@ pub struct Compiled {
     pub types: Types,
     /// The kernel's C signature.
     pub signature: Signature,
+    /// Whether the code can leave an error in the thread's runtime state (it calls a
+    /// runtime error helper, or checks the stack around calls); callers need not look
+    /// for one after code that cannot.
+    pub records_errors: bool,
 }
 
 /// The C signature of `f` once its return type is known.
@@ -101,9 +105,17 @@ pub struct Entry {
     pub guard: Option<CountGuard>,
 }
 
-/// A translated kernel: its body's function, and for a kernel that makes calls the
-/// entry that callers use (see [`entry_for`]).
-type Translated = (Context, FuncId, Types, Signature, Option<(Context, FuncId)>);
+/// A translated kernel: its body's function, its types and signature, for a kernel that
+/// makes calls the entry that callers use (see [`entry_for`]), and whether the code can
+/// record a runtime error (see [`Compiled::records_errors`]).
+struct Translated {
+    ctx: Context,
+    id: FuncId,
+    types: Types,
+    signature: Signature,
+    wrapper: Option<(Context, FuncId)>,
+    records_errors: bool,
+}
 
 fn translate(
     module: &mut JITModule,
@@ -136,7 +148,7 @@ fn translate(
     };
     // A kernel that makes calls checks the stack around each; its body takes this
     // thread's StackState as a last, hidden parameter from a small entry function.
-    let guarded = !ufunc && entry.is_none() && makes_calls(&f.body);
+    let guarded = !ufunc && entry.is_none() && makes_calls(f, &f.body);
     let mut body_sig = csig.clone();
     if guarded {
         body_sig.params.push(ir::AbiParam::new(pointer_type()));
@@ -147,7 +159,7 @@ fn translate(
     let mut ctx = module.make_context();
     ctx.func.signature = body_sig;
     let mut fctx = FunctionBuilderContext::new();
-    {
+    let records_errors = {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut g = Gen::new(b, f, &types, module, id);
         g.entry = entry.cloned();
@@ -158,13 +170,21 @@ fn translate(
             g.body()?;
         }
         g.b.finalize(module.target_config());
-    }
+        g.records_errors || guarded
+    };
     let wrapper = if guarded {
         Some(entry_for(module, id, csig)?)
     } else {
         None
     };
-    Ok((ctx, id, types, sig, wrapper))
+    Ok(Translated {
+        ctx,
+        id,
+        types,
+        signature: sig,
+        wrapper,
+        records_errors,
+    })
 }
 
 /// Define a translated kernel's body and finish with the function callers use.
@@ -205,13 +225,14 @@ pub fn compile_ufunc_loop(f: &Function) -> Result<Compiled, KernelError> {
 fn compile_as(f: &Function, entry: Option<&Entry>, ufunc: bool) -> Result<Compiled, KernelError> {
     super::with_room(|| {
         let mut module = new_module()?;
-        let (mut ctx, id, types, signature, wrapper) = translate(&mut module, f, entry, ufunc)?;
-        let (address, code) = finish_kernel(module, id, &mut ctx, wrapper)?;
+        let mut t = translate(&mut module, f, entry, ufunc)?;
+        let (address, code) = finish_kernel(module, t.id, &mut t.ctx, t.wrapper)?;
         Ok(Compiled {
             address,
             code,
-            types,
-            signature,
+            types: t.types,
+            signature: t.signature,
+            records_errors: t.records_errors,
         })
     })
 }
@@ -228,9 +249,9 @@ pub fn clif_text(f: &Function) -> Result<String, KernelError> {
 pub fn clif_listing(f: &Function, entry: Option<&Entry>) -> Result<String, KernelError> {
     super::with_room(|| {
         let mut module = new_module()?;
-        let (ctx, _, _, _, wrapper) = translate(&mut module, f, entry, false)?;
-        let mut text = ctx.func.display().to_string();
-        if let Some((wctx, _)) = wrapper {
+        let t = translate(&mut module, f, entry, false)?;
+        let mut text = t.ctx.func.display().to_string();
+        if let Some((wctx, _)) = t.wrapper {
             text.push('\n');
             text.push_str(&wctx.func.display().to_string());
         }
@@ -284,6 +305,13 @@ struct UfuncLoop {
     index: Variable,
 }
 
+/// Where the body of a kernel inlined into its caller (see [`Gen::inline`]) goes on at a
+/// `return`: `join`, which takes the returned value (of type `ret`) as its parameter.
+struct Inlined {
+    join: ir::Block,
+    ret: Type,
+}
+
 struct Loop {
     head: ir::Block,
     exit: ir::Block,
@@ -308,6 +336,9 @@ struct Gen<'a, 'b> {
     /// thread's StackState, kept in `stack_state`).
     guarded: bool,
     stack_state: Option<Value>,
+    /// Whether the body calls a runtime helper that records an error for the thread
+    /// (see [`Compiled::records_errors`]).
+    records_errors: bool,
     /// Whether the host has fused multiply-add (exact error terms for powers).
     has_fma: bool,
     /// A lower bound of each loop variable whose `range` gives one and that its loop
@@ -316,6 +347,10 @@ struct Gen<'a, 'b> {
     /// For (array parameter, axis) pairs indexed by the variable `j` of an enclosing
     /// `for j` loop: `j` and the variable holding `j * byte stride` (see [`Gen::scaled_ivs`]).
     scaled: HashMap<(String, usize), (String, Variable)>,
+    /// While the body of an inlined kernel is generated, where its `return` goes.
+    inlined: Option<Inlined>,
+    /// How many loops keep a pointer element in a variable (see `promote`).
+    promoted: usize,
 }
 
 type R<T> = Result<T, KernelError>;
@@ -356,24 +391,34 @@ impl<'a, 'b> Gen<'a, 'b> {
             ptr: pointer_type(),
             call_conv,
             guarded: false,
+            records_errors: false,
             stack_state: None,
             has_fma,
             lower_bounds: HashMap::new(),
             scaled: HashMap::new(),
+            inlined: None,
+            promoted: 0,
         }
         .declare(types)
     }
 
     fn declare(mut self, types: &Types) -> Self {
+        self.vars = self.variables(types);
+        self
+    }
+
+    /// Fresh Cranelift variables for each local of `types`, one per part of its value.
+    fn variables(&mut self, types: &Types) -> HashMap<String, (Vec<Variable>, Type)> {
+        let mut out = HashMap::with_capacity(types.order.len());
         for name in &types.order {
             let t = types.vars[name].clone();
             let vars = KValue::part_types(&t)
                 .into_iter()
                 .map(|ty| self.b.declare_var(ty))
                 .collect();
-            self.vars.insert(name.clone(), (vars, t));
+            out.insert(name.clone(), (vars, t));
         }
-        self
+        out
     }
 
     /// The value of local `name`, and its type.
@@ -427,7 +472,19 @@ impl<'a, 'b> Gen<'a, 'b> {
     }
 
     /// Return the kernel's error value (NaN, 0 or nothing) after an error was recorded.
+    /// In the body of an inlined kernel, that kernel's error value goes to its caller,
+    /// as its `return` would have given it.
     fn return_error_value(&mut self) {
-        adapt::return_error_value(&mut self.b);
+        match &self.inlined {
+            Some(frame) => {
+                let join = frame.join;
+                let rets: Vec<Value> = match &frame.ret {
+                    Type::Void => vec![],
+                    t => vec![adapt::error_value(&mut self.b, clif(t))],
+                };
+                self.b.ins().jump(join, &args(&rets));
+            }
+            None => adapt::return_error_value(&mut self.b),
+        }
     }
 }

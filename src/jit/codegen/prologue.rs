@@ -12,7 +12,9 @@ use crate::abi::Type;
 
 use super::*;
 use crate::jit::adapt::{self};
-use crate::jit::ir::{Callee, Expr, Stmt};
+use crate::jit::ir::{Callee, Expr, Function, Stmt};
+
+use super::call::inlines;
 use crate::jit::lower::pointer_type;
 use crate::jit::runtime;
 use crate::jit::typing::{check_returns, falls_through};
@@ -49,32 +51,10 @@ pub(super) fn entry_for(
     Ok((ctx, id))
 }
 
-/// Whether `body` calls anything but builtins (only such a kernel can recurse).
-pub(crate) fn makes_calls(body: &[Stmt]) -> bool {
-    pub(super) fn expr(e: &Expr) -> bool {
-        match e {
-            Expr::Call(Callee::Builtin(_), args, _) => args.iter().any(expr),
-            Expr::Call(..) => true,
-            Expr::Unary(_, a, _)
-            | Expr::Shape(a, _, _)
-            | Expr::Ndim(a, _)
-            | Expr::Cast(a, _, _) => expr(a),
-            Expr::Field { base, index, .. } => expr(base) || expr(index),
-            Expr::View(p, shape, _, _, _) => expr(p) || shape.iter().any(expr),
-            Expr::Binary(_, a, b, _) => expr(a) || expr(b),
-            Expr::Compare(a, rest, _) => expr(a) || rest.iter().any(|(_, e)| expr(e)),
-            Expr::BoolOp(_, es, _) => es.iter().any(expr),
-            Expr::IfExp(c, a, b, _) => expr(c) || expr(a) || expr(b),
-            Expr::Index(p, idx, _) => expr(p) || idx.iter().any(expr),
-            Expr::Int(..)
-            | Expr::Float(..)
-            | Expr::Complex(..)
-            | Expr::Bool(..)
-            | Expr::Null(_)
-            | Expr::Name(..)
-            | Expr::FuncRef(..) => false,
-        }
-    }
+/// Whether `body` (of `f`) calls anything but builtins and kernels it inlines (only such
+/// a kernel can recurse).
+pub(super) fn makes_calls(f: &Function, body: &[Stmt]) -> bool {
+    let expr = |e: &Expr| expr_calls(f, e);
     body.iter().any(|s| match s {
         Stmt::Assign(_, es, _) => es.iter().any(expr),
         Stmt::AugAssign(_, _, e, _) | Stmt::Expr(e, _) => expr(e),
@@ -83,7 +63,7 @@ pub(crate) fn makes_calls(body: &[Stmt]) -> bool {
             expr(p) || idx.iter().any(expr) || expr(v)
         }
         Stmt::If(c, a, b, _) | Stmt::While(c, a, b, _) => {
-            expr(c) || makes_calls(a) || makes_calls(b)
+            expr(c) || makes_calls(f, a) || makes_calls(f, b)
         }
         Stmt::For {
             start,
@@ -92,9 +72,42 @@ pub(crate) fn makes_calls(body: &[Stmt]) -> bool {
             body,
             orelse,
             ..
-        } => expr(start) || expr(stop) || expr(step) || makes_calls(body) || makes_calls(orelse),
+        } => {
+            expr(start)
+                || expr(stop)
+                || expr(step)
+                || makes_calls(f, body)
+                || makes_calls(f, orelse)
+        }
         Stmt::Break(_) | Stmt::Continue(_) | Stmt::Pass => false,
     })
+}
+
+/// Whether `e` (in `f`) calls anything but builtins and kernels it inlines.
+fn expr_calls(f: &Function, e: &Expr) -> bool {
+    let expr = |e: &Expr| expr_calls(f, e);
+    match e {
+        Expr::Call(Callee::Builtin(_), args, _) => args.iter().any(expr),
+        Expr::Call(Callee::Native(i), args, _) if inlines(f, *i) => args.iter().any(expr),
+        Expr::Call(..) => true,
+        Expr::Unary(_, a, _) | Expr::Shape(a, _, _) | Expr::Ndim(a, _) | Expr::Cast(a, _, _) => {
+            expr(a)
+        }
+        Expr::View(p, shape, _, _, _) => expr(p) || shape.iter().any(expr),
+        Expr::Binary(_, a, b, _) => expr(a) || expr(b),
+        Expr::Compare(a, rest, _) => expr(a) || rest.iter().any(|(_, e)| expr(e)),
+        Expr::BoolOp(_, es, _) => es.iter().any(expr),
+        Expr::IfExp(c, a, b, _) => expr(c) || expr(a) || expr(b),
+        Expr::Index(p, idx, _) => expr(p) || idx.iter().any(expr),
+        Expr::Field { base, index, .. } => expr(base) || expr(index),
+        Expr::Int(..)
+        | Expr::Float(..)
+        | Expr::Complex(..)
+        | Expr::Bool(..)
+        | Expr::Null(_)
+        | Expr::Name(..)
+        | Expr::FuncRef(..) => false,
+    }
 }
 
 impl Gen<'_, '_> {

@@ -136,7 +136,11 @@ impl Gen<'_, '_> {
                 body,
                 orelse,
                 ..
-            } => self.for_range(var, start, stop, step, body, orelse)?,
+            } => {
+                if !self.promoted_loop(var, start, stop, step, body, orelse)? {
+                    self.for_range(var, start, stop, step, body, orelse)?
+                }
+            }
             Stmt::Break(_) => {
                 let l = self.loops.last_mut().expect("typed: break inside a loop");
                 l.broke = true;
@@ -151,6 +155,16 @@ impl Gen<'_, '_> {
                     .expect("typed: continue inside a loop")
                     .head;
                 self.b.ins().jump(head, &[]);
+                self.terminated = true;
+            }
+            Stmt::Return(value, _) if self.inlined.is_some() => {
+                let ret = self.inlined.as_ref().expect("checked").ret.clone();
+                let rets = match value {
+                    Some(e) => vec![self.expr_as(e, &ret)?],
+                    None => vec![],
+                };
+                let join = self.inlined.as_ref().expect("checked").join;
+                self.b.ins().jump(join, &args(&rets));
                 self.terminated = true;
             }
             Stmt::Return(Some(e), _) if self.ufunc.is_some() => {
@@ -435,7 +449,7 @@ impl Gen<'_, '_> {
 }
 
 /// Whether `body` assigns the local `var` (a nested loop's variable included).
-fn assigns(body: &[Stmt], var: &str) -> bool {
+pub(super) fn assigns(body: &[Stmt], var: &str) -> bool {
     body.iter().any(|s| match s {
         Stmt::Assign(names, _, _) => names.iter().any(|n| n == var),
         Stmt::AugAssign(n, ..) => n == var,
