@@ -66,7 +66,6 @@ pub mod typing;
 pub use adapt::{ArgSource, CountGuard};
 pub use callback::{callback_entry, callback_type_supported, Dispatcher};
 pub use code::{code_stats, CodeMemory};
-#[cfg(feature = "python")]
 pub use codegen::{
     clif_listing, clif_text, compile, compile_entry, compile_ufunc_loop, kernel_signature,
     Compiled, Entry, KernelError,
