@@ -139,6 +139,8 @@ BUILTIN = Kind("callee", "builtin", "name:str", span=False)
 MATH = Kind("callee", "math", "name:str", span=False)
 #: A NumPy function whose float64 semantics differ from math's (``floor``, ``minimum``, ...).
 NUMPY = Kind("callee", "numpy", "name:str", span=False)
+#: A NumPy reduction of a whole 1-D array (``sum``, ``mean``, ``median``, ...).
+REDUCE = Kind("callee", "reduce", "name:str", span=False)
 #: ``natives[index]``, resolved among its overloads by the argument types.
 NATIVE = Kind("callee", "native", "index:int", span=False)
 #: A local variable holding a function pointer.

@@ -68,6 +68,13 @@ _NUMPY_FUNCTIONS = {
     "abs": ("builtin", "abs"), "absolute": ("builtin", "abs"),
     "power": ("binary", "**"),
 }  # fmt: skip
+# NumPy's reductions of a whole 1-D array kernels compute (np.sum(a)), by the name each
+# compiles as; and the array methods that are the same reductions (a.sum()).
+_NUMPY_REDUCTIONS = {
+    "sum": "sum", "mean": "mean", "var": "var", "std": "std", "min": "min", "max": "max",
+    "amin": "min", "amax": "max", "median": "median", "nanmedian": "nanmedian",
+}  # fmt: skip
+_ARRAY_METHODS = ("sum", "mean", "var", "std", "min", "max")
 _INT64 = (-(2**63), 2**63 - 1)
 _MAX_NDIM = 64  # DLPack's ndim is an int32; NumPy allows 64
 # How deeply kernel expressions may nest (x + x + ... of 100 terms nests 100 deep): the
@@ -629,6 +636,15 @@ class _Frontend:
 
     def call(self, e):
         line, col = self.pos(e)
+        f = e.func
+        if isinstance(f, ast.Attribute) and (
+            (isinstance(f.value, ast.Name) and f.value.id in self.locals) or isinstance(f.value, ast.Call)
+        ):
+            if f.attr not in _ARRAY_METHODS:
+                raise self.fail(
+                    f, f"'.{f.attr}()' is not supported in kernels (arrays have {', '.join(f'.{m}()' for m in _ARRAY_METHODS)})"
+                )
+            return self.reduction(f.attr, f"a.{f.attr}()", [f.value], e)
         special = self.special_callee(e.func)
         if special is not None:
             return self.special_call(special, e)
@@ -648,10 +664,13 @@ class _Frontend:
         if isinstance(f, ast.Attribute) and numpy is not None and self.static_value(f.value) is numpy:
             if f.attr in _NUMPY_FUNCTIONS:
                 return ("numpy", f.attr)
+            if f.attr in _NUMPY_REDUCTIONS:
+                return ("reduce", f.attr)
             raise self.fail(
                 f,
                 f"'{ast.unparse(f)}' is not available in kernels; of NumPy, kernels call "
-                f"{', '.join(sorted(_NUMPY_FUNCTIONS))} (on scalars)",
+                f"{', '.join(sorted(_NUMPY_FUNCTIONS))} (on scalars) and "
+                f"{', '.join(sorted(_NUMPY_REDUCTIONS))} (of a 1-D array)",
             )
         value = self.static_value(f) if isinstance(f, (ast.Name, ast.Attribute)) else _UNSET
         if value is _UNSET or isinstance(value, (int, float, str)):
@@ -668,6 +687,10 @@ class _Frontend:
             for name in _NUMPY_FUNCTIONS:
                 if getattr(numpy, name, None) is value:
                     return ("numpy", name)
+        if numpy is not None and callable(value):
+            for name in _NUMPY_REDUCTIONS:
+                if getattr(numpy, name, None) is value:
+                    return ("reduce", name)
         return None
 
     def special_call(self, special, e):
@@ -675,6 +698,8 @@ class _Frontend:
         what, name = special
         if any(isinstance(a, ast.Starred) for a in e.args):
             raise self.fail(e, "*args are not supported in kernel calls")
+        if what == "reduce":
+            return self.reduction(name, f"np.{name}()", e.args, e)
         if what == "numpy":
             if e.keywords:
                 raise self.fail(e, f"np.{name}() takes positional arguments only in kernels (no out=, where=, dtype=)")
@@ -708,6 +733,20 @@ class _Frontend:
             return ir.CAST(ptr, self.type_argument(bound["to"], "cast()", allow_none=False), line, col)
         dtype = self.type_argument(bound["dtype"], f"{name}(dtype=...)") if "dtype" in bound else None
         return ir.VIEW(ptr, self.extents(bound["shape"], name), dtype, name == "farray", line, col)
+
+    def reduction(self, name, label, args, e):
+        """``np.<name>(a)`` or ``a.<name>()``: a NumPy reduction of a whole 1-D array."""
+        line, col = self.pos(e)
+        if e.keywords:
+            kw = e.keywords[0]
+            raise self.fail(
+                kw.value if kw.arg else e,
+                f"{label} with '{kw.arg or '**'}=' is not supported in kernels: they reduce a whole 1-D "
+                f"array (no axis=, dtype=, out=, ddof=, keepdims=)",
+            )
+        if len(args) != 1:
+            raise self.fail(e, f"{label} takes one array in kernels, got {len(args)} arguments", TypingError)
+        return ir.CALL(ir.REDUCE(_NUMPY_REDUCTIONS[name]), [self.expr(args[0])], line, col)
 
     def extents(self, node, name):
         """The extents of a view's shape: an int expression, or a tuple of them (a frozen

@@ -103,6 +103,14 @@ pub(crate) fn kernel_recursion(name: &str) -> PyErr {
     ))
 }
 
+/// `ValueError` for a kernel's `np.min`/`np.max` (NumPy's `op`: `minimum`, `maximum`) of
+/// an empty array, in NumPy's words.
+pub(crate) fn kernel_empty_reduction(name: &str, op: &str) -> PyErr {
+    PyValueError::new_err(format!(
+        "{name}: zero-size array to reduction operation {op} which has no identity"
+    ))
+}
+
 /// What a bounds-checked kernel call reported: an index out of bounds on `axis`, or
 /// (`axis < 0`) an array argument with another number of dimensions than declared.
 pub(crate) fn kernel_index(name: &str, axis: i64, index: i64, size: i64) -> PyErr {

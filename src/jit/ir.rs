@@ -128,6 +128,60 @@ pub enum Builtin {
     Math(MathFn),
     /// A NumPy function whose semantics on float64 scalars differ from `math`'s.
     Numpy(NpFn),
+    /// A NumPy reduction of a whole 1-D array (`np.sum(a)`, `a.sum()`).
+    Reduce(Reduction),
+}
+
+/// The NumPy reductions kernels compute over a whole 1-D array (see docs/semantics.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    /// `np.sum`: 0 for an empty array.
+    Sum,
+    /// `np.mean`: NaN for an empty array.
+    Mean,
+    /// `np.var` (ddof=0), two passes as NumPy's.
+    Var,
+    /// `np.std`: the square root of `np.var`.
+    Std,
+    /// `np.min`: NaN if any element is NaN; an empty array is an error.
+    Min,
+    /// `np.max`: as `np.min`.
+    Max,
+    /// `np.median`: NaN if any element is NaN or the array is empty.
+    Median,
+    /// `np.nanmedian`: the median of the elements that are not NaN.
+    Nanmedian,
+}
+
+impl Reduction {
+    /// Look up a reduction by its NumPy name.
+    pub fn from_name(name: &str) -> Option<Reduction> {
+        Some(match name {
+            "sum" => Reduction::Sum,
+            "mean" => Reduction::Mean,
+            "var" => Reduction::Var,
+            "std" => Reduction::Std,
+            "min" => Reduction::Min,
+            "max" => Reduction::Max,
+            "median" => Reduction::Median,
+            "nanmedian" => Reduction::Nanmedian,
+            _ => return None,
+        })
+    }
+
+    /// The NumPy name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum",
+            Reduction::Mean => "mean",
+            Reduction::Var => "var",
+            Reduction::Std => "std",
+            Reduction::Min => "min",
+            Reduction::Max => "max",
+            Reduction::Median => "median",
+            Reduction::Nanmedian => "nanmedian",
+        }
+    }
 }
 
 /// The NumPy scalar functions that are not `math` functions with NumPy's semantics

@@ -18,7 +18,7 @@ use pyo3::types::PyList;
 
 use crate::jit::ir::{
     BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Overloads,
-    PythonVersion, Stmt, UnaryOp,
+    PythonVersion, Reduction, Stmt, UnaryOp,
 };
 
 use super::KernelCompileFailure;
@@ -308,6 +308,12 @@ const CALLEES: &[(&str, Decode<Callee>)] = &[
         NpFn::from_name(&name)
             .map(|f| Callee::Builtin(Builtin::Numpy(f)))
             .ok_or_else(|| n.unknown("name", &name, "numpy function"))
+    }),
+    ("reduce", |n| {
+        let name = n.string("name")?;
+        Reduction::from_name(&name)
+            .map(|f| Callee::Builtin(Builtin::Reduce(f)))
+            .ok_or_else(|| n.unknown("name", &name, "numpy reduction"))
     }),
     ("native", |n| Ok(Callee::Native(n.int("index")?))),
     ("local", |n| Ok(Callee::Local(n.string("name")?))),

@@ -178,6 +178,9 @@ impl Gen<'_, '_> {
 
     pub(super) fn builtin(&mut self, e: &Expr, b: Builtin, cargs: &[Expr]) -> R<(Value, Type)> {
         let rt = self.ty(e)?;
+        if let Builtin::Reduce(r) = b {
+            return Ok((self.reduction(r, &cargs[0], &rt)?, rt));
+        }
         let mut vals = Vec::with_capacity(cargs.len());
         for a in cargs {
             vals.push(self.expr(a)?);
@@ -224,6 +227,7 @@ impl Gen<'_, '_> {
                 (self.convert(*v, t, &rt), rt)
             }
             Builtin::Numpy(f) => (self.numpy_call(f, &vals, &rt), rt),
+            Builtin::Reduce(_) => unreachable!("reduced above"),
             Builtin::Math(m) => {
                 if matches!(m, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)
                     && !is_float(&vals[0].1)

@@ -3,7 +3,7 @@
 //! This module drives a compilation and holds the generator's state ([`Gen`]);
 //! `prologue` builds a kernel's entry (parameters, adapted entries, ufunc loops), `stmt`
 //! the statements and loops, `expr` expressions and conversions, `arith` operators and
-//! comparisons, `array` indexing and array descriptors, `call` calls and the stack checks
+//! comparisons, `array` indexing and array descriptors, `reduce` NumPy's reductions of arrays, `call` calls and the stack checks
 //! around them.
 
 mod arith;
@@ -11,6 +11,7 @@ mod array;
 mod call;
 mod expr;
 mod prologue;
+mod reduce;
 mod stmt;
 mod value;
 mod view;

@@ -3,8 +3,8 @@
 use crate::abi::Type;
 
 use super::*;
-use crate::abi::FloatType;
-use crate::jit::ir::{Builtin, MathFn, NpFn, Span};
+use crate::abi::{FloatType, IntType};
+use crate::jit::ir::{Builtin, MathFn, NpFn, Reduction, Span};
 
 pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
     let name = match b {
@@ -17,6 +17,7 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
         Builtin::Len => "len",
         Builtin::Math(_) => "math function",
         Builtin::Numpy(_) => "numpy function",
+        Builtin::Reduce(r) => return reduction_type(r, args, span),
     };
     let arity = |n: usize| -> R<()> {
         if args.len() == n {
@@ -97,6 +98,7 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
             Type::Bool
         }
         Builtin::Numpy(f) => numpy_type(f, args, span)?,
+        Builtin::Reduce(_) => unreachable!("typed above"),
         Builtin::Math(m) => {
             let n = m.arity();
             let ok = args.len() == n || (m == MathFn::Log && args.len() == 2);
@@ -152,5 +154,59 @@ fn numpy_type(f: NpFn, args: &[Type], span: Span) -> R<Type> {
         NpFn::Floor | NpFn::Ceil | NpFn::Trunc | NpFn::Hypot | NpFn::Arctan2 => Type::F64,
         NpFn::Minimum | NpFn::Maximum => unify(&args[0], &args[1]).expect("numbers unify"),
         NpFn::Sign => bool_as_int(&args[0]),
+    })
+}
+
+/// The result type of `np.<r>(a)` (`a.<r>()`): NumPy's for a 1-D array `a` of numbers.
+/// Sums of integers (and bools) are int64 (uint64 of unsigned ones) as NumPy's on 64-bit
+/// platforms; min and max keep the element type; the rest are float64 (float32 of a
+/// float32 array).
+fn reduction_type(r: Reduction, args: &[Type], span: Span) -> R<Type> {
+    let name = r.name();
+    if args.len() != 1 {
+        return Err(CompileError::typing(
+            span,
+            format!(
+                "np.{name}() takes one array in kernels, got {} arguments",
+                args.len()
+            ),
+        ));
+    }
+    let Type::Array { dtype, ndim, .. } = &args[0] else {
+        return Err(CompileError::typing(
+            span,
+            format!(
+                "np.{name}() takes an array in kernels, got {}",
+                kernel_type_name(&args[0])
+            ),
+        ));
+    };
+    if *ndim != 1 {
+        return Err(CompileError::unsupported(
+            span,
+            format!(
+                "np.{name}() of a {ndim}-D array: kernels reduce whole 1-D arrays (index a row, \
+                 or loop)"
+            ),
+        ));
+    }
+    let elem = (**dtype).clone();
+    if !is_numeric(&elem) || matches!(elem, Type::Complex(_)) {
+        return Err(CompileError::typing(
+            span,
+            format!(
+                "np.{name}() of an array of {}: kernels reduce arrays of real numbers",
+                kernel_type_name(&elem)
+            ),
+        ));
+    }
+    let f32 = Type::Float(FloatType::F32);
+    Ok(match r {
+        Reduction::Min | Reduction::Max => elem,
+        Reduction::Sum if is_float(&elem) => elem,
+        Reduction::Sum if matches!(elem, Type::Int(i) if !i.signed()) => Type::Int(IntType::U64),
+        Reduction::Sum => I64,
+        _ if elem == f32 => f32,
+        _ => Type::F64,
     })
 }

@@ -206,7 +206,7 @@ impl ViewUses<'_> {
             e.span(),
             format!(
                 "{label} cannot be {what}; a view is indexed, iterated (for v in a), measured \
-                 (len, .shape, .ndim) or assigned to a local"
+                 (len, .shape, .ndim), reduced (np.sum, a.mean(), ...) or assigned to a local"
             ),
         ))
     }
@@ -274,7 +274,7 @@ impl ViewUses<'_> {
         }
         match e {
             Expr::Call(callee, args, _) => {
-                let len = matches!(callee, Callee::Builtin(Builtin::Len));
+                let len = matches!(callee, Callee::Builtin(Builtin::Len | Builtin::Reduce(_)));
                 for a in args {
                     if !len && self.is_view(a) {
                         return self.refuse(a, "passed to a function");
