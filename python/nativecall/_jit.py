@@ -75,6 +75,8 @@ _NUMPY_REDUCTIONS = {
     "amin": "min", "amax": "max", "median": "median", "nanmedian": "nanmedian",
 }  # fmt: skip
 _ARRAY_METHODS = ("sum", "mean", "var", "std", "min", "max")
+# NumPy's array constructors kernels compile: a 1-D scratch array of a run-time length.
+_NUMPY_SCRATCH = ("empty", "zeros")
 _INT64 = (-(2**63), 2**63 - 1)
 _MAX_NDIM = 64  # DLPack's ndim is an int32; NumPy allows 64
 # How deeply kernel expressions may nest (x + x + ... of 100 terms nests 100 deep): the
@@ -666,11 +668,13 @@ class _Frontend:
                 return ("numpy", f.attr)
             if f.attr in _NUMPY_REDUCTIONS:
                 return ("reduce", f.attr)
+            if f.attr in _NUMPY_SCRATCH:
+                return ("scratch", f.attr)
             raise self.fail(
                 f,
                 f"'{ast.unparse(f)}' is not available in kernels; of NumPy, kernels call "
                 f"{', '.join(sorted(_NUMPY_FUNCTIONS))} (on scalars) and "
-                f"{', '.join(sorted(_NUMPY_REDUCTIONS))} (of a 1-D array)",
+                f"{', '.join(sorted(_NUMPY_REDUCTIONS))} (of a 1-D array) and empty, zeros (1-D scratch arrays)",
             )
         value = self.static_value(f) if isinstance(f, (ast.Name, ast.Attribute)) else _UNSET
         if value is _UNSET or isinstance(value, (int, float, str)):
@@ -691,6 +695,9 @@ class _Frontend:
             for name in _NUMPY_REDUCTIONS:
                 if getattr(numpy, name, None) is value:
                     return ("reduce", name)
+            for name in _NUMPY_SCRATCH:
+                if getattr(numpy, name, None) is value:
+                    return ("scratch", name)
         return None
 
     def special_call(self, special, e):
@@ -700,6 +707,8 @@ class _Frontend:
             raise self.fail(e, "*args are not supported in kernel calls")
         if what == "reduce":
             return self.reduction(name, f"np.{name}()", e.args, e)
+        if what == "scratch":
+            return self.scratch(name, e)
         if what == "numpy":
             if e.keywords:
                 raise self.fail(e, f"np.{name}() takes positional arguments only in kernels (no out=, where=, dtype=)")
@@ -747,6 +756,34 @@ class _Frontend:
         if len(args) != 1:
             raise self.fail(e, f"{label} takes one array in kernels, got {len(args)} arguments", TypingError)
         return ir.CALL(ir.REDUCE(_NUMPY_REDUCTIONS[name]), [self.expr(args[0])], line, col)
+
+    def scratch(self, name, e):
+        """``np.empty(n, dtype=np.float64)`` / ``np.zeros(...)``: a 1-D scratch array."""
+        line, col = self.pos(e)
+        label = f"np.{name}()"
+        if len(e.args) > 2:
+            raise self.fail(e, f"{label} takes at most 2 arguments (shape, dtype) in kernels, got {len(e.args)}", TypingError)
+        bound = dict(zip(("shape", "dtype"), e.args))
+        for kw in e.keywords:
+            if kw.arg not in ("shape", "dtype") or kw.arg in bound:
+                raise self.fail(
+                    kw.value, f"{label} takes shape and dtype in kernels (1-D, C order); got '{kw.arg or '**'}=' here"
+                )
+            bound[kw.arg] = kw.value
+        if "shape" not in bound:
+            raise self.fail(e, f"{label} needs its argument 'shape'", TypingError)
+        shape = bound["shape"]
+        if isinstance(shape, ast.Tuple):
+            if len(shape.elts) != 1:
+                raise self.fail(shape, f"{label} of {len(shape.elts)} dimensions: kernels make 1-D scratch arrays")
+            shape = shape.elts[0]
+        if "dtype" in bound:
+            dtype = self.type_argument(bound["dtype"], f"{label[:-1]}dtype=...)", allow_none=False)
+        else:
+            dtype = Type("double")
+        if dtype.kind not in ("int", "float", "bool"):
+            raise self.fail(bound["dtype"], f"{label} makes arrays of numbers, not of {dtype}", TypingError)
+        return ir.CALL(ir.SCRATCH(dtype, name == "zeros"), [self.expr(shape)], line, col)
 
     def extents(self, node, name):
         """The extents of a view's shape: an int expression, or a tuple of them (a frozen

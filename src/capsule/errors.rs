@@ -103,12 +103,29 @@ pub(crate) fn kernel_recursion(name: &str) -> PyErr {
     ))
 }
 
-/// `ValueError` for a kernel's `np.min`/`np.max` (NumPy's `op`: `minimum`, `maximum`) of
-/// an empty array, in NumPy's words.
-pub(crate) fn kernel_empty_reduction(name: &str, op: &str) -> PyErr {
-    PyValueError::new_err(format!(
-        "{name}: zero-size array to reduction operation {op} which has no identity"
-    ))
+/// What a kernel's array operation reported, in NumPy's words: `ValueError` for `np.min`/
+/// `np.max` of an empty array or a negative length, `MemoryError` for a scratch array
+/// too large.
+pub(crate) fn kernel_array(name: &str, e: crate::jit::runtime::ArrayError) -> PyErr {
+    use crate::jit::runtime::ArrayError;
+    match e {
+        ArrayError::EmptyMinimum | ArrayError::EmptyMaximum => {
+            let op = if e == ArrayError::EmptyMinimum {
+                "minimum"
+            } else {
+                "maximum"
+            };
+            PyValueError::new_err(format!(
+                "{name}: zero-size array to reduction operation {op} which has no identity"
+            ))
+        }
+        ArrayError::NegativeLength => PyValueError::new_err(format!(
+            "{name}: negative dimensions are not allowed (np.empty/np.zeros of a negative length)"
+        )),
+        ArrayError::OutOfMemory => pyo3::exceptions::PyMemoryError::new_err(format!(
+            "{name}: unable to allocate a scratch array (np.empty/np.zeros) of that length"
+        )),
+    }
 }
 
 /// What a bounds-checked kernel call reported: an index out of bounds on `axis`, or

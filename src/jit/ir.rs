@@ -130,6 +130,46 @@ pub enum Builtin {
     Numpy(NpFn),
     /// A NumPy reduction of a whole 1-D array (`np.sum(a)`, `a.sum()`).
     Reduce(Reduction),
+    /// `np.empty(n, dtype)` (`zeroed`: `np.zeros`): a 1-D scratch array the kernel owns,
+    /// freed when it returns.
+    Scratch {
+        /// The element type.
+        elem: Number,
+        /// Whether the elements start at zero.
+        zeroed: bool,
+    },
+}
+
+/// A number type, as an array's element type ([`Type`] of a bool, int or real float).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Number {
+    /// `bool`.
+    Bool,
+    /// An integer.
+    Int(crate::abi::IntType),
+    /// A real float.
+    Float(crate::abi::FloatType),
+}
+
+impl Number {
+    /// `t` as a number type, if it is one.
+    pub fn of(t: &Type) -> Option<Number> {
+        Some(match t {
+            Type::Bool => Number::Bool,
+            Type::Int(i) => Number::Int(*i),
+            Type::Float(f) => Number::Float(*f),
+            _ => return None,
+        })
+    }
+
+    /// The kernel type.
+    pub fn ty(self) -> Type {
+        match self {
+            Number::Bool => Type::Bool,
+            Number::Int(i) => Type::Int(i),
+            Number::Float(f) => Type::Float(f),
+        }
+    }
 }
 
 /// The NumPy reductions kernels compute over a whole 1-D array (see docs/semantics.md).

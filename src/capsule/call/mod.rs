@@ -199,17 +199,17 @@ fn clear_kernel_errors(callee: &NativeCallable) {
         crate::jit::runtime::take_index_error();
     }
     crate::jit::runtime::take_recursion_error();
-    crate::jit::runtime::take_empty_reduction();
+    crate::jit::runtime::take_array_error();
 }
 
 /// The error a call of `callee` (named `name` in messages) left in this thread's runtime
-/// state: a recursion too deep, `np.min`/`np.max` of an empty array, or (bounds-checked kernels) an index out of range.
+/// state: a recursion too deep, an array operation that failed, or (bounds-checked kernels) an index out of range.
 fn kernel_errors(callee: &NativeCallable, name: &str) -> PyResult<()> {
     if crate::jit::runtime::take_recursion_error() {
         return Err(errors::kernel_recursion(name));
     }
-    if let Some(op) = crate::jit::runtime::take_empty_reduction() {
-        return Err(errors::kernel_empty_reduction(name, op));
+    if let Some(e) = crate::jit::runtime::take_array_error() {
+        return Err(errors::kernel_array(name, e));
     }
     if callee.bounds_checked() {
         if let Some((axis, index, size)) = crate::jit::runtime::take_index_error() {

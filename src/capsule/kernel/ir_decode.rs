@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::jit::ir::{
-    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Overloads,
+    BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Number, Overloads,
     PythonVersion, Reduction, Stmt, UnaryOp,
 };
 
@@ -314,6 +314,15 @@ const CALLEES: &[(&str, Decode<Callee>)] = &[
         Reduction::from_name(&name)
             .map(|f| Callee::Builtin(Builtin::Reduce(f)))
             .ok_or_else(|| n.unknown("name", &name, "numpy reduction"))
+    }),
+    ("scratch", |n| {
+        let t = n.ty("dtype")?;
+        let elem =
+            Number::of(&t).ok_or_else(|| n.unknown("dtype", &t.to_string(), "number type"))?;
+        Ok(Callee::Builtin(Builtin::Scratch {
+            elem,
+            zeroed: n.boolean("zeroed")?,
+        }))
     }),
     ("native", |n| Ok(Callee::Native(n.int("index")?))),
     ("local", |n| Ok(Callee::Local(n.string("name")?))),

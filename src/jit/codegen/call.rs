@@ -181,6 +181,11 @@ impl Gen<'_, '_> {
         if let Builtin::Reduce(r) = b {
             return Ok((self.reduction(r, &cargs[0], &rt)?, rt));
         }
+        if let Builtin::Scratch { .. } = b {
+            // Only as a local's value (typing): its descriptor part is NULL.
+            let _ = self.value(e)?;
+            return Ok((self.iconst(self.ptr, 0), rt));
+        }
         let mut vals = Vec::with_capacity(cargs.len());
         for a in cargs {
             vals.push(self.expr(a)?);
@@ -227,7 +232,9 @@ impl Gen<'_, '_> {
                 (self.convert(*v, t, &rt), rt)
             }
             Builtin::Numpy(f) => (self.numpy_call(f, &vals, &rt), rt),
-            Builtin::Reduce(_) => unreachable!("reduced above"),
+            Builtin::Reduce(_) | Builtin::Scratch { .. } => {
+                unreachable!("typed: arrays, made by Gen::value")
+            }
             Builtin::Math(m) => {
                 if matches!(m, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)
                     && !is_float(&vals[0].1)

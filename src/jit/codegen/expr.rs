@@ -6,7 +6,7 @@ use cranelift_codegen::ir::{self, types as clt, InstBuilder, MemFlagsData, Value
 use crate::abi::Type;
 
 use super::*;
-use crate::jit::ir::{Expr, UnaryOp};
+use crate::jit::ir::{Builtin, Callee, Expr, UnaryOp};
 use crate::jit::typing::{is_float, is_int, I64};
 
 impl Gen<'_, '_> {
@@ -19,6 +19,10 @@ impl Gen<'_, '_> {
         if let Expr::View(p, shape, _, fortran, _) = e {
             let t = self.ty(e)?;
             return Ok((self.view_value(p, shape, *fortran, &t)?, t));
+        }
+        if let Expr::Call(Callee::Builtin(Builtin::Scratch { elem, zeroed }), n, span) = e {
+            let t = self.ty(e)?;
+            return Ok((self.scratch_value(*elem, *zeroed, &n[0], *span)?, t));
         }
         let (v, t) = self.expr(e)?;
         let value = match &t {

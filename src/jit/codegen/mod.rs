@@ -3,7 +3,8 @@
 //! This module drives a compilation and holds the generator's state ([`Gen`]);
 //! `prologue` builds a kernel's entry (parameters, adapted entries, ufunc loops), `stmt`
 //! the statements and loops, `expr` expressions and conversions, `arith` operators and
-//! comparisons, `array` indexing and array descriptors, `reduce` NumPy's reductions of arrays, `call` calls and the stack checks
+//! comparisons, `array` indexing and array descriptors, `reduce` NumPy's reductions of arrays, `scratch`
+//! the arrays kernels allocate, `call` calls and the stack checks
 //! around them.
 
 mod arith;
@@ -12,6 +13,7 @@ mod call;
 mod expr;
 mod prologue;
 mod reduce;
+mod scratch;
 mod stmt;
 mod value;
 mod view;
@@ -315,6 +317,9 @@ struct Gen<'a, 'b> {
     /// For (array parameter, axis) pairs indexed by the variable `j` of an enclosing
     /// `for j` loop: `j` and the variable holding `j * byte stride` (see [`Gen::scaled_ivs`]).
     scaled: HashMap<(String, usize), (String, Variable)>,
+    /// For each `np.empty`/`np.zeros` in the body (by its position), the variable holding
+    /// the memory it last allocated (NULL before): freed at every return.
+    scratch: Vec<((u32, u32), Variable)>,
 }
 
 type R<T> = Result<T, KernelError>;
@@ -359,6 +364,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             has_fma,
             lower_bounds: HashMap::new(),
             scaled: HashMap::new(),
+            scratch: Vec::new(),
         }
         .declare(types)
     }
@@ -427,6 +433,7 @@ impl<'a, 'b> Gen<'a, 'b> {
 
     /// Return the kernel's error value (NaN, 0 or nothing) after an error was recorded.
     fn return_error_value(&mut self) {
+        self.free_scratch();
         adapt::return_error_value(&mut self.b);
     }
 }

@@ -61,7 +61,7 @@ impl Gen<'_, '_> {
             Reduction::Min | Reduction::Max => {
                 let empty = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, n, 1);
                 let which = self.iconst(clt::I64, i64::from(r == Reduction::Max));
-                self.fail_with(empty, runtime::empty_reduction_address(), &[which]);
+                self.fail_with(empty, runtime::array_error_address(), &[which]);
                 let first = self
                     .b
                     .ins()

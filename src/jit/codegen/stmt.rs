@@ -163,9 +163,11 @@ impl Gen<'_, '_> {
                     Some(e) => {
                         let ret = self.ret.clone();
                         let v = self.expr_as(e, &ret)?;
+                        self.free_scratch();
                         self.b.ins().return_(&[v]);
                     }
                     None => {
+                        self.free_scratch();
                         self.b.ins().return_(&[]);
                     }
                 }

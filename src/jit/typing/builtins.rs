@@ -18,6 +18,8 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
         Builtin::Math(_) => "math function",
         Builtin::Numpy(_) => "numpy function",
         Builtin::Reduce(r) => return reduction_type(r, args, span),
+        Builtin::Scratch { zeroed: true, .. } => "np.zeros",
+        Builtin::Scratch { .. } => "np.empty",
     };
     let arity = |n: usize| -> R<()> {
         if args.len() == n {
@@ -99,6 +101,23 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
         }
         Builtin::Numpy(f) => numpy_type(f, args, span)?,
         Builtin::Reduce(_) => unreachable!("typed above"),
+        Builtin::Scratch { elem, .. } => {
+            arity(1)?;
+            if !(is_int(&args[0]) || args[0] == Type::Bool) {
+                return Err(CompileError::typing(
+                    span,
+                    format!(
+                        "{name}() takes the length, an integer, got {} (kernels make 1-D arrays)",
+                        kernel_type_name(&args[0])
+                    ),
+                ));
+            }
+            Type::Array {
+                dtype: Box::new(elem.ty()),
+                ndim: 1,
+                contiguous: true,
+            }
+        }
         Builtin::Math(m) => {
             let n = m.arity();
             let ok = args.len() == n || (m == MathFn::Log && args.len() == 2);

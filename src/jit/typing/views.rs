@@ -188,7 +188,7 @@ impl ViewUses<'_> {
 
     fn is_view(&self, e: &Expr) -> bool {
         match e {
-            Expr::View(..) => true,
+            Expr::View(..) | Expr::Call(Callee::Builtin(Builtin::Scratch { .. }), ..) => true,
             Expr::Name(n, _) => {
                 !self.params.contains(n.as_str())
                     && matches!(self.vars.get(n), Some(Type::Array { .. }))
@@ -200,6 +200,7 @@ impl ViewUses<'_> {
     fn refuse(&self, e: &Expr, what: &str) -> R<()> {
         let label = match e {
             Expr::Name(n, _) => format!("the array view '{n}'"),
+            Expr::Call(..) => "a scratch array (np.empty/np.zeros)".to_string(),
             _ => "an array view (carray/farray)".to_string(),
         };
         Err(CompileError::unsupported(
@@ -278,6 +279,9 @@ impl ViewUses<'_> {
                 for a in args {
                     if !len && self.is_view(a) {
                         return self.refuse(a, "passed to a function");
+                    }
+                    if matches!(a, Expr::Call(..)) && self.is_view(a) {
+                        return self.refuse(a, "used before it is assigned to a local");
                     }
                     self.expr(a, len)?;
                 }

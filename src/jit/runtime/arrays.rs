@@ -1,5 +1,5 @@
-//! Array reductions that need more than a loop: the median (a selection over a copy)
-//! and the error an empty `np.min`/`np.max` reports.
+//! The array helpers generated code calls: the median (a selection over a copy), the
+//! scratch arrays of `np.empty`/`np.zeros`, and the errors they report.
 //!
 //! Sums, means, variances, minima and maxima are loops in generated code; only the
 //! median needs scratch memory and a partial sort, which live here.
@@ -92,27 +92,110 @@ pub fn median_address() -> usize {
     median as *const () as usize
 }
 
+/// An error an array operation of a kernel records before the kernel returns early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i64)]
+pub enum ArrayError {
+    /// `np.min` of an empty array.
+    EmptyMinimum = 0,
+    /// `np.max` of an empty array.
+    EmptyMaximum = 1,
+    /// `np.empty(n)`/`np.zeros(n)` with `n < 0`.
+    NegativeLength = 2,
+    /// `np.empty(n)`/`np.zeros(n)` larger than the memory available.
+    OutOfMemory = 3,
+}
+
 thread_local! {
-    static EMPTY_REDUCTION: Cell<Option<i64>> = const { Cell::new(None) };
+    static ARRAY_ERROR: Cell<Option<ArrayError>> = const { Cell::new(None) };
 }
 
-/// Called by a kernel before it returns early from `np.min` (`which` 0) or `np.max` (1)
-/// of an empty array, which has no identity: recorded for the calling thread.
-pub extern "C" fn empty_reduction(which: i64) {
-    EMPTY_REDUCTION.with(|e| e.set(Some(which)));
+/// Called by a kernel before it returns early from an array operation that failed
+/// (`code` an [`ArrayError`]): recorded for the calling thread.
+pub extern "C" fn array_error(code: i64) {
+    let e = match code {
+        0 => ArrayError::EmptyMinimum,
+        1 => ArrayError::EmptyMaximum,
+        2 => ArrayError::NegativeLength,
+        _ => ArrayError::OutOfMemory,
+    };
+    ARRAY_ERROR.with(|c| c.set(Some(e)));
 }
 
-/// The address of [`empty_reduction`].
-pub fn empty_reduction_address() -> usize {
-    empty_reduction as *const () as usize
+/// The address of [`array_error`].
+pub fn array_error_address() -> usize {
+    array_error as *const () as usize
 }
 
-/// Take (and clear) the empty reduction this thread's last kernel call recorded: the
-/// NumPy name of the operation (`"minimum"` or `"maximum"`).
-pub fn take_empty_reduction() -> Option<&'static str> {
-    EMPTY_REDUCTION
-        .with(|e| e.take())
-        .map(|w| if w == 0 { "minimum" } else { "maximum" })
+/// Take (and clear) the array error this thread's last kernel call recorded.
+pub fn take_array_error() -> Option<ArrayError> {
+    ARRAY_ERROR.with(|c| c.take())
+}
+
+extern "C" {
+    fn malloc(size: usize) -> *mut u8;
+    fn calloc(count: usize, size: usize) -> *mut u8;
+    fn free(p: *mut u8);
+}
+
+/// The memory of a scratch array of `count` elements of `size` bytes (`zeroed`: all
+/// zero bytes), after freeing `old` (the array the same `np.empty` made on an earlier
+/// pass, or NULL). NULL (with the error recorded) for a negative count or when memory
+/// runs out; at least one byte is allocated, so an empty array is not NULL.
+///
+/// # Safety
+/// `old` is NULL or a pointer this function returned and nothing freed since.
+pub unsafe extern "C" fn scratch_alloc(
+    old: *mut u8,
+    count: i64,
+    size: i64,
+    zeroed: i64,
+) -> *mut u8 {
+    // SAFETY: the caller's contract on `old`; free(NULL) does nothing.
+    unsafe { free(old) };
+    if count < 0 {
+        array_error(ArrayError::NegativeLength as i64);
+        return std::ptr::null_mut();
+    }
+    let Some(bytes) = (count as u64)
+        .checked_mul(size as u64)
+        .filter(|b| *b <= isize::MAX as u64)
+    else {
+        array_error(ArrayError::OutOfMemory as i64);
+        return std::ptr::null_mut();
+    };
+    let bytes = (bytes as usize).max(1);
+    // SAFETY: plain C allocation of a positive size.
+    let p = unsafe {
+        if zeroed != 0 {
+            calloc(bytes, 1)
+        } else {
+            malloc(bytes)
+        }
+    };
+    if p.is_null() {
+        array_error(ArrayError::OutOfMemory as i64);
+    }
+    p
+}
+
+/// Free a scratch array (NULL: nothing).
+///
+/// # Safety
+/// `p` is NULL or a pointer [`scratch_alloc`] returned and nothing freed since.
+pub unsafe extern "C" fn scratch_free(p: *mut u8) {
+    // SAFETY: the caller's contract.
+    unsafe { free(p) }
+}
+
+/// The address of [`scratch_alloc`].
+pub fn scratch_alloc_address() -> usize {
+    scratch_alloc as *const () as usize
+}
+
+/// The address of [`scratch_free`].
+pub fn scratch_free_address() -> usize {
+    scratch_free as *const () as usize
 }
 
 #[cfg(test)]
@@ -136,6 +219,26 @@ mod tests {
         assert_eq!(median_of(&[1.0, f64::NAN, 3.0], 1), 2.0);
         assert!(median_of(&[f64::NAN], 1).is_nan());
         assert!(median_of(&[], 0).is_nan());
+    }
+
+    #[test]
+    fn a_scratch_array_of_a_negative_length_is_an_error_not_memory() {
+        take_array_error();
+        // SAFETY: NULL old memory.
+        let p = unsafe { scratch_alloc(std::ptr::null_mut(), -1, 8, 0) };
+        assert!(p.is_null());
+        assert_eq!(take_array_error(), Some(ArrayError::NegativeLength));
+        // SAFETY: as above; a zeroed array of three float64s.
+        let p = unsafe { scratch_alloc(std::ptr::null_mut(), 3, 8, 1) };
+        // SAFETY: the 24 bytes just allocated.
+        let zeros = unsafe { std::slice::from_raw_parts(p.cast::<f64>(), 3) };
+        assert_eq!(zeros, [0.0; 3]);
+        // SAFETY: reallocating frees `p`, which is not used after.
+        let q = unsafe { scratch_alloc(p, 0, 8, 0) };
+        assert!(!q.is_null());
+        assert_eq!(take_array_error(), None);
+        // SAFETY: q came from scratch_alloc.
+        unsafe { scratch_free(q) };
     }
 
     #[test]
