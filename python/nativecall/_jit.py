@@ -234,6 +234,7 @@ class _Frontend:
         self.natives = []  # [(name, [NativeCallable, ...])]
         self.native_index = {}
         self.keep = []
+        self.frozen = {}  # id(global array) -> (its frozen copy, element type)
         self.closure = {}
         self.unbound = set()  # free variables the enclosing function has not assigned yet
         if func.__closure__:
@@ -478,15 +479,79 @@ class _Frontend:
         if isinstance(target, ast.Name):
             return ir.ASSIGN([target.id], [self.expr(value)], line, col)
         if isinstance(target, ast.Subscript):
+            k = target.slice
+            if isinstance(k, ast.Slice) or (isinstance(k, ast.Constant) and k.value is Ellipsis):
+                return self.slice_assign(target, value, s)
             p, i = self.subscript(target)
             return ir.STORE(p, i, self.expr(value), line, col)
         if isinstance(target, ast.Tuple):
             if not all(isinstance(t, ast.Name) for t in target.elts):
                 raise self.fail(target, "tuple assignment targets must be names")
+            if not isinstance(value, ast.Tuple) and self.view_count(value) == len(target.elts):
+                # a, b = carray(xx, 2): the view into a hidden local, then its elements.
+                array = f"unpack.array.{line}.{col}"
+                name = ir.NAME(array, line, col)
+                items = [ir.INDEX(name, [ir.INT(k, line, col)], line, col) for k in range(len(target.elts))]
+                return [ir.ASSIGN([array], [self.expr(value)], line, col),
+                        ir.ASSIGN([t.id for t in target.elts], items, line, col)]  # fmt: skip
             if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
                 raise self.fail(value, "tuple assignment needs a tuple of the same length on the right (a, b = b, a)")
             return ir.ASSIGN([t.id for t in target.elts], [self.expr(v) for v in value.elts], line, col)
         raise self.fail(target, f"assignment to a {type(target).__name__} is not supported")
+
+    def view_count(self, value):
+        """The element count of ``carray(p, k)``/``farray(p, (k,))`` when ``k`` is an int
+        literal (the only arrays a tuple assignment unpacks: their length is known), else None."""
+        special = self.special_callee(value.func) if isinstance(value, ast.Call) else None
+        if special is None or special[0] != "view":
+            return None
+        shape = value.args[1] if len(value.args) > 1 else next((kw.value for kw in value.keywords if kw.arg == "shape"), None)
+        if isinstance(shape, ast.Tuple) and len(shape.elts) == 1:
+            shape = shape.elts[0]
+        if isinstance(shape, ast.Constant) and type(shape.value) is int:
+            return shape.value
+        return None
+
+    def slice_assign(self, target, value, s):
+        """``a[lo:hi] = x``, ``a[:] = x``, ``a[...] = x`` on a 1-D array: ``x`` evaluated once
+        (first, as Python does), then a loop storing it at each index of the slice, whose
+        bounds are clamped to the array as NumPy's (negative ones count from the end)."""
+        line, col = self.pos(s)
+        k = target.slice
+        if isinstance(k, ast.Slice) and k.step is not None:
+            raise self.fail(k.step, "slice assignment with a step (a[lo:hi:step] = x) is not supported in kernels")
+        tag = f"{line}.{col}"
+        out = [ir.ASSIGN([f"slice.value.{tag}"], [self.expr(value)], line, col)]
+        if isinstance(target.value, ast.Name) and target.value.id in self.locals:
+            array = ir.NAME(target.value.id, line, col)
+        else:
+            out.append(ir.ASSIGN([f"slice.array.{tag}"], [self.expr(target.value)], line, col))
+            array = ir.NAME(f"slice.array.{tag}", line, col)
+        n = ir.CALL(ir.BUILTIN("len"), [array], line, col)
+
+        def clamp(bound, name, default):
+            if bound is None:
+                return default
+            var = ir.NAME(f"slice.{name}.{tag}", line, col)
+            zero = ir.INT(0, line, col)
+            out.append(ir.ASSIGN([f"slice.{name}.{tag}"], [self.expr(bound)], line, col))
+            # b + n if b < 0 else b, then into [0, n].
+            wrapped = ir.IFEXP(ir.COMPARE(var, ["<"], [zero], line, col), ir.BINARY("+", var, n, line, col), var, line, col)
+            out.append(ir.ASSIGN([f"slice.{name}.{tag}"], [wrapped], line, col))
+            low = ir.IFEXP(ir.COMPARE(var, ["<"], [zero], line, col), zero, var, line, col)
+            out.append(ir.ASSIGN([f"slice.{name}.{tag}"], [low], line, col))
+            high = ir.IFEXP(ir.COMPARE(var, [">"], [n], line, col), n, var, line, col)
+            out.append(ir.ASSIGN([f"slice.{name}.{tag}"], [high], line, col))
+            return var
+
+        lower = k.lower if isinstance(k, ast.Slice) else None
+        upper = k.upper if isinstance(k, ast.Slice) else None
+        start = clamp(lower, "start", ir.INT(0, line, col))
+        stop = clamp(upper, "stop", n)
+        index = f"slice.index.{tag}"
+        store = ir.STORE(array, [ir.NAME(index, line, col)], ir.NAME(f"slice.value.{tag}", line, col), line, col)
+        out.append(ir.FOR(index, start, stop, ir.INT(1, line, col), [store], [], line, col))
+        return out
 
     def for_(self, s):
         line, col = self.pos(s)
@@ -623,10 +688,14 @@ class _Frontend:
         raise self.fail(e, f"'{type(e).__name__}' expressions are not supported in kernels")
 
     def value(self, value, node, label):
-        """A non-local value used as an expression: a frozen number or a function pointer."""
+        """A non-local value used as an expression: a frozen number, a frozen NumPy array
+        (a read-only view of a copy the kernel keeps) or a function pointer."""
         c = self.constant(value, node)
         if c is not None:
             return c
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and isinstance(value, numpy.ndarray):
+            return self.frozen_array(value, node, label)
         index = self.as_native(value, label, node)
         if index is not None:
             line, col = self.pos(node)
@@ -636,11 +705,35 @@ class _Frontend:
             f"'{label}' is a {type(value).__name__}; kernels can use numbers and native functions from outside",
         )
 
+    def frozen_array(self, value, node, label):
+        """A global NumPy array, frozen as Numba does: a copy taken now (later changes to
+        the global are not seen), kept alive by the kernel, read through a view of a
+        ``const`` pointer (storing into it is a compile error)."""
+        import numpy as np
+
+        line, col = self.pos(node)
+        if value.dtype.kind not in "biuf" or value.dtype.byteorder == (">" if sys.byteorder == "little" else "<"):
+            raise self.fail(node, f"'{label}' is an array of {value.dtype}; kernels read global arrays of numbers", TypingError)
+        if value.ndim == 0:
+            return self.constant(value.item(), node)
+        frozen = self.frozen.get(id(value))
+        if frozen is None:
+            copy = np.array(value, order="C", copy=True)
+            copy.flags.writeable = False
+            self.keep.append(copy)
+            frozen = self.frozen[id(value)] = (copy, _type_of(copy.dtype))
+        copy, elem = frozen
+        ptr = ir.CAST(ir.INT(copy.ctypes.data, line, col), Type(f"const {elem} *"), line, col)
+        extents = [ir.INT(n, line, col) for n in copy.shape]
+        return ir.VIEW(ptr, extents, None, False, line, col)
+
     def call(self, e):
         line, col = self.pos(e)
         f = e.func
         if isinstance(f, ast.Attribute) and (
-            (isinstance(f.value, ast.Name) and f.value.id in self.locals) or isinstance(f.value, ast.Call)
+            (isinstance(f.value, ast.Name) and f.value.id in self.locals)
+            or isinstance(f.value, ast.Call)
+            or _is_ndarray(self.static_value(f.value) if isinstance(f.value, (ast.Name, ast.Attribute)) else None)
         ):
             if f.attr not in _ARRAY_METHODS:
                 raise self.fail(
@@ -738,6 +831,8 @@ class _Frontend:
         if missing:
             raise self.fail(e, f"{label}() needs its argument '{missing[0]}'", TypingError)
         ptr = self.expr(bound["ptr"])
+        if ptr[0] == "int":
+            raise self.fail(bound["ptr"], f"{label}() takes a pointer, got an integer constant", TypingError)
         if what == "cast":
             return ir.CAST(ptr, self.type_argument(bound["to"], "cast()", allow_none=False), line, col)
         dtype = self.type_argument(bound["dtype"], f"{name}(dtype=...)") if "dtype" in bound else None
@@ -916,6 +1011,11 @@ class _Frontend:
 
 
 _POWER_HALF_IS_SQRT = []
+
+
+def _is_ndarray(value):
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray)
 
 
 def _numpy_power_half_is_sqrt():

@@ -95,10 +95,13 @@ impl Typer<'_> {
     }
 }
 
-/// The type of `cast(value, to)`: a pointer as another pointer type.
-pub(super) fn cast_type(from: &Type, to: &Type, span: Span) -> R<Type> {
+/// The type of `cast(value, to)`: a pointer as another pointer type (or, for the
+/// frontend's frozen global arrays, an integer literal `address` as a pointer: users'
+/// casts of integer literals are refused before the IR is made).
+pub(super) fn cast_type(from: &Type, to: &Type, address: bool, span: Span) -> R<Type> {
     match (from, to) {
         (Type::Pointer { .. }, Type::Pointer { .. }) => Ok(to.clone()),
+        (Type::Int(_), Type::Pointer { .. }) if address => Ok(to.clone()),
         (_, Type::Pointer { .. }) => Err(CompileError::typing(
             span,
             format!(
