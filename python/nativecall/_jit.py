@@ -681,6 +681,15 @@ class _Frontend:
                 if k.value > _MAX_NDIM:
                     raise self.fail(k, f"a.shape[{k.value}]: arrays have at most {_MAX_NDIM} dimensions", TypingError)
                 return ir.SHAPE(self.expr(v.value), k.value, line, col)
+            if isinstance(v, (ast.Name, ast.Attribute)) and not (isinstance(v, ast.Name) and v.id in self.locals):
+                # A frozen tuple indexed by a constant (a global array's .shape[k]) is a constant.
+                k, frozen = e.slice, self.static_value(v)
+                if isinstance(frozen, tuple) and isinstance(k, ast.Constant) and type(k.value) is int:
+                    if not -len(frozen) <= k.value < len(frozen):
+                        raise self.fail(k, f"{ast.unparse(e)}: index {k.value} out of range for a tuple of {len(frozen)}", TypingError)
+                    c = self.constant(frozen[k.value], e)
+                    if c is not None:
+                        return c
             p, i = self.subscript(e)
             return ir.INDEX(p, i, line, col)
         if isinstance(e, ast.Call):

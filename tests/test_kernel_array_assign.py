@@ -1,0 +1,155 @@
+"""Slice assignment of a scalar to 1-D arrays, tuple unpacking of pointer elements and of
+carray views, and global NumPy arrays frozen at compile time, in kernels: each compared
+with what Python and NumPy do on the same data."""
+
+import ctypes
+
+import numpy as np
+import pytest
+
+import nativecall
+from nativecall import carray
+
+_BOUNDS = [None, 0, 1, 3, -1, -3, 7, 8, 100, -100]
+
+
+def _slice_kernel(lo, hi):
+    text = f"{'' if lo is None else lo}:{'' if hi is None else hi}"
+    source = f"def f(a, x):\n    a[{text}] = x\n    return len(a)\n"
+    return nativecall.jit("int64(float64[:], float64)", source=source, globals={}), text
+
+
+@pytest.mark.parametrize("lo", _BOUNDS)
+@pytest.mark.parametrize("hi", _BOUNDS)
+def test_slice_assignment_of_a_scalar_stores_where_numpy_does(lo, hi):
+    kernel, text = _slice_kernel(lo, hi)
+    got, want = np.arange(8.0), np.arange(8.0)
+    assert kernel(got, -1.5) == 8
+    want[lo:hi] = -1.5
+    np.testing.assert_array_equal(got, want, err_msg=f"a[{text}] = x")
+
+
+def test_slice_bounds_computed_at_run_time_are_clamped_as_numpy_s():
+    @nativecall.jit("void(float64[:], int64, int64, float64)")
+    def fill(a, lo, hi, x):
+        a[lo:hi] = x
+
+    for lo in range(-10, 11, 3):
+        for hi in range(-10, 11, 2):
+            got, want = np.zeros(7), np.zeros(7)
+            fill(got, lo, hi, 2.0)
+            want[lo:hi] = 2.0
+            np.testing.assert_array_equal(got, want)
+
+
+def test_whole_array_assignment_fills_views_parameters_and_scratch_arrays():
+    @nativecall.jit("float64(float64*, intp, int32[:])")
+    def fill(p, n, counts):
+        v = carray(p, n)
+        v[:] = 0.25
+        counts[...] = 3  # converted to the element type, as NumPy does
+        b = np.empty(n)
+        b[...] = 2.0
+        return b.sum()
+
+    a, counts = np.ones(5), np.zeros(4, dtype=np.int32)
+    assert fill(a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 5, counts) == 10.0
+    np.testing.assert_array_equal(a, np.full(5, 0.25))
+    np.testing.assert_array_equal(counts, np.full(4, 3))
+
+
+def test_slice_assignment_through_a_negative_stride_writes_the_viewed_elements():
+    @nativecall.jit("void(float64[:])")
+    def head(a):
+        a[:2] = 9.0
+
+    got, want = np.zeros(6), np.zeros(6)
+    head(got[::-2])
+    want[::-2][:2] = 9.0
+    np.testing.assert_array_equal(got, want)
+
+
+def test_the_right_side_of_a_slice_assignment_is_evaluated_once_before_the_stores():
+    @nativecall.jit("void(float64[:])")
+    def shift(a):
+        a[1:] = a[0] + 1.0  # a[0] is read once, before a[1] is written
+
+    a = np.array([1.0, 5.0, 5.0, 5.0])
+    shift(a)
+    np.testing.assert_array_equal(a, [1.0, 2.0, 2.0, 2.0])
+
+
+def test_tuple_unpacking_reads_every_right_side_before_assigning():
+    @nativecall.jit("float64(float64*)")
+    def swap(xx):
+        x, y = xx[0], xx[1]
+        x, y = y, x
+        a, b = carray(xx, 2)
+        c, d = carray(xx, (2,))
+        return x * 1000 + y * 100 + (a - b) * 10 + d
+
+    xx = np.array([3.0, 5.0])
+    x, y = xx[0], xx[1]
+    x, y = y, x
+    a, b = xx
+    assert swap(xx.ctypes.data_as(ctypes.POINTER(ctypes.c_double))) == x * 1000 + y * 100 + (a - b) * 10 + b
+
+
+def test_unpacking_a_view_whose_length_is_not_a_literal_is_a_compile_error():
+    with pytest.raises(nativecall.UnsupportedError, match="tuple assignment needs a tuple of the same length") as info:
+        nativecall.jit(
+            "float64(float64*, intp)",
+            source="def f(xx, n):\n    a, b = carray(xx, n)\n    return a\n",
+            globals={"carray": carray},
+        )
+    assert info.value.lineno == 2
+
+
+def test_slice_assignment_with_a_step_is_a_compile_error_at_the_line():
+    with pytest.raises(nativecall.UnsupportedError, match=r"slice assignment with a step") as info:
+        nativecall.jit("void(float64[:])", source="def f(a):\n    s = 0\n    a[::2] = 1.0\n", globals={})
+    assert info.value.lineno == 3
+
+
+# ------------------------------------------------------------------ global arrays
+
+
+def test_a_global_array_is_frozen_when_the_kernel_compiles_as_numba_does():
+    weights = np.array([0.5, 0.25, 0.125, 2.0])
+
+    @nativecall.jit("float64(float64[:])")
+    def dot(a):
+        s = 0.0
+        for i in range(len(weights)):
+            s += a[i] * weights[i]
+        return s + weights.sum() + np.median(weights) + weights[-1]
+
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    want = a @ weights + weights.sum() + np.median(weights) + weights[-1]
+    assert dot(a) == want
+    weights[:] = 100.0  # later changes to the global are not seen
+    del weights
+    assert dot(a) == want
+
+
+def test_global_integer_and_two_dimensional_arrays_are_read_as_constants():
+    table = np.arange(12, dtype=np.int16).reshape(3, 4)[:, ::-1]  # not contiguous: copied in C order
+
+    @nativecall.jit("int64(int64, int64)")
+    def look(i, j):
+        return table[i, j] * 100 + table.shape[1] + table.ndim
+
+    assert look(1, 0) == int(table[1, 0]) * 100 + 4 + 2
+    assert look(2, -1) == int(table[2, -1]) * 100 + 4 + 2
+
+
+def test_storing_into_a_global_array_is_a_compile_error():
+    g = np.zeros(3)
+    with pytest.raises(nativecall.TypingError, match="cannot store through a view of a const pointer"):
+        nativecall.jit("void(float64)", source="def f(x):\n    g[0] = x\n", globals={"g": g})
+
+
+def test_a_global_array_of_objects_is_refused_naming_it():
+    g = np.array(["a", "b"])
+    with pytest.raises(nativecall.TypingError, match="'g' is an array of <U1; kernels read global arrays of numbers"):
+        nativecall.jit("float64()", source="def f():\n    return len(g)\n", globals={"g": g})
