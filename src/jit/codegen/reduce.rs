@@ -74,10 +74,12 @@ impl Gen<'_, '_> {
                 self.fold(&view, &[first], |g, x| {
                     let (v, acc) = (x[0], x[1]);
                     vec![if is_float(&elem) {
-                        // NumPy: a NaN anywhere is the result.
-                        let pick = g.float_pick(op, acc, v, &elem);
-                        let nan = g.b.ins().fcmp(FloatCC::Unordered, v, v);
-                        g.b.ins().select(nan, v, pick)
+                        // NumPy's `acc if (acc < v or isnan(acc)) else v` (`>` for max): a
+                        // NaN anywhere is the result, and of equal zeros the later one.
+                        let keep = g.compare(op, acc, &elem, v, &elem);
+                        let nan = g.b.ins().fcmp(FloatCC::Unordered, acc, acc);
+                        let keep = g.b.ins().bor(keep, nan);
+                        g.b.ins().select(keep, acc, v)
                     } else {
                         let better = g.compare(op, v, &elem, acc, &elem);
                         g.b.ins().select(better, v, acc)

@@ -45,7 +45,7 @@ unsafe fn element(data: *const u8, i: i64, stride: i64, kind: i64, size: i64) ->
 
 /// `np.median` (`skip_nan` 0) or `np.nanmedian` (1) of the `n` elements at `data`, `stride`
 /// bytes apart, of `kind` and `size` bytes: the middle element of a sorted copy (the mean
-/// of the two middle ones for an even count, `(a + b) / 2` as NumPy's), NaN if any element
+/// of the two middle ones for an even count, `(0.0 + a + b) / 2` as NumPy's), NaN if any element
 /// is NaN (`np.median`) or none is left (an empty array, or all NaN for `np.nanmedian`).
 /// The array is never written.
 ///
@@ -76,15 +76,17 @@ pub unsafe extern "C" fn median(
         return f64::NAN;
     }
     let (_, &mut upper, _) = xs.select_nth_unstable_by(m / 2, f64::total_cmp);
+    // NumPy takes the mean of the middle one or two, summing from 0.0 (so a median of
+    // -0.0 is 0.0).
     if m % 2 == 1 {
-        return upper;
+        return 0.0 + upper;
     }
     // The largest of the lower half is the other middle element.
     let lower = xs[..m / 2]
         .iter()
         .copied()
         .fold(f64::NEG_INFINITY, f64::max);
-    (lower + upper) / 2.0
+    (0.0 + lower + upper) / 2.0
 }
 
 /// The address of [`median`].

@@ -213,9 +213,7 @@ impl Typer<'_> {
                 }
                 self.view_type(&pt, &extents, dtype.as_ref(), *fortran, *span)?
             }
-            Expr::Cast(x, to, span) => {
-                cast_type(&t!(x), to, matches!(**x, Expr::Int(..)), *span)?
-            }
+            Expr::Cast(x, to, span) => cast_type(&t!(x), to, matches!(**x, Expr::Int(..)), *span)?,
             Expr::Call(callee, args, span) => {
                 let mut types = Vec::with_capacity(args.len());
                 for a in args {
