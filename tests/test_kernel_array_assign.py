@@ -153,3 +153,74 @@ def test_a_global_array_of_objects_is_refused_naming_it():
     g = np.array(["a", "b"])
     with pytest.raises(nativecall.TypingError, match="'g' is an array of <U1; kernels read global arrays of numbers"):
         nativecall.jit("float64()", source="def f():\n    return len(g)\n", globals={"g": g})
+
+
+# ------------------------------------------------------------------ views passed to kernels
+
+
+@nativecall.jit("float64(float64[:])")
+def _total(a):
+    s = 0.0
+    for v in a:
+        s += v
+    return s
+
+
+@nativecall.jit("void(float64[:], float64)")
+def _fill(a, x):
+    a[:] = x
+
+
+@nativecall.jit("int64(int32[:, :])")
+def _corner(m):
+    return m[-1, -1] * 1000 + m.shape[0] * 10 + m.shape[1]
+
+
+def test_views_scratch_and_global_arrays_pass_to_kernels_taking_arrays():
+    weights = np.array([1.0, 2.0, 3.0])
+
+    @nativecall.jit("float64(float64*, intp, int32*)")
+    def use(p, n, q):
+        v = carray(p, n)
+        b = np.zeros(n)
+        _fill(b, 2.5)  # the callee writes the scratch array
+        _fill(v, 0.5)  # and the caller's memory through the view
+        return _total(v) + _total(b) * 100 + _total(weights) * 10000 + _corner(carray(q, (2, 3))) * 1e6
+
+    a, q = np.arange(4.0), np.arange(6, dtype=np.int32).reshape(2, 3)
+    got = use(a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 4, q.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)))
+    assert got == 4 * 0.5 + 4 * 2.5 * 100 + 6.0 * 10000 + (5 * 1000 + 23) * 1e6
+    np.testing.assert_array_equal(a, np.full(4, 0.5))
+
+
+def test_a_view_passes_to_a_kernel_without_a_signature():
+    @nativecall.jit
+    def mean_of(a):
+        return a.sum() / len(a)
+
+    @nativecall.jit("float64(float64*, intp)")
+    def use(p, n):
+        return mean_of(carray(p, n))
+
+    a = np.array([1.0, 2.0, 6.0])
+    assert use(a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), 3) == 3.0
+
+
+def test_a_read_only_view_is_not_passed_to_a_kernel_that_writes_its_array():
+    g = np.zeros(3)
+    with pytest.raises(nativecall.TypingError, match="a view of a const pointer cannot be passed to a function that may write") as info:
+        nativecall.jit("float64()", source="def f():\n    s = 0.0\n    _fill(g, 1.0)\n    return s\n", globals={"g": g, "_fill": _fill})
+    assert info.value.lineno == 3
+
+
+def test_a_view_is_not_passed_where_a_function_takes_a_pointer():
+    @nativecall.jit("float64(float64*)")
+    def first(p):
+        return p[0]
+
+    with pytest.raises(nativecall.TypingError, match=r"argument 1 of first \(double \(double \*\)\) must be double \*, got float64\[::1\]"):
+        nativecall.jit(
+            "float64(float64*, intp)",
+            source="def f(p, n):\n    v = carray(p, n)\n    return first(v)\n",
+            globals={"carray": carray, "first": first},
+        )

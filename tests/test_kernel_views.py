@@ -221,8 +221,8 @@ def _error(source, sig, exc=nativecall.CompileError, **names):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("a = carray(p, n)\n    return g(a)", "the array view 'a' cannot be passed to a function"),
-        ("return g(carray(p, n))", "an array view (carray/farray) cannot be passed to a function"),
+        ("a = carray(p, n)\n    return abs(a)", "abs() needs a number, got float64[::1]"),
+        ("return g(carray(p, n)) + abs(carray(p, n))", "abs() needs a number, got float64[::1]"),
         ("a = carray(p, n)\n    b = a if n else a\n    return 0.0", "cannot be used here"),
         ("a = carray(p, n, dtype=np.int32)\n    return 0.0", "the element types differ"),
         ("a = carray(n, n)\n    return 0.0", "takes a pointer"),

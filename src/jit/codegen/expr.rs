@@ -47,6 +47,9 @@ impl Gen<'_, '_> {
                 .expect("typed: a specialisation matches");
             return Ok(self.iconst(self.ptr, addr as i64));
         }
+        if matches!(to, Type::Array { .. }) && self.is_view_expr(e) {
+            return self.view_tensor(e);
+        }
         let (v, t) = self.expr(e)?;
         Ok(self.convert(v, &t, to))
     }

@@ -215,6 +215,43 @@ impl ViewUses<'_> {
         ))
     }
 
+    /// Check the view `a` passed as argument `k` of a call of `callee`: a kernel (or native
+    /// function) taking an array there gets a descriptor built for the call; anything else
+    /// (a pointer, a function pointer's parameter) is refused, as is a read-only view
+    /// passed where the callee may write.
+    fn passed_to(&self, callee: &Callee, k: usize, a: &Expr) -> R<()> {
+        let targets: Vec<(&Type, Option<bool>)> = match callee {
+            Callee::Native(i) => self.typer.f.natives[*i]
+                .targets
+                .iter()
+                .filter_map(|t| {
+                    let p = t.visible.arg_types().nth(k)?;
+                    let writes = t.writes.as_ref().map(|w| w.get(k).copied().unwrap_or(true));
+                    Some((p, writes))
+                })
+                .collect(),
+            Callee::SelfCall => self
+                .typer
+                .f
+                .params
+                .get(k)
+                .map(|(_, t)| (t, None))
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        if targets.is_empty() || !targets.iter().all(|(p, _)| matches!(p, Type::Array { .. })) {
+            return self.refuse(a, "passed to a function that does not take an array there");
+        }
+        if self.is_read_only(a)? && targets.iter().any(|(_, w)| *w != Some(false)) {
+            return Err(CompileError::typing(
+                a.span(),
+                "a view of a const pointer cannot be passed to a function that may write its array",
+            ));
+        }
+        Ok(())
+    }
+
     fn block(&self, body: &[Stmt]) -> R<()> {
         body.iter().try_for_each(|s| self.stmt(s))
     }
@@ -279,14 +316,15 @@ impl ViewUses<'_> {
         match e {
             Expr::Call(callee, args, _) => {
                 let len = matches!(callee, Callee::Builtin(Builtin::Len | Builtin::Reduce(_)));
-                for a in args {
-                    if !len && self.is_view(a) {
-                        return self.refuse(a, "passed to a function");
-                    }
-                    if matches!(a, Expr::Call(..)) && self.is_view(a) {
+                for (k, a) in args.iter().enumerate() {
+                    let view = self.is_view(a);
+                    if matches!(a, Expr::Call(..)) && view {
                         return self.refuse(a, "used before it is assigned to a local");
                     }
-                    self.expr(a, len)?;
+                    if !len && view {
+                        self.passed_to(callee, k, a)?;
+                    }
+                    self.expr(a, len || view)?;
                 }
                 Ok(())
             }
