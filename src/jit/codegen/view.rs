@@ -80,7 +80,7 @@ impl Gen<'_, '_> {
         };
         let ndim = view.shape.len() as u32;
         let dtype = crate::abi::dtype::of_type(&view.dtype).expect("typed: arrays hold numbers");
-        let (shape_at, strides_at) = (48, 48 + 8 * ndim);
+        let (shape_at, strides_at): (i32, i32) = (48, 48 + 8 * ndim as i32);
         let slot = self.b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
             48 + 16 * ndim,
@@ -101,8 +101,8 @@ impl Gen<'_, '_> {
         self.b.ins().store(flags, code, base, at::DTYPE);
         self.b.ins().store(flags, bits, base, at::DTYPE + 1);
         self.b.ins().store(flags, lanes, base, at::DTYPE + 2);
-        let shape = self.b.ins().iadd_imm_s(base, shape_at as i64);
-        let strides = self.b.ins().iadd_imm_s(base, strides_at as i64);
+        let shape = self.b.ins().iadd_imm_s(base, i64::from(shape_at));
+        let strides = self.b.ins().iadd_imm_s(base, i64::from(strides_at));
         self.b.ins().store(flags, shape, base, at::SHAPE);
         self.b.ins().store(flags, strides, base, at::STRIDES);
         let zero = self.iconst(clt::I64, 0);
@@ -111,10 +111,10 @@ impl Gen<'_, '_> {
             let off = 8 * k as i32;
             self.b
                 .ins()
-                .store(flags, view.shape[k], base, shape_at as i32 + off);
+                .store(flags, view.shape[k], base, shape_at + off);
             self.b
                 .ins()
-                .store(flags, view.strides[k], base, strides_at as i32 + off);
+                .store(flags, view.strides[k], base, strides_at + off);
         }
         Ok(base)
     }
