@@ -224,3 +224,50 @@ def test_a_view_is_not_passed_where_a_function_takes_a_pointer():
             source="def f(p, n):\n    v = carray(p, n)\n    return first(v)\n",
             globals={"carray": carray, "first": first},
         )
+
+
+# ------------------------------------------------------------------ rows of 2-D arrays
+
+
+def test_rows_of_2d_arrays_are_1d_views_iterated_indexed_reduced_and_passed_on():
+    @nativecall.jit("float64(float64[:, :])")
+    def by_rows(m):
+        s = 0.0
+        for row in m:  # each row a 1-D view
+            s += np.median(row) * len(row)
+        return s + m[1][1] * 1000 + _total(m[-1]) * 100000 + m[0].max()
+
+    for m in (np.arange(12.0).reshape(3, 4) ** 1.5, (np.arange(12.0).reshape(3, 4) ** 1.5)[::-1, ::-2]):
+        want = sum(np.median(r) * len(r) for r in m) + m[1][1] * 1000 + m[-1].sum() * 100000 + m[0].max()
+        assert by_rows(m) == pytest.approx(want, rel=1e-14)
+
+
+def test_rows_of_fortran_views_and_global_arrays_keep_their_strides():
+    table = np.arange(12.0).reshape(3, 4)
+
+    @nativecall.jit("float64(float64*)")
+    def rows(p):
+        v = nativecall.farray(p, (3, 4))
+        return v[1].sum() * 1000 + table[2].sum() + table[-1][0] / 100
+
+    data = np.arange(12.0)
+    want = data.reshape(3, 4, order="F")[1].sum() * 1000 + table[2].sum() + table[-1][0] / 100
+    assert rows(data.ctypes.data_as(ctypes.POINTER(ctypes.c_double))) == want
+
+
+def test_a_row_takes_slice_assignment_but_not_a_scalar_as_if_it_were_an_element():
+    @nativecall.jit("void(float64[:, :], int64)")
+    def clear(m, i):
+        m[i][:] = -1.0
+
+    m = np.zeros((3, 2))
+    clear(m, -2)
+    np.testing.assert_array_equal(m, [[0, 0], [-1, -1], [0, 0]])
+    with pytest.raises(nativecall.TypingError, match="cannot store float64 into a float64"):
+        nativecall.jit("void(float64[:, :])", source="def f(m):\n    m[1] = 2.0\n", globals={})
+
+
+def test_a_row_of_a_global_array_is_read_only():
+    g = np.zeros((2, 2))
+    with pytest.raises(nativecall.TypingError, match="cannot store through a view of a const pointer"):
+        nativecall.jit("void()", source="def f():\n    g[0][1] = 1.0\n", globals={"g": g})

@@ -249,9 +249,9 @@ def test_a_view_of_void_star_without_dtype_says_to_give_one():
     assert "needs the element type" in str(err) and err.lineno == 2
 
 
-def test_iterating_a_2d_array_is_a_compile_error_at_the_loop():
+def test_iterating_a_2d_array_gives_rows_so_adding_one_to_a_number_is_a_compile_error():
     err = _error("def f(a):\n    s = 0.0\n    for v in a:\n        s += v\n    return s\n", "float64(float64[:, :])")
-    assert "2-dimensional array takes 2 indices" in str(err) and err.lineno == 3
+    assert "'+' is not defined for float64 and float64[:]" in str(err) and err.lineno == 4
 
 
 # ------------------------------------------------------------------ NumPy functions and ~

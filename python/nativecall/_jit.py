@@ -741,7 +741,7 @@ class _Frontend:
         f = e.func
         if isinstance(f, ast.Attribute) and (
             (isinstance(f.value, ast.Name) and f.value.id in self.locals)
-            or isinstance(f.value, ast.Call)
+            or isinstance(f.value, (ast.Call, ast.Subscript))
             or _is_ndarray(self.static_value(f.value) if isinstance(f.value, (ast.Name, ast.Attribute)) else None)
         ):
             if f.attr not in _ARRAY_METHODS:

@@ -20,6 +20,12 @@ impl Gen<'_, '_> {
             let t = self.ty(e)?;
             return Ok((self.view_value(p, shape, *fortran, &t)?, t));
         }
+        if let Expr::Index(p, idx, _) = e {
+            let t = self.ty(e)?;
+            if matches!(t, Type::Array { .. }) {
+                return Ok((self.row_value(p, idx)?, t));
+            }
+        }
         if let Expr::Call(Callee::Builtin(Builtin::Scratch { elem, zeroed }), n, span) = e {
             let t = self.ty(e)?;
             return Ok((self.scratch_value(*elem, *zeroed, &n[0], *span)?, t));
@@ -294,6 +300,11 @@ impl Gen<'_, '_> {
                 self.b.seal_block(done);
                 self.b.switch_to_block(done);
                 (self.b.block_params(done)[0], rt)
+            }
+            Expr::Index(..) if matches!(self.ty(e)?, Type::Array { .. }) => {
+                // Only `len(m[i])` evaluates a row as one value (typing allows no other).
+                let (v, t) = self.value(e)?;
+                (v.single(), t)
             }
             Expr::Index(p, idx, _) => {
                 let (addr, elem) = self.element_address(p, idx)?;

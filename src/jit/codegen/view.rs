@@ -58,11 +58,34 @@ impl Gen<'_, '_> {
         }))
     }
 
+    /// `m[i]` (fewer indices than `m` has dimensions): a view of the rest, at the address
+    /// the indices give, with the remaining extents and strides.
+    pub(super) fn row_value(&mut self, p: &Expr, idx: &[Expr]) -> R<KValue> {
+        let (KValue::Array(view), _) = self.value(p)? else {
+            unreachable!("typed: a row of an array")
+        };
+        let name = match p {
+            Expr::Name(n, _) => Some(n.as_str()),
+            _ => None,
+        };
+        let (data, _) = self.array_element(&view, idx, name)?;
+        let k = idx.len();
+        let tensor = self.iconst(self.ptr, 0);
+        Ok(KValue::Array(ArrayView {
+            tensor,
+            data,
+            shape: view.shape[k..].to_vec(),
+            strides: view.strides[k..].to_vec(),
+            dtype: view.dtype,
+        }))
+    }
+
     /// Whether `e` is an array with no descriptor of its own: a view, a scratch array, or
     /// a local holding one (a local array is a view even when it holds a parameter).
     pub(super) fn is_view_expr(&self, e: &Expr) -> bool {
         match e {
             Expr::View(..) | Expr::Call(Callee::Builtin(Builtin::Scratch { .. }), ..) => true,
+            Expr::Index(..) => matches!(self.ty(e), Ok(Type::Array { .. })),
             Expr::Name(n, _) => {
                 !self.f.params.iter().any(|(p, _)| p == n)
                     && matches!(self.vars.get(n), Some((_, Type::Array { .. })))

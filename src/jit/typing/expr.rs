@@ -18,7 +18,19 @@ impl Typer<'_> {
             }
         }
         match pt {
-            Type::Array { dtype, ndim, .. } => {
+            Type::Array {
+                dtype,
+                ndim,
+                contiguous,
+            } => {
+                if idx.len() < ndim as usize {
+                    // `m[i]`: a view of the rest (a row of a 2-D array).
+                    return Ok(Type::Array {
+                        dtype,
+                        ndim: ndim - idx.len() as u32,
+                        contiguous,
+                    });
+                }
                 if idx.len() != ndim as usize {
                     return Err(CompileError::typing(
                         span,

@@ -151,6 +151,7 @@ impl ViewUses<'_> {
                 matches!(self.typer.known(p)?, Type::Pointer { is_const: true, .. })
             }
             Expr::Name(n, _) => self.read_only.contains(n),
+            Expr::Index(p, ..) => self.is_view(e) && self.is_read_only(p)?,
             _ => false,
         })
     }
@@ -192,6 +193,8 @@ impl ViewUses<'_> {
     fn is_view(&self, e: &Expr) -> bool {
         match e {
             Expr::View(..) | Expr::Call(Callee::Builtin(Builtin::Scratch { .. }), ..) => true,
+            // `m[i]` of a 2-D array: a row.
+            Expr::Index(..) => matches!(self.typer.known(e), Ok(Type::Array { .. })),
             Expr::Name(n, _) => {
                 !self.params.contains(n.as_str())
                     && matches!(self.vars.get(n), Some(Type::Array { .. }))
@@ -204,6 +207,7 @@ impl ViewUses<'_> {
         let label = match e {
             Expr::Name(n, _) => format!("the array view '{n}'"),
             Expr::Call(..) => "a scratch array (np.empty/np.zeros)".to_string(),
+            Expr::Index(..) => "a row of an array (m[i])".to_string(),
             _ => "an array view (carray/farray)".to_string(),
         };
         Err(CompileError::unsupported(
