@@ -59,7 +59,17 @@ pub unsafe extern "C" fn median(
     size: i64,
     skip_nan: i64,
 ) -> f64 {
-    let mut xs = Vec::with_capacity(n.max(0) as usize);
+    // The copy: on the stack for the small windows filters pass, else on the heap.
+    let count = n.max(0) as usize;
+    let mut small = [0.0f64; 64];
+    let mut big = Vec::new();
+    let buf: &mut [f64] = if count <= small.len() {
+        &mut small[..count]
+    } else {
+        big.resize(count, 0.0);
+        &mut big[..]
+    };
+    let mut m = 0;
     for i in 0..n {
         // SAFETY: i < n, the caller's extent.
         let x = unsafe { element(data, i, stride, kind, size) };
@@ -69,9 +79,10 @@ pub unsafe extern "C" fn median(
             }
             continue;
         }
-        xs.push(x);
+        buf[m] = x;
+        m += 1;
     }
-    let m = xs.len();
+    let xs = &mut buf[..m];
     if m == 0 {
         return f64::NAN;
     }
