@@ -2,7 +2,8 @@
 
 Expressions are random trees over the kernel language's operators, builtins, math
 functions, complex numbers (computed, then brought back to a real number by `.real`,
-`.imag`, `abs`, `cmath.phase` or a comparison) and array reads (of conditional expressions of arrays too), over int64,
+`.imag`, `abs`, `cmath.phase` or a comparison), array reads (of conditional expressions of arrays too) and
+NumPy's reductions of arrays (np.sum, a.mean(), np.median, ...), over int64,
 float64 and array inputs whose values reach the places where a float64 shortcut
 would differ from Python: ints beyond 2**53 up to
 int64's limits, floats next to them (float(a) and its neighbours), signed zeros, both
@@ -95,13 +96,29 @@ class Generator:
             k = self.rng.randint(-ARRAY_LEN, ARRAY_LEN - 1)
             return Node(f"{arr}[{k}]", f"{arr}[{k}]", kind)
         if r < 0.7:
-            return Node("len(v)", "len(v)", "int")
+            if self.rng.random() < 0.5:
+                return Node("len(v)", "len(v)", "int")
+            return self.reduction()
         if r < 0.85:
             n = str(self.rng.choice([0, 1, 2, 3, 7, 9, 2**53 + 1, 2**62]))
             return Node(n, n, "int")
         f = self.rng.choice([0.5, 2.0, 3.75, -1.25, 0.1, 2.0**53, 1e300])
         n = f"({f!r})" if f < 0 else repr(f)
         return Node(n, n, "float")
+
+    def reduction(self):
+        """A NumPy reduction of a whole array: of 4 elements every one is exactly specified
+        (NumPy sums fewer than 8 in order, from 0.0, as kernels do)."""
+        name, kind = self.rng.choice([("v", "float"), ("w", "int"), ("v2", "float")])
+        f = self.rng.choice(["sum", "mean", "var", "std", "min", "max", "median", "nanmedian"])
+        if kind == "int" and f == "nanmedian":
+            f = "median"
+        if f in ("median", "nanmedian") or self.rng.random() < 0.5:
+            src = f"np.{f}({name})"
+        else:
+            src = f"{name}.{f}()"
+        out = kind if f in ("sum", "min", "max") else "float"
+        return Node(src, f"_reduce({f!r}, {name}, {kind!r})", out)
 
     def expr(self, depth):
         if depth <= 0 or self.rng.random() < 0.2:
@@ -334,6 +351,19 @@ def _np(name, *args):
     return bool(r) if name == "isnan" else float(r)
 
 
+def _reduce(name, values, kind):
+    """NumPy's reduction of the array, as a Python number. Which NaN (sign) a reduction of
+    an array holding one gives is NumPy's implementation's choice: left open."""
+    import warnings
+
+    arr = np.array(values, dtype=np.float64 if kind == "float" else np.int64)
+    if kind == "float" and np.isnan(arr).any():
+        NANS_MET[0] = True
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return getattr(np, name)(arr).item()
+
+
 def _arith(op, a, b):
     return f"_arith({a.ref}, {b.ref}, {op!r})"
 
@@ -403,7 +433,10 @@ def same(mine, theirs, nan_sign_open=False):
 def define(src, name):
     filename = f"<differential {name}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-    ns = {"math": math, "cmath": cmath, "np": np, "_c": _check, "_cx": _cx, "_arith": _binary, "_pow": _pow, "_np": _np}
+    ns = {
+        "math": math, "cmath": cmath, "np": np, "_c": _check, "_cx": _cx, "_arith": _binary, "_pow": _pow, "_np": _np,
+        "_reduce": _reduce,
+    }  # fmt: skip
     exec(compile(src, filename, "exec"), ns)
     return ns
 

@@ -281,3 +281,56 @@ def test_a_contiguous_array_is_passed_to_an_inlined_kernel_taking_any_layout():
 
     assert calls_in(last_plus_first) == 0
     assert last_plus_first(np.array([2.0, 3.0, 5.0])) == 7.0
+
+
+def test_a_callee_that_makes_a_scratch_array_stays_a_call_and_frees_it():
+    # Scratch arrays are freed at their own kernel's returns, so such a callee is not inlined.
+    @nativecall.jit("float64(int64)")
+    def spread(n):
+        buf = np.empty(n)
+        for i in range(n):
+            buf[i] = i * 0.5
+        return buf.max() - buf.min()
+
+    @nativecall.jit("float64(int64)")
+    def twice(n):
+        return spread(n) + spread(n + 1)
+
+    assert calls_in(twice) >= 2
+    assert twice(4) == 1.5 + 2.0
+    # The callee's error (an empty maximum) reaches Python through the caller.
+    with pytest.raises(ValueError, match="zero-size array"):
+        twice(0)
+    assert twice(1) == 0.0 + 0.5
+
+
+def test_an_inlined_callee_computes_with_complex_values_inside():
+    import cmath
+
+    @nativecall.jit("float64(float64)")
+    def ring(t):
+        z = cmath.exp(1j * t)
+        return (z * z.conjugate()).real + z.imag
+
+    @nativecall.jit("float64(float64)")
+    def ring_sum(t):
+        return ring(t) + ring(-t)
+
+    assert calls_in(ring_sum) <= calls_in(ring) * 2
+    for t in (0.0, 0.3, -2.5, 10.0):
+        assert ring_sum(t) == ring(t) + ring(-t)
+        want = (cmath.exp(1j * t) * cmath.exp(1j * t).conjugate()).real + cmath.exp(1j * t).imag
+        assert ring(t) == want
+
+
+def test_a_kernel_without_checks_or_calls_still_reports_an_empty_minimum_from_python():
+    # Whether a call looks for recorded errors comes from the code generated, not from
+    # boundscheck or calls: an empty reduction records one in a kernel with neither.
+    @nativecall.jit("float64(float64[:])")
+    def lowest(a):
+        return a.min()
+
+    assert lowest(np.array([3.0, -1.0, 2.0])) == -1.0
+    with pytest.raises(ValueError, match="zero-size array"):
+        lowest(np.empty(0))
+    assert lowest(np.array([5.0])) == 5.0

@@ -94,6 +94,8 @@ KERNELS = {
         (ctypes.c_void_p(RECORDS.ctypes.data),),
     ),
     "numpy": ("float64(float64)", "def f(x):\n    return np.minimum(x, 2.0) + np.floor(x)", (3.5,)),
+    "reduce": ("float64(float64)", "def f(x):\n    a = np.zeros(3)\n    a[0] = x\n    return np.sum(a) + a.max()", (3.5,)),
+    "scratch": ("int64(int64)", "def f(n):\n    a = np.empty(n, dtype=np.int32)\n    a[:] = 2\n    return a.sum()", (4,)),
     "native": ("float64(float64)", "def f(x):\n    return square(x) + 1.0", (5.0,)),
     "local": ("float64(float64)", "def f(x):\n    g = square\n    return g(x)", (5.0,)),
     "self": (

@@ -221,8 +221,8 @@ def _error(source, sig, exc=nativecall.CompileError, **names):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("a = carray(p, n)\n    return g(a)", "the array view 'a' cannot be passed to a function"),
-        ("return g(carray(p, n))", "an array view (carray/farray) cannot be passed to a function"),
+        ("a = carray(p, n)\n    return abs(a)", "abs() needs a number, got float64[::1]"),
+        ("return g(carray(p, n)) + abs(carray(p, n))", "abs() needs a number, got float64[::1]"),
         ("a = carray(p, n)\n    b = a if n else a\n    return 0.0", "cannot be used here"),
         ("a = carray(p, n, dtype=np.int32)\n    return 0.0", "the element types differ"),
         ("a = carray(n, n)\n    return 0.0", "takes a pointer"),
@@ -249,9 +249,9 @@ def test_a_view_of_void_star_without_dtype_says_to_give_one():
     assert "needs the element type" in str(err) and err.lineno == 2
 
 
-def test_iterating_a_2d_array_is_a_compile_error_at_the_loop():
+def test_iterating_a_2d_array_gives_rows_so_adding_one_to_a_number_is_a_compile_error():
     err = _error("def f(a):\n    s = 0.0\n    for v in a:\n        s += v\n    return s\n", "float64(float64[:, :])")
-    assert "2-dimensional array takes 2 indices" in str(err) and err.lineno == 3
+    assert "'+' is not defined for float64 and float64[:]" in str(err) and err.lineno == 4
 
 
 # ------------------------------------------------------------------ NumPy functions and ~

@@ -425,3 +425,64 @@ def test_a_numba_complex_integrand_ported_by_the_import_gives_numbas_result():
         xx = (ctypes.c_double * 2)(t, k)
         assert ported_c.ctypes(2, xx) == _complex_integrand(2, [t, k])
         assert ported_c.ctypes(2, xx) == pytest.approx(original_c.ctypes(2, xx), rel=1e-14, abs=1e-15)
+
+
+# A robust local filter (median plus median absolute deviation plus spread) with a scratch
+# array, and a climate-style gap filler replacing NaN by the median of its neighbours.
+NDIMAGE_ROBUST = '''
+import numpy as np
+from numba import cfunc, carray
+from numba.types import intc, intp, float64, voidptr, CPointer
+
+@cfunc(intc(CPointer(float64), intp, CPointer(float64), voidptr))
+def robust(values_ptr, len_values, result, data):
+    values = carray(values_ptr, (len_values,), dtype=float64)
+    med = np.median(values)
+    dev = np.empty(len_values)
+    for i in range(len_values):
+        dev[i] = abs(values[i] - med)
+    result[0] = med + np.median(dev) + values.std() + np.var(values) - values.min() / values.max()
+    return 1
+'''
+
+NDIMAGE_GAP_FILL = '''
+import numpy as np
+from numba import cfunc, carray
+from numba.types import intc, intp, float64, voidptr, CPointer
+
+@cfunc(intc(CPointer(float64), intp, CPointer(float64), voidptr))
+def gapfill(values_ptr, len_values, result, data):
+    values = carray(values_ptr, (len_values,), dtype=float64)
+    center = values[len_values // 2]
+    if np.isnan(center):
+        result[0] = np.nanmedian(values)
+    else:
+        result[0] = center
+    return 1
+'''
+
+
+def _robust(v):
+    med = np.median(v)
+    return med + np.median(np.abs(v - med)) + v.std() + np.var(v) - v.min() / v.max()
+
+
+def test_port_a_generic_filter_with_median_std_and_a_scratch_array_by_the_import(tmp_path):
+    image = np.random.default_rng(5).random((23, 17)) * 10 + 1
+    results = []
+    for lib in ("nativecall", "numba"):
+        robust = _load(NDIMAGE_ROBUST, lib, tmp_path, "robust").robust
+        results.append(scipy.ndimage.generic_filter(image, LowLevelCallable(robust.ctypes), size=(3, 5)))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-13)
+    np.testing.assert_allclose(results[0], scipy.ndimage.generic_filter(image, _robust, size=(3, 5)), rtol=1e-12)
+
+
+def test_port_a_nanmedian_gap_filler_by_the_import(tmp_path):
+    image = np.random.default_rng(6).random((19, 21))
+    image[np.random.default_rng(7).random(image.shape) < 0.3] = np.nan
+    results = []
+    for lib in ("nativecall", "numba"):
+        gapfill = _load(NDIMAGE_GAP_FILL, lib, tmp_path, "gapfill").gapfill
+        results.append(scipy.ndimage.generic_filter(image, LowLevelCallable(gapfill.ctypes), size=5))
+    np.testing.assert_array_equal(results[0], results[1])
+    assert np.isnan(image).sum() > 50 and np.isnan(results[0]).sum() < np.isnan(image).sum()

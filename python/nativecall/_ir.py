@@ -148,6 +148,10 @@ NUMPY = Kind("callee", "numpy", "name:str", span=False)
 #: A function of the cmath module by name, or (``numpy``) the NumPy function of that name,
 #: which is the math function on real numbers.
 CMATH = Kind("callee", "cmath", "name:str numpy:bool", span=False)
+#: A NumPy reduction of a whole 1-D array (``sum``, ``mean``, ``median``, ...).
+REDUCE = Kind("callee", "reduce", "name:str", span=False)
+#: ``np.empty(n, dtype)`` (``zeroed``: ``np.zeros``): a 1-D scratch array freed at return.
+SCRATCH = Kind("callee", "scratch", "dtype:type zeroed:bool", span=False)
 #: ``natives[index]``, resolved among its overloads by the argument types.
 NATIVE = Kind("callee", "native", "index:int", span=False)
 #: A local variable holding a function pointer.

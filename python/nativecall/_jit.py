@@ -84,6 +84,15 @@ _NUMPY_FUNCTIONS = {
     "abs": ("builtin", "abs"), "absolute": ("builtin", "abs"),
     "power": ("binary", "**"),
 }  # fmt: skip
+# NumPy's reductions of a whole 1-D array kernels compute (np.sum(a)), by the name each
+# compiles as; and the array methods that are the same reductions (a.sum()).
+_NUMPY_REDUCTIONS = {
+    "sum": "sum", "mean": "mean", "var": "var", "std": "std", "min": "min", "max": "max",
+    "amin": "min", "amax": "max", "median": "median", "nanmedian": "nanmedian",
+}  # fmt: skip
+_ARRAY_METHODS = ("sum", "mean", "var", "std", "min", "max")
+# NumPy's array constructors kernels compile: a 1-D scratch array of a run-time length.
+_NUMPY_SCRATCH = ("empty", "zeros")
 _INT64 = (-(2**63), 2**63 - 1)
 _MAX_NDIM = 64  # DLPack's ndim is an int32; NumPy allows 64
 # How deeply kernel expressions may nest (x + x + ... of 100 terms nests 100 deep): the
@@ -250,6 +259,7 @@ class _Frontend:
         self.natives = []  # [(name, [NativeCallable, ...])]
         self.native_index = {}
         self.keep = []
+        self.frozen = {}  # id(global array) -> (its frozen copy, element type)
         self.closure = {}
         self.unbound = set()  # free variables the enclosing function has not assigned yet
         if func.__closure__:
@@ -502,15 +512,79 @@ class _Frontend:
                 raise self.fail(target, f"'{target.id}' holds records; it cannot be assigned another value", TypingError)
             return ir.ASSIGN([target.id], [self.expr(value)], line, col)
         if isinstance(target, ast.Subscript):
+            k = target.slice
+            if isinstance(k, ast.Slice) or (isinstance(k, ast.Constant) and k.value is Ellipsis):
+                return self.slice_assign(target, value, s)
             p, i = self.subscript(target)
             return ir.STORE(p, i, self.expr(value), line, col)
         if isinstance(target, ast.Tuple):
             if not all(isinstance(t, ast.Name) for t in target.elts):
                 raise self.fail(target, "tuple assignment targets must be names")
+            if not isinstance(value, ast.Tuple) and self.view_count(value) == len(target.elts):
+                # a, b = carray(xx, 2): the view into a hidden local, then its elements.
+                array = f"unpack.array.{line}.{col}"
+                name = ir.NAME(array, line, col)
+                items = [ir.INDEX(name, [ir.INT(k, line, col)], line, col) for k in range(len(target.elts))]
+                return [ir.ASSIGN([array], [self.expr(value)], line, col),
+                        ir.ASSIGN([t.id for t in target.elts], items, line, col)]  # fmt: skip
             if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
                 raise self.fail(value, "tuple assignment needs a tuple of the same length on the right (a, b = b, a)")
             return ir.ASSIGN([t.id for t in target.elts], [self.expr(v) for v in value.elts], line, col)
         raise self.fail(target, f"assignment to a {type(target).__name__} is not supported")
+
+    def view_count(self, value):
+        """The element count of ``carray(p, k)``/``farray(p, (k,))`` when ``k`` is an int
+        literal (the only arrays a tuple assignment unpacks: their length is known), else None."""
+        special = self.special_callee(value.func) if isinstance(value, ast.Call) else None
+        if special is None or special[0] != "view":
+            return None
+        shape = value.args[1] if len(value.args) > 1 else next((kw.value for kw in value.keywords if kw.arg == "shape"), None)
+        if isinstance(shape, ast.Tuple) and len(shape.elts) == 1:
+            shape = shape.elts[0]
+        if isinstance(shape, ast.Constant) and type(shape.value) is int:
+            return shape.value
+        return None
+
+    def slice_assign(self, target, value, s):
+        """``a[lo:hi] = x``, ``a[:] = x``, ``a[...] = x`` on a 1-D array: ``x`` evaluated once
+        (first, as Python does), then a loop storing it at each index of the slice, whose
+        bounds are clamped to the array as NumPy's (negative ones count from the end)."""
+        line, col = self.pos(s)
+        k = target.slice
+        if isinstance(k, ast.Slice) and k.step is not None:
+            raise self.fail(k.step, "slice assignment with a step (a[lo:hi:step] = x) is not supported in kernels")
+        tag = f"{line}.{col}"
+        out = [ir.ASSIGN([f"slice.value.{tag}"], [self.expr(value)], line, col)]
+        if isinstance(target.value, ast.Name) and target.value.id in self.locals:
+            array = ir.NAME(target.value.id, line, col)
+        else:
+            out.append(ir.ASSIGN([f"slice.array.{tag}"], [self.expr(target.value)], line, col))
+            array = ir.NAME(f"slice.array.{tag}", line, col)
+        n = ir.CALL(ir.BUILTIN("len"), [array], line, col)
+
+        def clamp(bound, name, default):
+            if bound is None:
+                return default
+            var = ir.NAME(f"slice.{name}.{tag}", line, col)
+            zero = ir.INT(0, line, col)
+            out.append(ir.ASSIGN([f"slice.{name}.{tag}"], [self.expr(bound)], line, col))
+            # b + n if b < 0 else b, then into [0, n].
+            wrapped = ir.IFEXP(ir.COMPARE(var, ["<"], [zero], line, col), ir.BINARY("+", var, n, line, col), var, line, col)
+            out.append(ir.ASSIGN([f"slice.{name}.{tag}"], [wrapped], line, col))
+            low = ir.IFEXP(ir.COMPARE(var, ["<"], [zero], line, col), zero, var, line, col)
+            out.append(ir.ASSIGN([f"slice.{name}.{tag}"], [low], line, col))
+            high = ir.IFEXP(ir.COMPARE(var, [">"], [n], line, col), n, var, line, col)
+            out.append(ir.ASSIGN([f"slice.{name}.{tag}"], [high], line, col))
+            return var
+
+        lower = k.lower if isinstance(k, ast.Slice) else None
+        upper = k.upper if isinstance(k, ast.Slice) else None
+        start = clamp(lower, "start", ir.INT(0, line, col))
+        stop = clamp(upper, "stop", n)
+        index = f"slice.index.{tag}"
+        store = ir.STORE(array, [ir.NAME(index, line, col)], ir.NAME(f"slice.value.{tag}", line, col), line, col)
+        out.append(ir.FOR(index, start, stop, ir.INT(1, line, col), [store], [], line, col))
+        return out
 
     def for_(self, s):
         line, col = self.pos(s)
@@ -644,6 +718,15 @@ class _Frontend:
                 if k.value > _MAX_NDIM:
                     raise self.fail(k, f"a.shape[{k.value}]: arrays have at most {_MAX_NDIM} dimensions", TypingError)
                 return ir.SHAPE(self.expr(v.value), k.value, line, col)
+            if isinstance(v, (ast.Name, ast.Attribute)) and not (isinstance(v, ast.Name) and v.id in self.locals):
+                # A frozen tuple indexed by a constant (a global array's .shape[k]) is a constant.
+                k, frozen = e.slice, self.static_value(v)
+                if isinstance(frozen, tuple) and isinstance(k, ast.Constant) and type(k.value) is int:
+                    if not -len(frozen) <= k.value < len(frozen):
+                        raise self.fail(k, f"{ast.unparse(e)}: index {k.value} out of range for a tuple of {len(frozen)}", TypingError)
+                    c = self.constant(frozen[k.value], e)
+                    if c is not None:
+                        return c
             p, i = self.subscript(e)
             return ir.INDEX(p, i, line, col)
         if isinstance(e, ast.Call):
@@ -750,10 +833,14 @@ class _Frontend:
         return [target.id], [ir.CAST(pointer, void_ptr, line, col)]
 
     def value(self, value, node, label):
-        """A non-local value used as an expression: a frozen number or a function pointer."""
+        """A non-local value used as an expression: a frozen number, a frozen NumPy array
+        (a read-only view of a copy the kernel keeps) or a function pointer."""
         c = self.constant(value, node)
         if c is not None:
             return c
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and isinstance(value, numpy.ndarray):
+            return self.frozen_array(value, node, label)
         index = self.as_native(value, label, node)
         if index is not None:
             line, col = self.pos(node)
@@ -763,6 +850,28 @@ class _Frontend:
             f"'{label}' is a {type(value).__name__}; kernels can use numbers and native functions from outside",
         )
 
+    def frozen_array(self, value, node, label):
+        """A global NumPy array, frozen as Numba does: a copy taken now (later changes to
+        the global are not seen), kept alive by the kernel, read through a view of a
+        ``const`` pointer (storing into it is a compile error)."""
+        import numpy as np
+
+        line, col = self.pos(node)
+        if value.dtype.kind not in "biuf" or value.dtype.byteorder == (">" if sys.byteorder == "little" else "<"):
+            raise self.fail(node, f"'{label}' is an array of {value.dtype}; kernels read global arrays of numbers", TypingError)
+        if value.ndim == 0:
+            return self.constant(value.item(), node)
+        frozen = self.frozen.get(id(value))
+        if frozen is None:
+            copy = np.array(value, order="C", copy=True)
+            copy.flags.writeable = False
+            self.keep.append(copy)
+            frozen = self.frozen[id(value)] = (copy, _type_of(copy.dtype))
+        copy, elem = frozen
+        ptr = ir.CAST(ir.INT(copy.ctypes.data, line, col), Type(f"const {elem} *"), line, col)
+        extents = [ir.INT(n, line, col) for n in copy.shape]
+        return ir.VIEW(ptr, extents, None, False, line, col)
+
     def call(self, e):
         line, col = self.pos(e)
         f = e.func
@@ -770,6 +879,16 @@ class _Frontend:
             if e.args or e.keywords:
                 raise self.fail(e, "conjugate() takes no arguments", TypingError)
             return ir.CALL(ir.BUILTIN("conjugate"), [self.expr(f.value)], line, col)
+        if isinstance(f, ast.Attribute) and (
+            (isinstance(f.value, ast.Name) and f.value.id in self.locals)
+            or isinstance(f.value, (ast.Call, ast.Subscript))
+            or _is_ndarray(self.static_value(f.value) if isinstance(f.value, (ast.Name, ast.Attribute)) else None)
+        ):
+            if f.attr not in _ARRAY_METHODS:
+                raise self.fail(
+                    f, f"'.{f.attr}()' is not supported in kernels (arrays have {', '.join(f'.{m}()' for m in _ARRAY_METHODS)})"
+                )
+            return self.reduction(f.attr, f"a.{f.attr}()", [f.value], e)
         special = self.special_callee(e.func)
         if special is not None:
             return self.special_call(special, e)
@@ -789,10 +908,15 @@ class _Frontend:
         if isinstance(f, ast.Attribute) and numpy is not None and self.static_value(f.value) is numpy:
             if f.attr in _NUMPY_FUNCTIONS:
                 return ("numpy", f.attr)
+            if f.attr in _NUMPY_REDUCTIONS:
+                return ("reduce", f.attr)
+            if f.attr in _NUMPY_SCRATCH:
+                return ("scratch", f.attr)
             raise self.fail(
                 f,
                 f"'{ast.unparse(f)}' is not available in kernels; of NumPy, kernels call "
-                f"{', '.join(sorted(_NUMPY_FUNCTIONS))} (on scalars)",
+                f"{', '.join(sorted(_NUMPY_FUNCTIONS))} (on scalars) and "
+                f"{', '.join(sorted(_NUMPY_REDUCTIONS))} (of a 1-D array) and empty, zeros (1-D scratch arrays)",
             )
         value = self.static_value(f) if isinstance(f, (ast.Name, ast.Attribute)) else _UNSET
         if value is _UNSET or isinstance(value, (int, float, str)):
@@ -809,6 +933,13 @@ class _Frontend:
             for name in _NUMPY_FUNCTIONS:
                 if getattr(numpy, name, None) is value:
                     return ("numpy", name)
+        if numpy is not None and callable(value):
+            for name in _NUMPY_REDUCTIONS:
+                if getattr(numpy, name, None) is value:
+                    return ("reduce", name)
+            for name in _NUMPY_SCRATCH:
+                if getattr(numpy, name, None) is value:
+                    return ("scratch", name)
         return None
 
     def special_call(self, special, e):
@@ -816,6 +947,10 @@ class _Frontend:
         what, name = special
         if any(isinstance(a, ast.Starred) for a in e.args):
             raise self.fail(e, "*args are not supported in kernel calls")
+        if what == "reduce":
+            return self.reduction(name, f"np.{name}()", e.args, e)
+        if what == "scratch":
+            return self.scratch(name, e)
         if what == "numpy":
             if e.keywords:
                 raise self.fail(e, f"np.{name}() takes positional arguments only in kernels (no out=, where=, dtype=)")
@@ -848,10 +983,54 @@ class _Frontend:
         if missing:
             raise self.fail(e, f"{label}() needs its argument '{missing[0]}'", TypingError)
         ptr = self.expr(bound["ptr"])
+        if ptr[0] == "int":
+            raise self.fail(bound["ptr"], f"{label}() takes a pointer, got an integer constant", TypingError)
         if what == "cast":
             return ir.CAST(ptr, self.type_argument(bound["to"], "cast()", allow_none=False), line, col)
         dtype = self.type_argument(bound["dtype"], f"{name}(dtype=...)") if "dtype" in bound else None
         return ir.VIEW(ptr, self.extents(bound["shape"], name), dtype, name == "farray", line, col)
+
+    def reduction(self, name, label, args, e):
+        """``np.<name>(a)`` or ``a.<name>()``: a NumPy reduction of a whole 1-D array."""
+        line, col = self.pos(e)
+        if e.keywords:
+            kw = e.keywords[0]
+            raise self.fail(
+                kw.value if kw.arg else e,
+                f"{label} with '{kw.arg or '**'}=' is not supported in kernels: they reduce a whole 1-D "
+                f"array (no axis=, dtype=, out=, ddof=, keepdims=)",
+            )
+        if len(args) != 1:
+            raise self.fail(e, f"{label} takes one array in kernels, got {len(args)} arguments", TypingError)
+        return ir.CALL(ir.REDUCE(_NUMPY_REDUCTIONS[name]), [self.expr(args[0])], line, col)
+
+    def scratch(self, name, e):
+        """``np.empty(n, dtype=np.float64)`` / ``np.zeros(...)``: a 1-D scratch array."""
+        line, col = self.pos(e)
+        label = f"np.{name}()"
+        if len(e.args) > 2:
+            raise self.fail(e, f"{label} takes at most 2 arguments (shape, dtype) in kernels, got {len(e.args)}", TypingError)
+        bound = dict(zip(("shape", "dtype"), e.args))
+        for kw in e.keywords:
+            if kw.arg not in ("shape", "dtype") or kw.arg in bound:
+                raise self.fail(
+                    kw.value, f"{label} takes shape and dtype in kernels (1-D, C order); got '{kw.arg or '**'}=' here"
+                )
+            bound[kw.arg] = kw.value
+        if "shape" not in bound:
+            raise self.fail(e, f"{label} needs its argument 'shape'", TypingError)
+        shape = bound["shape"]
+        if isinstance(shape, ast.Tuple):
+            if len(shape.elts) != 1:
+                raise self.fail(shape, f"{label} of {len(shape.elts)} dimensions: kernels make 1-D scratch arrays")
+            shape = shape.elts[0]
+        if "dtype" in bound:
+            dtype = self.type_argument(bound["dtype"], f"{label[:-1]}dtype=...)", allow_none=False)
+        else:
+            dtype = Type("double")
+        if dtype.kind not in ("int", "float", "bool"):
+            raise self.fail(bound["dtype"], f"{label} makes arrays of numbers, not of {dtype}", TypingError)
+        return ir.CALL(ir.SCRATCH(dtype, name == "zeros"), [self.expr(shape)], line, col)
 
     def extents(self, node, name):
         """The extents of a view's shape: an int expression, or a tuple of them (a frozen
@@ -989,6 +1168,11 @@ class _Frontend:
 
 
 _POWER_HALF_IS_SQRT = []
+
+
+def _is_ndarray(value):
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray)
 
 
 def _numpy_power_half_is_sqrt():

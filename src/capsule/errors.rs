@@ -104,6 +104,31 @@ pub(crate) fn kernel_recursion(name: &str) -> PyErr {
     ))
 }
 
+/// What a kernel's array operation reported, in NumPy's words: `ValueError` for `np.min`/
+/// `np.max` of an empty array or a negative length, `MemoryError` for a scratch array
+/// too large.
+pub(crate) fn kernel_array(name: &str, e: crate::jit::runtime::ArrayError) -> PyErr {
+    use crate::jit::runtime::ArrayError;
+    match e {
+        ArrayError::EmptyMinimum | ArrayError::EmptyMaximum => {
+            let op = if e == ArrayError::EmptyMinimum {
+                "minimum"
+            } else {
+                "maximum"
+            };
+            PyValueError::new_err(format!(
+                "{name}: zero-size array to reduction operation {op} which has no identity"
+            ))
+        }
+        ArrayError::NegativeLength => PyValueError::new_err(format!(
+            "{name}: negative dimensions are not allowed (np.empty/np.zeros of a negative length)"
+        )),
+        ArrayError::OutOfMemory => pyo3::exceptions::PyMemoryError::new_err(format!(
+            "{name}: unable to allocate a scratch array (np.empty/np.zeros) of that length"
+        )),
+    }
+}
+
 /// What a bounds-checked kernel call reported: an index out of bounds on `axis`, or
 /// (`axis < 0`) an array argument with another number of dimensions than declared.
 pub(crate) fn kernel_index(name: &str, axis: i64, index: i64, size: i64) -> PyErr {

@@ -139,6 +139,100 @@ pub enum Builtin {
     /// A `cmath` function, or (`true`) the NumPy function of that name, which on real
     /// numbers is the [`MathFn`] of that name.
     Cmath(CmathFn, bool),
+    /// A NumPy reduction of a whole 1-D array (`np.sum(a)`, `a.sum()`).
+    Reduce(Reduction),
+    /// `np.empty(n, dtype)` (`zeroed`: `np.zeros`): a 1-D scratch array the kernel owns,
+    /// freed when it returns.
+    Scratch {
+        /// The element type.
+        elem: Number,
+        /// Whether the elements start at zero.
+        zeroed: bool,
+    },
+}
+
+/// A number type, as an array's element type ([`Type`] of a bool, int or real float).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Number {
+    /// `bool`.
+    Bool,
+    /// An integer.
+    Int(crate::abi::IntType),
+    /// A real float.
+    Float(crate::abi::FloatType),
+}
+
+impl Number {
+    /// `t` as a number type, if it is one.
+    pub fn of(t: &Type) -> Option<Number> {
+        Some(match t {
+            Type::Bool => Number::Bool,
+            Type::Int(i) => Number::Int(*i),
+            Type::Float(f) => Number::Float(*f),
+            _ => return None,
+        })
+    }
+
+    /// The kernel type.
+    pub fn ty(self) -> Type {
+        match self {
+            Number::Bool => Type::Bool,
+            Number::Int(i) => Type::Int(i),
+            Number::Float(f) => Type::Float(f),
+        }
+    }
+}
+
+/// The NumPy reductions kernels compute over a whole 1-D array (see docs/semantics.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    /// `np.sum`: 0 for an empty array.
+    Sum,
+    /// `np.mean`: NaN for an empty array.
+    Mean,
+    /// `np.var` (ddof=0), two passes as NumPy's.
+    Var,
+    /// `np.std`: the square root of `np.var`.
+    Std,
+    /// `np.min`: NaN if any element is NaN; an empty array is an error.
+    Min,
+    /// `np.max`: as `np.min`.
+    Max,
+    /// `np.median`: NaN if any element is NaN or the array is empty.
+    Median,
+    /// `np.nanmedian`: the median of the elements that are not NaN.
+    Nanmedian,
+}
+
+impl Reduction {
+    /// Look up a reduction by its NumPy name.
+    pub fn from_name(name: &str) -> Option<Reduction> {
+        Some(match name {
+            "sum" => Reduction::Sum,
+            "mean" => Reduction::Mean,
+            "var" => Reduction::Var,
+            "std" => Reduction::Std,
+            "min" => Reduction::Min,
+            "max" => Reduction::Max,
+            "median" => Reduction::Median,
+            "nanmedian" => Reduction::Nanmedian,
+            _ => return None,
+        })
+    }
+
+    /// The NumPy name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum",
+            Reduction::Mean => "mean",
+            Reduction::Var => "var",
+            Reduction::Std => "std",
+            Reduction::Min => "min",
+            Reduction::Max => "max",
+            Reduction::Median => "median",
+            Reduction::Nanmedian => "nanmedian",
+        }
+    }
 }
 
 /// The `cmath` functions kernels may call (NumPy's `exp`, `sqrt`, ..., `angle` on complex

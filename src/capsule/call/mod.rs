@@ -206,8 +206,8 @@ pub(crate) fn call_native<'py>(
 /// Forget any error a kernel left in this thread's runtime state before a call, so what
 /// [`kernel_errors`] finds after it is this call's. Returns the thread's stack state, for
 /// [`kernel_errors`] to read without looking the thread-local up again.
-/// Code that records no errors (a kernel known to make no calls and check no bounds)
-/// skips the thread-local lookups, a fair share of a short call's cost.
+/// Code that records no errors (its code generation emitted no error helper and no stack
+/// check) skips the thread-local lookups, a fair share of a short call's cost.
 fn clear_kernel_errors(callee: &NativeCallable) -> RuntimeState {
     if !callee.records_errors() {
         return RuntimeState(std::ptr::null());
@@ -215,6 +215,7 @@ fn clear_kernel_errors(callee: &NativeCallable) -> RuntimeState {
     if callee.bounds_checked() {
         crate::jit::runtime::take_index_error();
     }
+    crate::jit::runtime::take_array_error();
     let state = crate::jit::runtime::stack_state();
     // SAFETY: the pointer is this thread's own state, alive as long as the thread.
     unsafe { (*state).error.set(0) };
@@ -226,7 +227,8 @@ fn clear_kernel_errors(callee: &NativeCallable) -> RuntimeState {
 pub(crate) struct RuntimeState(*const crate::jit::runtime::StackState);
 
 /// The error a call of `callee` (named `name` in messages) left in this thread's runtime
-/// state: a recursion too deep, or (bounds-checked kernels) an index out of range.
+/// state: a recursion too deep, an array operation that failed, or (bounds-checked
+/// kernels) an index out of range.
 fn kernel_errors(callee: &NativeCallable, name: &str, state: RuntimeState) -> PyResult<()> {
     if state.0.is_null() {
         return Ok(());
@@ -235,6 +237,9 @@ fn kernel_errors(callee: &NativeCallable, name: &str, state: RuntimeState) -> Py
     let recursed = unsafe { (*state.0).error.replace(0) != 0 };
     if recursed {
         return Err(errors::kernel_recursion(name));
+    }
+    if let Some(e) = crate::jit::runtime::take_array_error() {
+        return Err(errors::kernel_array(name, e));
     }
     if callee.bounds_checked() {
         if let Some((axis, index, size)) = crate::jit::runtime::take_index_error() {

@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::jit::ir::{
-    BinOp, Builtin, Callee, CmathFn, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Overloads,
-    PythonVersion, Stmt, UnaryOp,
+    BinOp, Builtin, Callee, CmathFn, CmpOp, Expr, Function, MathFn, NativeTarget, NpFn, Number,
+    Overloads, PythonVersion, Reduction, Stmt, UnaryOp,
 };
 
 use super::KernelCompileFailure;
@@ -333,6 +333,21 @@ const CALLEES: &[(&str, Decode<Callee>)] = &[
         let f =
             CmathFn::from_name(&name).ok_or_else(|| n.unknown("name", &name, "cmath function"))?;
         Ok(Callee::Builtin(Builtin::Cmath(f, n.boolean("numpy")?)))
+    }),
+    ("reduce", |n| {
+        let name = n.string("name")?;
+        Reduction::from_name(&name)
+            .map(|f| Callee::Builtin(Builtin::Reduce(f)))
+            .ok_or_else(|| n.unknown("name", &name, "numpy reduction"))
+    }),
+    ("scratch", |n| {
+        let t = n.ty("dtype")?;
+        let elem =
+            Number::of(&t).ok_or_else(|| n.unknown("dtype", &t.to_string(), "number type"))?;
+        Ok(Callee::Builtin(Builtin::Scratch {
+            elem,
+            zeroed: n.boolean("zeroed")?,
+        }))
     }),
     ("native", |n| Ok(Callee::Native(n.int("index")?))),
     ("local", |n| Ok(Callee::Local(n.string("name")?))),

@@ -86,6 +86,8 @@ fn expr_nodes(g: &Function, x: &Expr, depth: usize) -> Option<usize> {
     let all = |xs: &[Expr]| xs.iter().map(e).sum::<Option<usize>>();
     Some(
         1 + match x {
+            // A scratch array is freed at its kernel's returns: a callee making one stays a call.
+            Expr::Call(Callee::Builtin(Builtin::Scratch { .. }), ..) => return None,
             Expr::Call(Callee::Builtin(_), a, _) => all(a)?,
             Expr::Call(Callee::Native(i), a, _) => inline_size(g, *i, depth + 1)? + all(a)?,
             Expr::Call(..) => return None,
@@ -407,6 +409,14 @@ impl<'a> Gen<'a, '_> {
             }
             b => b,
         };
+        if let Builtin::Reduce(r) = b {
+            return Ok((self.reduction(r, &cargs[0], &rt)?, rt));
+        }
+        if let Builtin::Scratch { .. } = b {
+            // Only as a local's value (typing): its descriptor part is NULL.
+            let _ = self.value(e)?;
+            return Ok((self.iconst(self.ptr, 0), rt));
+        }
         let mut vals = Vec::with_capacity(cargs.len());
         for a in cargs {
             vals.push(self.expr(a)?);
@@ -459,6 +469,9 @@ impl<'a> Gen<'a, '_> {
             | Builtin::Conj
             | Builtin::Cmath(..) => {
                 unreachable!("typed: {b:?} with a real result is handled above")
+            }
+            Builtin::Reduce(_) | Builtin::Scratch { .. } => {
+                unreachable!("typed: arrays, made by Gen::value")
             }
             Builtin::Math(m) => {
                 if matches!(m, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)

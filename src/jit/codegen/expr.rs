@@ -6,7 +6,7 @@ use cranelift_codegen::ir::{self, types as clt, InstBuilder, MemFlagsData, Value
 use crate::abi::Type;
 
 use super::*;
-use crate::jit::ir::{CmpOp, Expr, UnaryOp};
+use crate::jit::ir::{Builtin, Callee, CmpOp, Expr, UnaryOp};
 use crate::jit::typing::{is_float, is_int, I64};
 
 impl Gen<'_, '_> {
@@ -19,6 +19,16 @@ impl Gen<'_, '_> {
         if let Expr::View(p, shape, _, fortran, _) = e {
             let t = self.ty(e)?;
             return Ok((self.view_value(p, shape, *fortran, &t)?, t));
+        }
+        if let Expr::Index(p, idx, _) = e {
+            let t = self.ty(e)?;
+            if matches!(t, Type::Array { .. }) {
+                return Ok((self.row_value(p, idx)?, t));
+            }
+        }
+        if let Expr::Call(Callee::Builtin(Builtin::Scratch { elem, zeroed }), n, span) = e {
+            let t = self.ty(e)?;
+            return Ok((self.scratch_value(*elem, *zeroed, &n[0], *span)?, t));
         }
         let (v, t) = self.expr(e)?;
         let value = match &t {
@@ -42,6 +52,9 @@ impl Gen<'_, '_> {
                 .map(|t| t.address)
                 .expect("typed: a specialisation matches");
             return Ok(self.iconst(self.ptr, addr as i64));
+        }
+        if matches!(to, Type::Array { .. }) && self.is_view_expr(e) {
+            return self.view_tensor(e);
         }
         let (v, t) = self.expr(e)?;
         Ok(self.convert(v, &t, to))
@@ -341,6 +354,11 @@ impl Gen<'_, '_> {
                 self.b.seal_block(done);
                 self.b.switch_to_block(done);
                 (self.b.block_params(done)[0], rt)
+            }
+            Expr::Index(..) if matches!(self.ty(e)?, Type::Array { .. }) => {
+                // Only `len(m[i])` evaluates a row as one value (typing allows no other).
+                let (v, t) = self.value(e)?;
+                (v.single(), t)
             }
             Expr::Index(p, idx, _) => {
                 let (addr, elem) = self.element_address(p, idx)?;

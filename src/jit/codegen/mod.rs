@@ -3,7 +3,8 @@
 //! This module drives a compilation and holds the generator's state ([`Gen`]);
 //! `prologue` builds a kernel's entry (parameters, adapted entries, ufunc loops), `stmt`
 //! the statements and loops, `expr` expressions and conversions, `arith` operators and
-//! comparisons, `array` indexing and array descriptors, `call` calls and the stack checks
+//! comparisons, `array` indexing and array descriptors, `reduce` NumPy's reductions of arrays, `scratch`
+//! the arrays kernels allocate, `call` calls and the stack checks
 //! around them.
 
 mod arith;
@@ -13,6 +14,8 @@ mod complex;
 mod expr;
 mod prologue;
 mod promote;
+mod reduce;
+mod scratch;
 mod stmt;
 mod value;
 mod view;
@@ -351,6 +354,9 @@ struct Gen<'a, 'b> {
     inlined: Option<Inlined>,
     /// How many loops keep a pointer element in a variable (see `promote`).
     promoted: usize,
+    /// For each `np.empty`/`np.zeros` in the body (by its position), the variable holding
+    /// the memory it last allocated (NULL before): freed at every return.
+    scratch: Vec<((u32, u32), Variable)>,
 }
 
 type R<T> = Result<T, KernelError>;
@@ -398,6 +404,7 @@ impl<'a, 'b> Gen<'a, 'b> {
             scaled: HashMap::new(),
             inlined: None,
             promoted: 0,
+            scratch: Vec::new(),
         }
         .declare(types)
     }
@@ -484,7 +491,10 @@ impl<'a, 'b> Gen<'a, 'b> {
                 };
                 self.b.ins().jump(join, &args(&rets));
             }
-            None => adapt::return_error_value(&mut self.b),
+            None => {
+                self.free_scratch();
+                adapt::return_error_value(&mut self.b);
+            }
         }
     }
 }

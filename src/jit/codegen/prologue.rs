@@ -142,10 +142,12 @@ impl Gen<'_, '_> {
             }
         }
         self.define_variables(&values);
+        self.declare_scratch();
         self.block(&self.f.body)?;
         debug_assert_eq!(!self.terminated, falls_through(&self.f.body));
         check_returns(self.f, &self.ret, false)?;
         if !self.terminated {
+            self.free_scratch();
             self.b.ins().return_(&[]);
         }
         Ok(())
@@ -189,6 +191,7 @@ impl Gen<'_, '_> {
         }
         let values: Vec<KValue> = params.into_iter().map(KValue::Scalar).collect();
         self.define_variables(&values);
+        self.declare_scratch();
         self.ufunc = Some(UfuncLoop {
             latch,
             out_ptr,
@@ -208,6 +211,7 @@ impl Gen<'_, '_> {
         self.b.seal_block(bodyb);
         self.b.seal_block(exit);
         self.b.switch_to_block(exit);
+        self.free_scratch();
         self.b.ins().return_(&[]);
         Ok(())
     }

@@ -182,9 +182,11 @@ impl Gen<'_, '_> {
                 match value {
                     Some(e) => {
                         let vals = self.return_parts(e)?;
+                        self.free_scratch();
                         self.b.ins().return_(&vals);
                     }
                     None => {
+                        self.free_scratch();
                         self.b.ins().return_(&[]);
                     }
                 }

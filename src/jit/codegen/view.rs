@@ -5,12 +5,13 @@
 //! written and nothing is called, so indexing a view is one load as indexing a pointer.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{types as clt, InstBuilder, Value};
+use cranelift_codegen::ir::{types as clt, InstBuilder, StackSlotData, StackSlotKind, Value};
 
 use crate::abi::Type;
 
 use super::*;
-use crate::jit::ir::{CmpOp, Expr, NpFn};
+use crate::abi::dlpack::dltensor_offset as at;
+use crate::jit::ir::{Builtin, Callee, CmpOp, Expr, NpFn};
 use crate::jit::typing::{is_float, I64};
 
 extern "C" {
@@ -55,6 +56,90 @@ impl Gen<'_, '_> {
             strides,
             dtype: (**dtype).clone(),
         }))
+    }
+
+    /// `m[i]` (fewer indices than `m` has dimensions): a view of the rest, at the address
+    /// the indices give, with the remaining extents and strides.
+    pub(super) fn row_value(&mut self, p: &Expr, idx: &[Expr]) -> R<KValue> {
+        let (KValue::Array(view), _) = self.value(p)? else {
+            unreachable!("typed: a row of an array")
+        };
+        let name = match p {
+            Expr::Name(n, _) => Some(n.as_str()),
+            _ => None,
+        };
+        let (data, _) = self.array_element(&view, idx, name)?;
+        let k = idx.len();
+        let tensor = self.iconst(self.ptr, 0);
+        Ok(KValue::Array(ArrayView {
+            tensor,
+            data,
+            shape: view.shape[k..].to_vec(),
+            strides: view.strides[k..].to_vec(),
+            dtype: view.dtype,
+        }))
+    }
+
+    /// Whether `e` is an array with no descriptor of its own: a view, a scratch array, or
+    /// a local holding one (a local array is a view even when it holds a parameter).
+    pub(super) fn is_view_expr(&self, e: &Expr) -> bool {
+        match e {
+            Expr::View(..) | Expr::Call(Callee::Builtin(Builtin::Scratch { .. }), ..) => true,
+            Expr::Index(..) => matches!(self.ty(e), Ok(Type::Array { .. })),
+            Expr::Name(n, _) => {
+                !self.f.params.iter().any(|(p, _)| p == n)
+                    && matches!(self.vars.get(n), Some((_, Type::Array { .. })))
+            }
+            _ => false,
+        }
+    }
+
+    /// A `DLTensor` describing the view `e`, for a call passing it to an array parameter:
+    /// built in a stack slot of this frame (with its shape and strides after it), so it
+    /// lives as long as the call. CPU memory, no byte offset, strides in elements.
+    pub(super) fn view_tensor(&mut self, e: &Expr) -> R<Value> {
+        let (KValue::Array(view), _) = self.value(e)? else {
+            unreachable!("typed: a view is an array")
+        };
+        let ndim = view.shape.len() as u32;
+        let dtype = crate::abi::dtype::of_type(&view.dtype).expect("typed: arrays hold numbers");
+        let (shape_at, strides_at): (i32, i32) = (48, 48 + 8 * ndim as i32);
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            48 + 16 * ndim,
+            3,
+        ));
+        let base = self.b.ins().stack_addr(self.ptr, slot, 0);
+        let flags = cranelift_codegen::ir::MemFlagsData::trusted();
+        self.b.ins().store(flags, view.data, base, at::DATA);
+        let cpu = self.iconst(clt::I32, 1);
+        let zero32 = self.iconst(clt::I32, 0);
+        self.b.ins().store(flags, cpu, base, at::DEVICE);
+        self.b.ins().store(flags, zero32, base, at::DEVICE + 4);
+        let nd = self.iconst(clt::I32, ndim as i64);
+        self.b.ins().store(flags, nd, base, at::NDIM);
+        let code = self.iconst(clt::I8, dtype.code as i64);
+        let bits = self.iconst(clt::I8, dtype.bits as i64);
+        let lanes = self.iconst(clt::I16, dtype.lanes as i64);
+        self.b.ins().store(flags, code, base, at::DTYPE);
+        self.b.ins().store(flags, bits, base, at::DTYPE + 1);
+        self.b.ins().store(flags, lanes, base, at::DTYPE + 2);
+        let shape = self.b.ins().iadd_imm_s(base, i64::from(shape_at));
+        let strides = self.b.ins().iadd_imm_s(base, i64::from(strides_at));
+        self.b.ins().store(flags, shape, base, at::SHAPE);
+        self.b.ins().store(flags, strides, base, at::STRIDES);
+        let zero = self.iconst(clt::I64, 0);
+        self.b.ins().store(flags, zero, base, at::BYTE_OFFSET);
+        for k in 0..ndim as usize {
+            let off = 8 * k as i32;
+            self.b
+                .ins()
+                .store(flags, view.shape[k], base, shape_at + off);
+            self.b
+                .ins()
+                .store(flags, view.strides[k], base, strides_at + off);
+        }
+        Ok(base)
     }
 
     /// `np.floor`, `np.minimum`, ... of `vals`, giving a `rt`.

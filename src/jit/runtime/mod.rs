@@ -4,16 +4,22 @@
 //! nothing can unwind out of generated code. Math functions are the C library's own where
 //! CPython's `math` calls it, and CPython's code transcribed where it has its own.
 //!
-//! `arith` holds the operator helpers, `math` the `math` functions, `stack` the
+//! `arith` holds the operator helpers, `math` the `math` functions, `arrays` the array
+//! helpers (the median, scratch arrays), `stack` the
 //! per-thread state recursion checks read; this module names every helper by address.
 
 mod arith;
 mod complex;
+mod arrays;
 mod math;
 mod stack;
 
 pub use arith::{int_true_divide, ipow, py_floordiv, py_fmod, uint_true_divide};
 pub use complex::{c_abs, c_pow, c_quot, c_rect, C64};
+pub use arrays::{
+    array_error, array_error_address, median, median_address, scratch_alloc, scratch_alloc_address,
+    scratch_free, scratch_free_address, take_array_error, ArrayError, ElementKind,
+};
 pub use math::{
     math_helper, py_atan2, py_atan2_310, py_gamma, py_hypot, py_hypot_310, py_hypot_311, py_lgamma,
     py_pow,
@@ -32,7 +38,7 @@ pub fn helper_name(address: usize) -> Option<&'static str> {
     type F2 = unsafe extern "C" fn(f64, f64) -> f64;
     let one = |f: F1, n| (f as usize, n);
     let two = |f: F2, n| (f as usize, n);
-    let named: [(usize, &'static str); 34] = [
+    let named: [(usize, &'static str); 38] = [
         one(libm::exp, "exp"),
         one(libm::expm1, "expm1"),
         one(libm::log, "log"),
@@ -67,6 +73,10 @@ pub fn helper_name(address: usize) -> Option<&'static str> {
         (uint_true_divide_address(), "uint_true_divide"),
         (index_error_address(), "index_error"),
         (stack_state_address(), "stack_state"),
+        (median_address(), "median"),
+        (array_error_address(), "array_error"),
+        (scratch_alloc_address(), "scratch_alloc"),
+        (scratch_free_address(), "scratch_free"),
     ];
     named
         .iter()

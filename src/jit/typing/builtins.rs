@@ -3,8 +3,8 @@
 use crate::abi::Type;
 
 use super::*;
-use crate::abi::FloatType;
-use crate::jit::ir::{Builtin, CmathFn, MathFn, NpFn, Span};
+use crate::abi::{FloatType, IntType};
+use crate::jit::ir::{Builtin, CmathFn, MathFn, NpFn, Reduction, Span};
 
 pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
     let name = match b {
@@ -22,6 +22,9 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
         Builtin::Imag => "imag",
         Builtin::Conj => "conjugate",
         Builtin::Cmath(..) => "cmath function",
+        Builtin::Reduce(r) => return reduction_type(r, args, span),
+        Builtin::Scratch { zeroed: true, .. } => "np.zeros",
+        Builtin::Scratch { .. } => "np.empty",
     };
     let arity = |n: usize| -> R<()> {
         if args.len() == n {
@@ -169,6 +172,24 @@ pub(super) fn builtin_type(b: Builtin, args: &[Type], span: Span) -> R<Type> {
             Type::Bool
         }
         Builtin::Numpy(f) => numpy_type(f, args, span)?,
+        Builtin::Reduce(_) => unreachable!("typed above"),
+        Builtin::Scratch { elem, .. } => {
+            arity(1)?;
+            if !(is_int(&args[0]) || args[0] == Type::Bool) {
+                return Err(CompileError::typing(
+                    span,
+                    format!(
+                        "{name}() takes the length, an integer, got {} (kernels make 1-D arrays)",
+                        kernel_type_name(&args[0])
+                    ),
+                ));
+            }
+            Type::Array {
+                dtype: Box::new(elem.ty()),
+                ndim: 1,
+                contiguous: true,
+            }
+        }
         Builtin::Math(m) => {
             let n = m.arity();
             let ok = args.len() == n || (m == MathFn::Log && args.len() == 2);
@@ -234,5 +255,59 @@ fn numpy_type(f: NpFn, args: &[Type], span: Span) -> R<Type> {
         NpFn::Floor | NpFn::Ceil | NpFn::Trunc | NpFn::Hypot | NpFn::Arctan2 => Type::F64,
         NpFn::Minimum | NpFn::Maximum => unify(&args[0], &args[1]).expect("numbers unify"),
         NpFn::Sign => bool_as_int(&args[0]),
+    })
+}
+
+/// The result type of `np.<r>(a)` (`a.<r>()`): NumPy's for a 1-D array `a` of numbers.
+/// Sums of integers (and bools) are int64 (uint64 of unsigned ones) as NumPy's on 64-bit
+/// platforms; min and max keep the element type; the rest are float64 (float32 of a
+/// float32 array).
+fn reduction_type(r: Reduction, args: &[Type], span: Span) -> R<Type> {
+    let name = r.name();
+    if args.len() != 1 {
+        return Err(CompileError::typing(
+            span,
+            format!(
+                "np.{name}() takes one array in kernels, got {} arguments",
+                args.len()
+            ),
+        ));
+    }
+    let Type::Array { dtype, ndim, .. } = &args[0] else {
+        return Err(CompileError::typing(
+            span,
+            format!(
+                "np.{name}() takes an array in kernels, got {}",
+                kernel_type_name(&args[0])
+            ),
+        ));
+    };
+    if *ndim != 1 {
+        return Err(CompileError::unsupported(
+            span,
+            format!(
+                "np.{name}() of a {ndim}-D array: kernels reduce whole 1-D arrays (index a row, \
+                 or loop)"
+            ),
+        ));
+    }
+    let elem = (**dtype).clone();
+    if !is_numeric(&elem) || matches!(elem, Type::Complex(_)) {
+        return Err(CompileError::typing(
+            span,
+            format!(
+                "np.{name}() of an array of {}: kernels reduce arrays of real numbers",
+                kernel_type_name(&elem)
+            ),
+        ));
+    }
+    let f32 = Type::Float(FloatType::F32);
+    Ok(match r {
+        Reduction::Min | Reduction::Max => elem,
+        Reduction::Sum if is_float(&elem) => elem,
+        Reduction::Sum if matches!(elem, Type::Int(i) if !i.signed()) => Type::Int(IntType::U64),
+        Reduction::Sum => I64,
+        _ if elem == f32 => f32,
+        _ => Type::F64,
     })
 }

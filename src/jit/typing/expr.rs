@@ -18,7 +18,19 @@ impl Typer<'_> {
             }
         }
         match pt {
-            Type::Array { dtype, ndim, .. } => {
+            Type::Array {
+                dtype,
+                ndim,
+                contiguous,
+            } => {
+                if idx.len() < ndim as usize {
+                    // `m[i]`: a view of the rest (a row of a 2-D array).
+                    return Ok(Type::Array {
+                        dtype,
+                        ndim: ndim - idx.len() as u32,
+                        contiguous,
+                    });
+                }
                 if idx.len() != ndim as usize {
                     return Err(CompileError::typing(
                         span,
@@ -226,7 +238,7 @@ impl Typer<'_> {
                 }
                 self.view_type(&pt, &extents, dtype.as_ref(), *fortran, *span)?
             }
-            Expr::Cast(x, to, span) => cast_type(&t!(x), to, *span)?,
+            Expr::Cast(x, to, span) => cast_type(&t!(x), to, matches!(**x, Expr::Int(..)), *span)?,
             Expr::Field {
                 base,
                 index,

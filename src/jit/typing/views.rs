@@ -95,10 +95,13 @@ impl Typer<'_> {
     }
 }
 
-/// The type of `cast(value, to)`: a pointer as another pointer type.
-pub(super) fn cast_type(from: &Type, to: &Type, span: Span) -> R<Type> {
+/// The type of `cast(value, to)`: a pointer as another pointer type (or, for the
+/// frontend's frozen global arrays, an integer literal `address` as a pointer: users'
+/// casts of integer literals are refused before the IR is made).
+pub(super) fn cast_type(from: &Type, to: &Type, address: bool, span: Span) -> R<Type> {
     match (from, to) {
         (Type::Pointer { .. }, Type::Pointer { .. }) => Ok(to.clone()),
+        (Type::Int(_), Type::Pointer { .. }) if address => Ok(to.clone()),
         (_, Type::Pointer { .. }) => Err(CompileError::typing(
             span,
             format!(
@@ -148,6 +151,7 @@ impl ViewUses<'_> {
                 matches!(self.typer.known(p)?, Type::Pointer { is_const: true, .. })
             }
             Expr::Name(n, _) => self.read_only.contains(n),
+            Expr::Index(p, ..) => self.is_view(e) && self.is_read_only(p)?,
             _ => false,
         })
     }
@@ -188,7 +192,9 @@ impl ViewUses<'_> {
 
     fn is_view(&self, e: &Expr) -> bool {
         match e {
-            Expr::View(..) => true,
+            Expr::View(..) | Expr::Call(Callee::Builtin(Builtin::Scratch { .. }), ..) => true,
+            // `m[i]` of a 2-D array: a row.
+            Expr::Index(..) => matches!(self.typer.known(e), Ok(Type::Array { .. })),
             Expr::Name(n, _) => {
                 !self.params.contains(n.as_str())
                     && matches!(self.vars.get(n), Some(Type::Array { .. }))
@@ -200,15 +206,54 @@ impl ViewUses<'_> {
     fn refuse(&self, e: &Expr, what: &str) -> R<()> {
         let label = match e {
             Expr::Name(n, _) => format!("the array view '{n}'"),
+            Expr::Call(..) => "a scratch array (np.empty/np.zeros)".to_string(),
+            Expr::Index(..) => "a row of an array (m[i])".to_string(),
             _ => "an array view (carray/farray)".to_string(),
         };
         Err(CompileError::unsupported(
             e.span(),
             format!(
                 "{label} cannot be {what}; a view is indexed, iterated (for v in a), measured \
-                 (len, .shape, .ndim) or assigned to a local"
+                 (len, .shape, .ndim), reduced (np.sum, a.mean(), ...) or assigned to a local"
             ),
         ))
+    }
+
+    /// Check the view `a` passed as argument `k` of a call of `callee`: a kernel (or native
+    /// function) taking an array there gets a descriptor built for the call; anything else
+    /// (a pointer, a function pointer's parameter) is refused, as is a read-only view
+    /// passed where the callee may write.
+    fn passed_to(&self, callee: &Callee, k: usize, a: &Expr) -> R<()> {
+        let targets: Vec<(&Type, Option<bool>)> = match callee {
+            Callee::Native(i) => self.typer.f.natives[*i]
+                .targets
+                .iter()
+                .filter_map(|t| {
+                    let p = t.visible.arg_types().nth(k)?;
+                    let writes = t.writes.as_ref().map(|w| w.get(k).copied().unwrap_or(true));
+                    Some((p, writes))
+                })
+                .collect(),
+            Callee::SelfCall => self
+                .typer
+                .f
+                .params
+                .get(k)
+                .map(|(_, t)| (t, None))
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        if targets.is_empty() || !targets.iter().all(|(p, _)| matches!(p, Type::Array { .. })) {
+            return self.refuse(a, "passed to a function that does not take an array there");
+        }
+        if self.is_read_only(a)? && targets.iter().any(|(_, w)| *w != Some(false)) {
+            return Err(CompileError::typing(
+                a.span(),
+                "a view of a const pointer cannot be passed to a function that may write its array",
+            ));
+        }
+        Ok(())
     }
 
     fn block(&self, body: &[Stmt]) -> R<()> {
@@ -274,12 +319,16 @@ impl ViewUses<'_> {
         }
         match e {
             Expr::Call(callee, args, _) => {
-                let len = matches!(callee, Callee::Builtin(Builtin::Len));
-                for a in args {
-                    if !len && self.is_view(a) {
-                        return self.refuse(a, "passed to a function");
+                let len = matches!(callee, Callee::Builtin(Builtin::Len | Builtin::Reduce(_)));
+                for (k, a) in args.iter().enumerate() {
+                    let view = self.is_view(a);
+                    if matches!(a, Expr::Call(..)) && view {
+                        return self.refuse(a, "used before it is assigned to a local");
                     }
-                    self.expr(a, len)?;
+                    if !len && view {
+                        self.passed_to(callee, k, a)?;
+                    }
+                    self.expr(a, len || view)?;
                 }
                 Ok(())
             }
