@@ -9,17 +9,17 @@
 //! per-thread state recursion checks read; this module names every helper by address.
 
 mod arith;
-mod complex;
 mod arrays;
+mod complex;
 mod math;
 mod stack;
 
 pub use arith::{int_true_divide, ipow, py_floordiv, py_fmod, uint_true_divide};
-pub use complex::{c_abs, c_pow, c_quot, c_rect, C64};
 pub use arrays::{
     array_error, array_error_address, median, median_address, scratch_alloc, scratch_alloc_address,
     scratch_free, scratch_free_address, take_array_error, ArrayError, ElementKind,
 };
+pub use complex::{c_abs, c_pow, c_quot, c_rect, C64};
 pub use math::{
     math_helper, py_atan2, py_atan2_310, py_gamma, py_hypot, py_hypot_310, py_hypot_311, py_lgamma,
     py_pow,
