@@ -577,6 +577,36 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// The expressions directly inside this one, in evaluation order (for walkers that
+    /// treat every kind of node alike but a few).
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Int(..)
+            | Expr::Float(..)
+            | Expr::Complex(..)
+            | Expr::Bool(..)
+            | Expr::Null(_)
+            | Expr::Name(..)
+            | Expr::FuncRef(..) => Vec::new(),
+            Expr::Unary(_, a, _)
+            | Expr::Shape(a, _, _)
+            | Expr::Ndim(a, _)
+            | Expr::Cast(a, _, _) => {
+                vec![a]
+            }
+            Expr::Binary(_, a, b, _) => vec![a, b],
+            Expr::Compare(a, rest, _) => std::iter::once(&**a)
+                .chain(rest.iter().map(|(_, e)| e))
+                .collect(),
+            Expr::BoolOp(_, es, _) | Expr::Call(_, es, _) => es.iter().collect(),
+            Expr::IfExp(c, a, b, _) => vec![c, a, b],
+            Expr::Index(p, es, _) | Expr::View(p, es, _, _, _) => {
+                std::iter::once(&**p).chain(es).collect()
+            }
+            Expr::Field { base, index, .. } => vec![base, index],
+        }
+    }
+
     /// Where the expression starts.
     pub fn span(&self) -> Span {
         match self {
@@ -645,6 +675,35 @@ pub enum Stmt {
     Expr(Expr, Span),
     /// `pass`.
     Pass,
+}
+
+impl Stmt {
+    /// The expressions of this statement itself, in evaluation order (a store's target,
+    /// indices and value; a loop's bounds), not those of the blocks inside it.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match self {
+            Stmt::Assign(_, es, _) => es.iter().collect(),
+            Stmt::AugAssign(_, _, e, _) | Stmt::Expr(e, _) | Stmt::Return(Some(e), _) => vec![e],
+            Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => std::iter::once(p)
+                .chain(idx)
+                .chain(std::iter::once(v))
+                .collect(),
+            Stmt::If(c, ..) | Stmt::While(c, ..) => vec![c],
+            Stmt::For {
+                start, stop, step, ..
+            } => vec![start, stop, step],
+            Stmt::Return(None, _) | Stmt::Break(_) | Stmt::Continue(_) | Stmt::Pass => Vec::new(),
+        }
+    }
+
+    /// The blocks inside this statement (a branch, a loop body and its `else`).
+    pub fn blocks(&self) -> [&[Stmt]; 2] {
+        match self {
+            Stmt::If(_, a, b, _) | Stmt::While(_, a, b, _) => [a, b],
+            Stmt::For { body, orelse, .. } => [body, orelse],
+            _ => [&[], &[]],
+        }
+    }
 }
 
 /// A kernel: parameters with types, an optional declared return type, the body,

@@ -117,7 +117,10 @@ impl Gen<'_, '_> {
                     .ins()
                     .icmp(IntCC::UnsignedGreaterThanOrEqual, checked, n);
                 let axis = self.b.ins().iconst(clt::I64, axis as i64);
-                self.fail_if(outside, &[axis, whole, n]);
+                self.fail_if(
+                    outside,
+                    Some((runtime::index_error_address(), &[axis, whole, n])),
+                );
             }
             if let Some(k) = k {
                 let term = self.b.ins().imul(k, bstride);
@@ -162,15 +165,19 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// If `cond`, record an index error and return a default value from the kernel.
-    pub(super) fn fail_if(&mut self, cond: Value, info: &[Value]) {
+    /// If `cond`, return the kernel's error value, in a cold block that first calls the
+    /// runtime helper `record` with its arguments to record why for the thread (`None`
+    /// where a runtime function already recorded it).
+    pub(super) fn fail_if(&mut self, cond: Value, record: Option<(usize, &[Value])>) {
         let (bad, good) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(bad);
         self.b.ins().brif(cond, bad, &[], good, &[]);
         self.b.seal_block(bad);
         self.b.seal_block(good);
         self.b.switch_to_block(bad);
-        self.call_void_helper(runtime::index_error_address(), info);
+        if let Some((address, info)) = record {
+            self.call_void_helper(address, info);
+        }
         self.return_error_value();
         self.b.switch_to_block(good);
     }
@@ -184,7 +191,10 @@ impl Gen<'_, '_> {
         let want = self.b.ins().iconst(clt::I64, ndim as i64);
         let wrong = self.b.ins().icmp(IntCC::NotEqual, got, want);
         let minus = self.b.ins().iconst(clt::I64, -1);
-        self.fail_if(wrong, &[minus, got, want]);
+        self.fail_if(
+            wrong,
+            Some((runtime::index_error_address(), &[minus, got, want])),
+        );
     }
 
     /// Read an array parameter's descriptor once, at entry: data (with byte_offset),

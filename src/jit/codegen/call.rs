@@ -52,67 +52,28 @@ fn inline_size(f: &Function, i: usize, depth: usize) -> Option<usize> {
 /// The nodes of `s` (in `g`, inlined `depth` deep), or `None` if it makes a call that is
 /// not inlined.
 fn stmt_nodes(g: &Function, s: &Stmt, depth: usize) -> Option<usize> {
-    let e = |x: &Expr| expr_nodes(g, x, depth);
-    let block = |b: &[Stmt]| {
-        b.iter()
-            .map(|s| stmt_nodes(g, s, depth))
-            .sum::<Option<usize>>()
-    };
-    Some(
-        1 + match s {
-            Stmt::Assign(_, es, _) => es.iter().map(e).sum::<Option<usize>>()?,
-            Stmt::AugAssign(_, _, x, _) | Stmt::Expr(x, _) | Stmt::Return(Some(x), _) => e(x)?,
-            Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => {
-                e(p)? + idx.iter().map(e).sum::<Option<usize>>()? + e(v)?
-            }
-            Stmt::If(c, a, b, _) | Stmt::While(c, a, b, _) => e(c)? + block(a)? + block(b)?,
-            Stmt::For {
-                start,
-                stop,
-                step,
-                body,
-                orelse,
-                ..
-            } => e(start)? + e(stop)? + e(step)? + block(body)? + block(orelse)?,
-            Stmt::Return(None, _) | Stmt::Break(_) | Stmt::Continue(_) | Stmt::Pass => 0,
-        },
-    )
+    let exprs = s.exprs().into_iter().map(|x| expr_nodes(g, x, depth));
+    let blocks = s
+        .blocks()
+        .into_iter()
+        .flatten()
+        .map(|s| stmt_nodes(g, s, depth));
+    Some(1 + exprs.chain(blocks).sum::<Option<usize>>()?)
 }
 
 /// The nodes of `x` (in `g`, inlined `depth` deep), or `None` if it makes a call that is
 /// not inlined.
 fn expr_nodes(g: &Function, x: &Expr, depth: usize) -> Option<usize> {
-    let e = |x: &Expr| expr_nodes(g, x, depth);
-    let all = |xs: &[Expr]| xs.iter().map(e).sum::<Option<usize>>();
-    Some(
-        1 + match x {
-            // A scratch array is freed at its kernel's returns: a callee making one stays a call.
-            Expr::Call(Callee::Builtin(Builtin::Scratch { .. }), ..) => return None,
-            Expr::Call(Callee::Builtin(_), a, _) => all(a)?,
-            Expr::Call(Callee::Native(i), a, _) => inline_size(g, *i, depth + 1)? + all(a)?,
-            Expr::Call(..) => return None,
-            Expr::Unary(_, a, _)
-            | Expr::Shape(a, _, _)
-            | Expr::Ndim(a, _)
-            | Expr::Cast(a, _, _) => e(a)?,
-            Expr::View(p, shape, _, _, _) => e(p)? + all(shape)?,
-            Expr::Binary(_, a, b, _) => e(a)? + e(b)?,
-            Expr::Compare(a, rest, _) => {
-                e(a)? + rest.iter().map(|(_, x)| e(x)).sum::<Option<usize>>()?
-            }
-            Expr::BoolOp(_, es, _) => all(es)?,
-            Expr::IfExp(c, a, b, _) => e(c)? + e(a)? + e(b)?,
-            Expr::Index(p, idx, _) => e(p)? + all(idx)?,
-            Expr::Field { base, index, .. } => e(base)? + e(index)?,
-            Expr::Int(..)
-            | Expr::Float(..)
-            | Expr::Complex(..)
-            | Expr::Bool(..)
-            | Expr::Null(_)
-            | Expr::Name(..)
-            | Expr::FuncRef(..) => 0,
-        },
-    )
+    let own = match x {
+        // A scratch array is freed at its kernel's returns: a callee making one stays a call.
+        Expr::Call(Callee::Builtin(Builtin::Scratch { .. }), ..) => return None,
+        Expr::Call(Callee::Builtin(_), ..) => 0,
+        Expr::Call(Callee::Native(i), ..) => inline_size(g, *i, depth + 1)?,
+        Expr::Call(..) => return None,
+        _ => 0,
+    };
+    let inside = x.children().into_iter().map(|c| expr_nodes(g, c, depth));
+    Some(1 + own + inside.sum::<Option<usize>>()?)
 }
 
 impl<'a> Gen<'a, '_> {

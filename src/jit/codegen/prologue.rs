@@ -54,59 +54,21 @@ pub(super) fn entry_for(
 /// Whether `body` (of `f`) calls anything but builtins and kernels it inlines (only such
 /// a kernel can recurse).
 pub(super) fn makes_calls(f: &Function, body: &[Stmt]) -> bool {
-    let expr = |e: &Expr| expr_calls(f, e);
-    body.iter().any(|s| match s {
-        Stmt::Assign(_, es, _) => es.iter().any(expr),
-        Stmt::AugAssign(_, _, e, _) | Stmt::Expr(e, _) => expr(e),
-        Stmt::Return(e, _) => e.as_ref().is_some_and(expr),
-        Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => {
-            expr(p) || idx.iter().any(expr) || expr(v)
-        }
-        Stmt::If(c, a, b, _) | Stmt::While(c, a, b, _) => {
-            expr(c) || makes_calls(f, a) || makes_calls(f, b)
-        }
-        Stmt::For {
-            start,
-            stop,
-            step,
-            body,
-            orelse,
-            ..
-        } => {
-            expr(start)
-                || expr(stop)
-                || expr(step)
-                || makes_calls(f, body)
-                || makes_calls(f, orelse)
-        }
-        Stmt::Break(_) | Stmt::Continue(_) | Stmt::Pass => false,
+    body.iter().any(|s| {
+        s.exprs().into_iter().any(|e| expr_calls(f, e))
+            || s.blocks().into_iter().any(|b| makes_calls(f, b))
     })
 }
 
 /// Whether `e` (in `f`) calls anything but builtins and kernels it inlines.
 fn expr_calls(f: &Function, e: &Expr) -> bool {
-    let expr = |e: &Expr| expr_calls(f, e);
     match e {
-        Expr::Call(Callee::Builtin(_), args, _) => args.iter().any(expr),
-        Expr::Call(Callee::Native(i), args, _) if inlines(f, *i) => args.iter().any(expr),
-        Expr::Call(..) => true,
-        Expr::Unary(_, a, _) | Expr::Shape(a, _, _) | Expr::Ndim(a, _) | Expr::Cast(a, _, _) => {
-            expr(a)
+        Expr::Call(Callee::Native(i), ..) if !inlines(f, *i) => true,
+        Expr::Call(Callee::Builtin(_) | Callee::Native(_), ..) => {
+            e.children().into_iter().any(|c| expr_calls(f, c))
         }
-        Expr::View(p, shape, _, _, _) => expr(p) || shape.iter().any(expr),
-        Expr::Binary(_, a, b, _) => expr(a) || expr(b),
-        Expr::Compare(a, rest, _) => expr(a) || rest.iter().any(|(_, e)| expr(e)),
-        Expr::BoolOp(_, es, _) => es.iter().any(expr),
-        Expr::IfExp(c, a, b, _) => expr(c) || expr(a) || expr(b),
-        Expr::Index(p, idx, _) => expr(p) || idx.iter().any(expr),
-        Expr::Field { base, index, .. } => expr(base) || expr(index),
-        Expr::Int(..)
-        | Expr::Float(..)
-        | Expr::Complex(..)
-        | Expr::Bool(..)
-        | Expr::Null(_)
-        | Expr::Name(..)
-        | Expr::FuncRef(..) => false,
+        Expr::Call(..) => true,
+        _ => e.children().into_iter().any(|c| expr_calls(f, c)),
     }
 }
 

@@ -61,7 +61,7 @@ impl Gen<'_, '_> {
             Reduction::Min | Reduction::Max => {
                 let empty = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, n, 1);
                 let which = self.iconst(clt::I64, i64::from(r == Reduction::Max));
-                self.fail_with(empty, runtime::array_error_address(), &[which]);
+                self.fail_if(empty, Some((runtime::array_error_address(), &[which])));
                 let first = self
                     .b
                     .ins()
@@ -172,19 +172,5 @@ impl Gen<'_, '_> {
         self.b.seal_block(exit);
         self.b.switch_to_block(exit);
         self.b.block_params(exit).to_vec()
-    }
-
-    /// If `cond`, call the runtime's error recorder at `address` with `info` and return
-    /// the kernel's error value.
-    pub(super) fn fail_with(&mut self, cond: Value, address: usize, info: &[Value]) {
-        let (bad, good) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(bad);
-        self.b.ins().brif(cond, bad, &[], good, &[]);
-        self.b.seal_block(bad);
-        self.b.seal_block(good);
-        self.b.switch_to_block(bad);
-        self.call_void_helper(address, info);
-        self.return_error_value();
-        self.b.switch_to_block(good);
     }
 }

@@ -9,7 +9,7 @@
 //! returned or passed on.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{types as clt, InstBuilder, Value};
+use cranelift_codegen::ir::{types as clt, InstBuilder};
 
 use super::*;
 use crate::jit::ir::{Builtin, Callee, Expr, Number, Span, Stmt};
@@ -68,7 +68,7 @@ impl Gen<'_, '_> {
         );
         self.b.def_var(var, data);
         let failed = self.b.ins().icmp_imm_s(IntCC::Equal, data, 0);
-        self.return_if(failed);
+        self.fail_if(failed, None);
         let one = self.iconst(clt::I64, 1);
         let tensor = self.iconst(self.ptr, 0);
         Ok(KValue::Array(ArrayView {
@@ -78,18 +78,6 @@ impl Gen<'_, '_> {
             strides: vec![one],
             dtype,
         }))
-    }
-
-    /// If `cond`, return the kernel's error value (the runtime recorded why).
-    fn return_if(&mut self, cond: Value) {
-        let (bad, good) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(bad);
-        self.b.ins().brif(cond, bad, &[], good, &[]);
-        self.b.seal_block(bad);
-        self.b.seal_block(good);
-        self.b.switch_to_block(bad);
-        self.return_error_value();
-        self.b.switch_to_block(good);
     }
 }
 

@@ -470,59 +470,22 @@ pub(super) fn assigns(body: &[Stmt], var: &str) -> bool {
 /// `body`: loads anywhere in expressions, and stores.
 fn visit_indexing(body: &[Stmt], f: &mut impl FnMut(&Expr, &[Expr])) {
     fn expr(e: &Expr, f: &mut impl FnMut(&Expr, &[Expr])) {
-        match e {
-            Expr::Index(p, idx, _) => {
-                f(p, idx);
-                expr(p, f);
-                idx.iter().for_each(|i| expr(i, f));
-            }
-            Expr::Unary(_, a, _) | Expr::Shape(a, _, _) | Expr::Ndim(a, _) => expr(a, f),
-            Expr::Binary(_, a, b, _) => {
-                expr(a, f);
-                expr(b, f);
-            }
-            Expr::Compare(a, rest, _) => {
-                expr(a, f);
-                rest.iter().for_each(|(_, e)| expr(e, f));
-            }
-            Expr::BoolOp(_, es, _) | Expr::Call(_, es, _) => es.iter().for_each(|e| expr(e, f)),
-            Expr::IfExp(c, a, b, _) => {
-                expr(c, f);
-                expr(a, f);
-                expr(b, f);
-            }
-            _ => {}
+        if let Expr::Index(p, idx, _) = e {
+            f(p, idx);
+        }
+        for c in e.children() {
+            expr(c, f);
         }
     }
     for s in body {
-        match s {
-            Stmt::Assign(_, es, _) => es.iter().for_each(|e| expr(e, f)),
-            Stmt::AugAssign(_, _, e, _) | Stmt::Expr(e, _) | Stmt::Return(Some(e), _) => expr(e, f),
-            Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => {
-                f(p, idx);
-                idx.iter().for_each(|i| expr(i, f));
-                expr(v, f);
-            }
-            Stmt::If(c, a, b, _) | Stmt::While(c, a, b, _) => {
-                expr(c, f);
-                visit_indexing(a, f);
-                visit_indexing(b, f);
-            }
-            Stmt::For {
-                start,
-                stop,
-                step,
-                body,
-                orelse,
-                ..
-            } => {
-                for e in [start, stop, step] {
-                    expr(e, f);
-                }
-                visit_indexing(body, f);
-                visit_indexing(orelse, f);
-            }
-            _ => {}
+        if let Stmt::Store(p, idx, ..) | Stmt::AugStore(p, idx, ..) = s {
+            f(p, idx);
+        }
+        for e in s.exprs() {
+            expr(e, f);
+        }
+        for b in s.blocks() {
+            visit_indexing(b, f);
         }
     }
 }
