@@ -105,3 +105,31 @@ def test_the_tutorial_mean_filter_accumulating_in_its_result_matches_numpy():
     by_numpy = ndimage.generic_filter(image, np.mean, size=5)
     np.testing.assert_allclose(got, by_numpy, rtol=1e-13, atol=1e-12)
     assert "store.f64" in filter_mean.inspect_ir()
+
+
+@nativecall.jit("void(float64[:], float64*, int64)")
+def add_totals(values, result, n):
+    for i in range(n):
+        result[0] += values.sum()
+
+
+@nativecall.jit("void(float64[:], float64*, int64)")
+def add_medians(values, result, n):
+    for i in range(n):
+        result[0] += np.median(values)
+
+
+def test_a_reduction_in_the_loop_reads_the_accumulated_element_when_it_lies_in_the_array():
+    # The reduction reads the whole array, result[0] among it: each pass sees the last
+    # pass's total, as a load and a store per iteration give.
+    for kernel, reduce in ((add_totals, sum), (add_medians, lambda v: float(np.median(v)))):
+        a = np.array([1.0, 2.0, 3.0])
+        kernel(a, at(a, 0), 3)
+        want = [1.0, 2.0, 3.0]
+        for _ in range(3):
+            want[0] += reduce(want)
+        assert a.tolist() == want, kernel.__name__
+        # Apart from the array, the total is added n times.
+        b, r = np.array([1.0, 2.0, 3.0]), np.zeros(1)
+        kernel(b, at(r, 0), 4)
+        assert r[0] == 4 * reduce([1.0, 2.0, 3.0])

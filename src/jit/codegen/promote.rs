@@ -20,7 +20,7 @@ use crate::abi::Type;
 use super::array::{split_constant, split_loop_var};
 use super::stmt::assigns;
 use super::*;
-use crate::jit::ir::{BinOp, Callee, Expr, Stmt};
+use crate::jit::ir::{BinOp, Builtin, Callee, Expr, Stmt};
 use crate::jit::typing::{is_numeric, Typer, Types, I64};
 
 /// What a loop's scalar replacement needs: the pointer `target` and the constant index of
@@ -233,30 +233,14 @@ impl Walk<'_, '_, '_, '_> {
 
     fn stmt(&mut self, s: &Stmt) -> bool {
         match s {
-            Stmt::Assign(_, es, _) => es.iter().all(|e| self.expr(e)),
-            Stmt::AugAssign(_, _, e, _) | Stmt::Expr(e, _) => self.expr(e),
             Stmt::Store(p, idx, v, _) | Stmt::AugStore(p, idx, _, v, _) => {
                 self.is_element(p, idx) && self.expr(v)
             }
-            Stmt::If(c, a, b, _) | Stmt::While(c, a, b, _) => {
-                self.expr(c) && self.block(a) && self.block(b)
-            }
-            Stmt::For {
-                start,
-                stop,
-                step,
-                body,
-                orelse,
-                ..
-            } => {
-                self.expr(start)
-                    && self.expr(stop)
-                    && self.expr(step)
-                    && self.block(body)
-                    && self.block(orelse)
-            }
-            Stmt::Break(_) | Stmt::Continue(_) | Stmt::Pass => true,
             Stmt::Return(..) => false,
+            _ => {
+                s.exprs().into_iter().all(|e| self.expr(e))
+                    && s.blocks().into_iter().all(|b| self.block(b))
+            }
         }
     }
 
@@ -269,25 +253,13 @@ impl Walk<'_, '_, '_, '_> {
     fn expr(&mut self, e: &Expr) -> bool {
         match e {
             Expr::Index(p, idx, _) => self.is_element(p, idx) || self.read(p, idx),
-            Expr::Call(Callee::Builtin(_), a, _) | Expr::BoolOp(_, a, _) => {
-                a.iter().all(|e| self.expr(e))
+            // A reduction reads a whole array and a record field memory this plan does not
+            // bound; calls and views may read anything.
+            Expr::Call(Callee::Builtin(b), ..) if !matches!(b, Builtin::Reduce(_)) => {
+                e.children().into_iter().all(|c| self.expr(c))
             }
-            // A record field is a read this plan does not bound.
             Expr::Call(..) | Expr::View(..) | Expr::Field { .. } => false,
-            Expr::Unary(_, a, _)
-            | Expr::Cast(a, _, _)
-            | Expr::Shape(a, _, _)
-            | Expr::Ndim(a, _) => self.expr(a),
-            Expr::Binary(_, a, b, _) => self.expr(a) && self.expr(b),
-            Expr::Compare(a, rest, _) => self.expr(a) && rest.iter().all(|(_, e)| self.expr(e)),
-            Expr::IfExp(c, a, b, _) => self.expr(c) && self.expr(a) && self.expr(b),
-            Expr::Int(..)
-            | Expr::Float(..)
-            | Expr::Complex(..)
-            | Expr::Bool(..)
-            | Expr::Null(_)
-            | Expr::Name(..)
-            | Expr::FuncRef(..) => true,
+            _ => e.children().into_iter().all(|c| self.expr(c)),
         }
     }
 
