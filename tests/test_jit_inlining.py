@@ -334,3 +334,39 @@ def test_a_kernel_without_checks_or_calls_still_reports_an_empty_minimum_from_py
     with pytest.raises(ValueError, match="zero-size array"):
         lowest(np.empty(0))
     assert lowest(np.array([5.0])) == 5.0
+
+
+@nativecall.jit("float64(float64[:], int64)", boundscheck=True)
+def checked_get(a, i):
+    return a[i]
+
+
+def test_a_checked_callee_inlined_into_an_unchecked_caller_takes_views_without_descriptors():
+    # A scratch array, a carray view and a row have no DLTensor to check the ndim of (it
+    # is theirs by construction): the inlined callee checks only the caller's parameters.
+    from nativecall import carray
+
+    @nativecall.jit("float64(int64)")
+    def via_scratch(n):
+        b = np.zeros(n)
+        b[0] = 2.5
+        return checked_get(b, 0)
+
+    @nativecall.jit("float64(float64*, int64)")
+    def via_carray(p, n):
+        return checked_get(carray(p, n), 1)
+
+    @nativecall.jit("float64(float64[:, :])")
+    def via_row(m):
+        return checked_get(m[1], 0)
+
+    @nativecall.jit("float64(float64[:])")
+    def via_parameter(a):
+        return checked_get(a, 2)
+
+    a = np.array([1.0, 7.0, 9.0])
+    assert via_scratch(3) == 2.5
+    assert via_carray(a.ctypes.data, 2) == 7.0
+    assert via_row(np.arange(6.0).reshape(3, 2)) == 2.0
+    assert via_parameter(a) == 9.0
+    assert all(calls_in(k) <= 2 for k in (via_carray, via_row, via_parameter))

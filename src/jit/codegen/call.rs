@@ -86,7 +86,21 @@ impl<'a> Gen<'a, '_> {
     fn inline(&mut self, callee: &'a Function, cargs: &[Expr]) -> R<(Value, Type)> {
         let types = Typer::run(callee)?;
         let mut vals = Vec::with_capacity(cargs.len());
+        // Which arguments are the caller's own array parameters, whose descriptor (the
+        // caller's DLTensor) says how many dimensions they have; every other view (a
+        // `carray`, a scratch array, a row) has them by construction and no descriptor.
+        let mut described = Vec::with_capacity(cargs.len());
         for (a, (_, p)) in cargs.iter().zip(&callee.params) {
+            described.push(match a {
+                Expr::Name(n, _) => {
+                    self.f
+                        .params
+                        .iter()
+                        .any(|(q, t)| q == n && matches!(t, Type::Array { .. }))
+                        && !super::stmt::assigns(&self.f.body, n)
+                }
+                _ => false,
+            });
             vals.push(match p {
                 // The caller's view of the array: its descriptor is not read again.
                 Type::Array { .. } => self.value(a)?.0,
@@ -122,7 +136,7 @@ impl<'a> Gen<'a, '_> {
                 ret: ret.clone(),
             }),
         );
-        let body = self.inline_body(&vals, check_ndim, join);
+        let body = self.inline_body(&vals, &described, check_ndim, join);
         (
             self.f,
             self.typer,
@@ -145,10 +159,17 @@ impl<'a> Gen<'a, '_> {
     }
 
     /// The inlined callee's body, on its own locals bound to `vals`; it ends in `join`.
-    fn inline_body(&mut self, vals: &[KValue], check_ndim: bool, join: ir::Block) -> R<()> {
+    /// With `check_ndim`, the arrays `described` by a descriptor have their ndim checked.
+    fn inline_body(
+        &mut self,
+        vals: &[KValue],
+        described: &[bool],
+        check_ndim: bool,
+        join: ir::Block,
+    ) -> R<()> {
         if check_ndim {
-            for (v, (_, t)) in vals.iter().zip(&self.f.params) {
-                if let (KValue::Array(view), Type::Array { ndim, .. }) = (v, t) {
+            for ((v, (_, t)), d) in vals.iter().zip(&self.f.params).zip(described) {
+                if let (KValue::Array(view), Type::Array { ndim, .. }, true) = (v, t, d) {
                     self.check_ndim(view.tensor, *ndim);
                 }
             }
