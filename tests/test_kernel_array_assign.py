@@ -263,8 +263,12 @@ def test_a_row_takes_slice_assignment_but_not_a_scalar_as_if_it_were_an_element(
     m = np.zeros((3, 2))
     clear(m, -2)
     np.testing.assert_array_equal(m, [[0, 0], [-1, -1], [0, 0]])
-    with pytest.raises(nativecall.TypingError, match="cannot store float64 into a float64"):
+    # The message says what a store needs and how to fill a row, not that a float cannot
+    # go into a "float64[:] element".
+    with pytest.raises(nativecall.TypingError, match=r"1 given for 2 dimensions; .*m\[i\]\[:\] = x"):
         nativecall.jit("void(float64[:, :])", source="def f(m):\n    m[1] = 2.0\n", globals={})
+    with pytest.raises(nativecall.TypingError, match=r"2 given for 3 dimensions"):
+        nativecall.jit("void(float64[:, :, :])", source="def f(m):\n    m[1, 0] = 2.0\n", globals={})
 
 
 def test_a_row_of_a_global_array_is_read_only():

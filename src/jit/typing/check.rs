@@ -59,6 +59,18 @@ impl Typer<'_> {
                 Stmt::Store(p, i, v, span) => {
                     let elem = self.index_type(p, i, *span)?;
                     let t = self.known(v)?;
+                    if let Type::Array { ndim, .. } = &elem {
+                        // Fewer indices than dimensions name a row, which is not an element.
+                        let given = i.len();
+                        return Err(CompileError::typing(
+                            *span,
+                            format!(
+                                "a store needs an index per dimension: {given} given for {} \
+                                 dimensions; assign a whole row with a slice (m[i][:] = x)",
+                                given + *ndim as usize
+                            ),
+                        ));
+                    }
                     if !convertible(&t, &elem) {
                         return Err(CompileError::typing(
                             v.span(),
