@@ -306,3 +306,20 @@ def test_unsupported_reduction_and_scratch_forms_name_the_construct_and_point_at
     err = _error(f"def f(a, m):\n    {body}\n", "float64(float64[:], float64[:, :])")
     assert message in str(err)
     assert err.lineno >= 2
+
+
+def test_a_nan_a_reduction_returns_is_the_arrays_first_nan_sign_included():
+    # NumPy's sign of such a NaN varies with its loops; a kernel's is the array's first
+    # NaN's, so a program that reads it (copysign) gives one answer.
+    import math
+
+    neg_nan = math.copysign(math.nan, -1.0)
+    for name in ("min", "max", "sum", "mean", "var", "std", "median"):
+        k = nativecall.jit("float64(float64[:])", source=f"def f(a):\n    return math.copysign(1.0, np.{name}(a))\n",
+                           globals={"np": np, "math": math})  # fmt: skip
+        assert k(np.array([1.0, neg_nan, 2.0, math.nan])) == -1.0, name
+        assert k(np.array([1.0, math.nan, 2.0, neg_nan])) == 1.0, name
+    k = nativecall.jit("float64(float64[:])", source="def f(a):\n    return math.copysign(1.0, np.nanmedian(a))\n",
+                       globals={"np": np, "math": math})  # fmt: skip
+    assert k(np.array([neg_nan, math.nan])) == -1.0
+    assert k(np.array([neg_nan, 3.0])) == 1.0

@@ -70,13 +70,16 @@ pub unsafe extern "C" fn median(
         &mut big[..]
     };
     let mut m = 0;
+    let mut first_nan: Option<f64> = None;
     for i in 0..n {
         // SAFETY: i < n, the caller's extent.
         let x = unsafe { element(data, i, stride, kind, size) };
         if x.is_nan() {
             if skip_nan == 0 {
-                return f64::NAN;
+                // The array's first NaN, sign and all, as every reduction gives it.
+                return x;
             }
+            first_nan = first_nan.or(Some(x));
             continue;
         }
         buf[m] = x;
@@ -84,7 +87,8 @@ pub unsafe extern "C" fn median(
     }
     let xs = &mut buf[..m];
     if m == 0 {
-        return f64::NAN;
+        // Nothing left: NaN, the array's first one if it held any (np.nanmedian of NaNs).
+        return first_nan.unwrap_or(f64::NAN);
     }
     let (_, &mut upper, _) = xs.select_nth_unstable_by(m / 2, f64::total_cmp);
     // NumPy takes the mean of the middle one or two, summing from 0.0 (so a median of
