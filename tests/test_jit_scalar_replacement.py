@@ -10,7 +10,6 @@ import pytest
 from scipy import LowLevelCallable, ndimage
 
 import nativecall
-from nativecall import carray
 
 DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
@@ -89,14 +88,7 @@ def test_strided_arrays_are_checked_against_the_element_too(step):
 
 
 # scipy's ndimage tutorial, with the callback's loop accumulating in result[0].
-@nativecall.jit("intc(float64*, intp, float64*, voidptr)")
-def filter_mean(values_ptr, len_values, result, data):
-    values = carray(values_ptr, (len_values,), dtype=np.float64)
-    result[0] = 0
-    for v in values:
-        result[0] += v
-    result[0] /= len_values
-    return 1
+from test_kernel_views import filter_mean  # noqa: E402
 
 
 def test_the_tutorial_mean_filter_accumulating_in_its_result_matches_numpy():
