@@ -56,6 +56,7 @@ mod adapt;
 mod callback;
 mod code;
 mod codegen;
+pub mod entry;
 pub mod invoke;
 pub mod ir;
 mod lower;

@@ -21,11 +21,13 @@ use super::callable::NativeCallable;
 use super::errors;
 
 mod array_arg;
+mod entry;
 mod fast;
 mod plan;
 mod pointer;
 mod scalar;
 
+pub(crate) use entry::entry_for;
 pub(crate) use fast::{call_fast, FastEntry};
 pub(crate) use plan::{plan_for, CallPlan};
 pub(crate) use pointer::{buffer_element, buffer_format};
@@ -216,10 +218,19 @@ fn clear_kernel_errors(callee: &NativeCallable) -> RuntimeState {
         crate::jit::runtime::take_index_error();
     }
     crate::jit::runtime::take_array_error();
-    let state = crate::jit::runtime::stack_state();
+    let state = runtime_state(callee);
     // SAFETY: the pointer is this thread's own state, alive as long as the thread.
-    unsafe { (*state).error.set(0) };
-    RuntimeState(state)
+    unsafe { (*state.0).error.set(0) };
+    state
+}
+
+/// This thread's kernel runtime state, for [`kernel_errors`] to read (null for code that
+/// records no errors).
+fn runtime_state(callee: &NativeCallable) -> RuntimeState {
+    if !callee.records_errors() {
+        return RuntimeState(std::ptr::null());
+    }
+    RuntimeState(crate::jit::runtime::stack_state())
 }
 
 /// This thread's kernel runtime state, found before a call (see [`clear_kernel_errors`]);

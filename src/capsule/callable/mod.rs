@@ -78,6 +78,11 @@ pub struct NativeCallable {
     fast: OnceLock<Option<FastEntry>>,
     /// Whether calls from Python release the GIL (`nogil=True`); set once, when made.
     nogil: AtomicBool,
+    /// Where the object keeps its `vectorcallfunc` (set when the object is made).
+    vectorcall_at: OnceLock<isize>,
+    /// Set once the first call from Python has looked for a generated entry (and
+    /// installed it where the signature has one).
+    python_entry: OnceLock<()>,
     thunk: OnceLock<Thunk>,
     /// Adapted entries already generated for this callable (see `adapt::finish`), so that
     /// exporting it again under an adapted signature shares the code instead of compiling.
@@ -126,6 +131,8 @@ impl NativeCallable {
             plan: OnceLock::new(),
             fast: OnceLock::new(),
             nogil: AtomicBool::new(false),
+            vectorcall_at: OnceLock::new(),
+            python_entry: OnceLock::new(),
             thunk: OnceLock::new(),
             adapters: Mutex::new(HashMap::new()),
             user_data_entry: OnceLock::new(),
@@ -340,6 +347,13 @@ impl NativeCallable {
         self.call_from_python(py, &args)
     }
 
+    /// Which entry calls from Python take: `"generated"` (straight-line code for this
+    /// signature), `"general"`, or `None` before the first call from Python.
+    #[getter(_python_entry)]
+    fn get_python_entry(slf: &Bound<'_, Self>) -> Option<&'static str> {
+        vectorcall::entry_kind(slf)
+    }
+
     /// Whether calls from Python release the GIL (`nogil=True` on `native` and `jit`).
     #[getter(nogil)]
     fn get_nogil(&self) -> bool {
@@ -348,8 +362,10 @@ impl NativeCallable {
 
     /// Release the GIL during calls from Python from now on; for `native()` and `jit()`,
     /// on a callable they have just made.
-    fn _release_gil(&self) {
-        self.nogil.store(true, Ordering::Relaxed);
+    fn _release_gil(slf: &Bound<'_, Self>) {
+        slf.get().nogil.store(true, Ordering::Relaxed);
+        // A generated entry holds the GIL: calls go back to the general entry.
+        vectorcall::reset_entry(slf);
     }
 
     fn __repr__(&self) -> String {

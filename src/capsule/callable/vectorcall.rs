@@ -152,8 +152,74 @@ pub(crate) fn into_object<'py, V: 'static>(
     unsafe {
         let at = obj.as_ptr().cast::<u8>().offset(fast.offset);
         at.cast::<Option<VectorcallFunc>>().write(Some(vectorcall));
+        let me = obj.cast_unchecked::<NativeCallable>().get();
+        // A new object: nothing has set it yet.
+        let _ = me.vectorcall_at.set(fast.offset);
     }
     Ok(obj)
+}
+
+/// Make `callable`'s calls from Python run `f` (a `vectorcallfunc`) from now on.
+///
+/// # Safety
+/// `callable` is `me`'s object (made by [`into_object`]), and `f` a `vectorcallfunc`
+/// that serves it.
+unsafe fn set_vectorcall(callable: *mut ffi::PyObject, me: &NativeCallable, f: usize) {
+    if let Some(&offset) = me.vectorcall_at.get() {
+        // SAFETY: `offset` is where `into_object` stored the pointer in this object.
+        unsafe {
+            callable
+                .cast::<u8>()
+                .offset(offset)
+                .cast::<usize>()
+                .write(f)
+        };
+    }
+}
+
+/// Give `callable` its generated entry, on its first call from Python (see
+/// [`crate::capsule::call::entry_for`]); the general entry stays where it has none.
+fn install_entry(callable: *mut ffi::PyObject, me: &NativeCallable) {
+    me.python_entry.get_or_init(|| {
+        if let Some(f) = super::call::entry_for(me, callable, vectorcall as *const () as usize) {
+            // SAFETY: `callable` is `me`'s object, and the entry serves its signature.
+            unsafe { set_vectorcall(callable, me, f) };
+        }
+    });
+}
+
+/// Which entry `callable`'s calls from Python take (see `NativeCallable._python_entry`).
+pub(crate) fn entry_kind(callable: &Bound<'_, NativeCallable>) -> Option<&'static str> {
+    let me = callable.get();
+    me.python_entry.get()?;
+    let &offset = me.vectorcall_at.get()?;
+    // SAFETY: `offset` is where `into_object` stored the pointer in this object.
+    let f = unsafe {
+        callable
+            .as_ptr()
+            .cast::<u8>()
+            .offset(offset)
+            .cast::<usize>()
+            .read()
+    };
+    Some(if f == vectorcall as *const () as usize {
+        "general"
+    } else {
+        "generated"
+    })
+}
+
+/// Send `callable`'s calls from Python back through the general entry (after a change
+/// the generated entry does not follow, such as `nogil=True`).
+pub(crate) fn reset_entry(callable: &Bound<'_, NativeCallable>) {
+    // SAFETY: the object is the callable's own, and `vectorcall` serves every callable.
+    unsafe {
+        set_vectorcall(
+            callable.as_ptr(),
+            callable.get(),
+            vectorcall as *const () as usize,
+        )
+    };
 }
 
 /// A subtype made once per interpreter (one static per pyo3 class).
@@ -219,6 +285,7 @@ unsafe extern "C" fn vectorcall(
                 ));
             }
         }
+        install_entry(callable, me);
         let n = nargsf & !ARGUMENTS_OFFSET;
         let args = if n == 0 {
             &[][..]
