@@ -64,8 +64,12 @@ pub struct EntryApi {
     pub type_offset: i32,
     /// Offset of a float's value in an exact `float`.
     pub float_value_offset: i32,
+    /// Offset of the real part in an exact `complex` (the imaginary part follows).
+    pub complex_value_offset: i32,
     /// `&PyFloat_Type`.
     pub float_type: usize,
+    /// `&PyComplex_Type`.
+    pub complex_type: usize,
     /// `&PyLong_Type`.
     pub long_type: usize,
     /// `Py_True`.
@@ -76,6 +80,8 @@ pub struct EntryApi {
     pub py_none: usize,
     /// `PyObject *PyFloat_FromDouble(double)`.
     pub float_from_double: usize,
+    /// `PyObject *PyComplex_FromDoubles(double, double)`.
+    pub complex_from_doubles: usize,
     /// `long long PyLong_AsLongLongAndOverflow(PyObject *, int *)`.
     pub long_as_long_long_and_overflow: usize,
     /// `PyObject *PyLong_FromLongLong(long long)`.
@@ -96,8 +102,9 @@ pub struct EntryApi {
 pub fn entry_serves(ty: &Type, result: bool) -> bool {
     match ty {
         Type::Void => result,
-        Type::Bool | Type::Int(_) => true,
+        Type::Bool | Type::Int(_) | Type::Pointer { .. } => true,
         Type::Float(f) => *f != FloatType::LongDouble,
+        Type::Complex(f) => *f == FloatType::F64,
         _ => false,
     }
 }
@@ -148,8 +155,44 @@ impl Ctx<'_> {
         b.ins().icmp(IntCC::Equal, t, want)
     }
 
-    /// `obj` as a value of `ty`, or a jump to `slow`.
-    fn unbox(&self, b: &mut FunctionBuilder<'_>, obj: Value, ty: &Type) -> Value {
+    /// `obj` as the ABI values of `ty` (two for a complex number), or a jump to `slow`.
+    fn unbox(&self, b: &mut FunctionBuilder<'_>, obj: Value, ty: &Type) -> Vec<Value> {
+        match ty {
+            Type::Complex(_) => {
+                let ok = self.is_exact(b, obj, self.api.complex_type);
+                self.require(b, ok);
+                let at = self.api.complex_value_offset;
+                let flags = MemFlagsData::trusted();
+                let re = b.ins().load(types::F64, flags, obj, at);
+                let im = b.ins().load(types::F64, flags, obj, at + 8);
+                vec![re, im]
+            }
+            // An exact int in 0..=2**63-1, or None (NULL); larger addresses and
+            // everything else (buffers, ctypes, callables) take the general entry.
+            Type::Pointer { .. } => {
+                let none = self.addr(b, self.api.py_none);
+                let is_none = b.ins().icmp(IntCC::Equal, obj, none);
+                let int = b.create_block();
+                let join = b.create_block();
+                b.append_block_param(join, self.ptr);
+                let zero = b.ins().iconst(self.ptr, 0);
+                b.ins().brif(is_none, join, &[zero.into()], int, &[]);
+                b.seal_block(int);
+                b.switch_to_block(int);
+                let v = self.unbox_int(b, obj, IntType::I64);
+                let ok = b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, v, 0);
+                self.require(b, ok);
+                b.ins().jump(join, &[v.into()]);
+                b.seal_block(join);
+                b.switch_to_block(join);
+                vec![b.block_params(join)[0]]
+            }
+            _ => vec![self.unbox_scalar(b, obj, ty)],
+        }
+    }
+
+    /// `obj` as a value of the one-value type `ty`, or a jump to `slow`.
+    fn unbox_scalar(&self, b: &mut FunctionBuilder<'_>, obj: Value, ty: &Type) -> Value {
         match ty {
             Type::Float(f) => {
                 let ok = self.is_exact(b, obj, self.api.float_type);
@@ -236,7 +279,7 @@ impl Ctx<'_> {
 
     /// `value` of C type `ty` as a new Python object (NULL with an error set on failure,
     /// as the C API functions return).
-    fn boxed(&self, b: &mut FunctionBuilder<'_>, value: Option<Value>, ty: &Type) -> Value {
+    fn boxed(&self, b: &mut FunctionBuilder<'_>, values: &[Value], ty: &Type) -> Value {
         let call1 = |b: &mut FunctionBuilder<'_>, f: usize, arg_ty: ir::Type, v: Value| {
             let mut sig = ir::Signature::new(b.func.signature.call_conv);
             sig.params.push(AbiParam::new(arg_ty));
@@ -246,8 +289,20 @@ impl Ctx<'_> {
             let call = b.ins().call_indirect(sig, f, &[v]);
             b.inst_results(call)[0]
         };
-        let v = || value.expect("a non-void result has a value");
+        let v = || values[0];
         match ty {
+            Type::Complex(_) => {
+                let mut sig = ir::Signature::new(b.func.signature.call_conv);
+                sig.params.extend([AbiParam::new(types::F64); 2]);
+                sig.returns.push(AbiParam::new(self.ptr));
+                let sig = b.import_signature(sig);
+                let f = self.addr(b, self.api.complex_from_doubles);
+                let call = b.ins().call_indirect(sig, f, &[values[0], values[1]]);
+                b.inst_results(call)[0]
+            }
+            Type::Pointer { .. } => {
+                call1(b, self.api.long_from_unsigned_long_long, types::I64, v())
+            }
             Type::Void => {
                 let none = self.addr(b, self.api.py_none);
                 self.incref(b, none)
@@ -354,8 +409,7 @@ fn generate(spec: &EntrySpec, api: &EntryApi) -> Result<usize, JitError> {
                         (next * ptr.bytes() as usize) as i32,
                     );
                     next += 1;
-                    let v = c.unbox(&mut b, obj, ty);
-                    values.push(v);
+                    values.extend(c.unbox(&mut b, obj, ty));
                 }
             }
         }
@@ -368,7 +422,7 @@ fn generate(spec: &EntrySpec, api: &EntryApi) -> Result<usize, JitError> {
         }
         let code_sig = b.import_signature(code_sig);
         let call = b.ins().call_indirect(code_sig, code, &values);
-        let result = b.inst_results(call).first().copied();
+        let results = b.inst_results(call).to_vec();
         if spec.errors {
             let mut s = ir::Signature::new(call_conv);
             s.params.push(AbiParam::new(ptr));
@@ -388,7 +442,7 @@ fn generate(spec: &EntrySpec, api: &EntryApi) -> Result<usize, JitError> {
             b.seal_block(ok);
             b.switch_to_block(ok);
         }
-        let obj = c.boxed(&mut b, result, &spec.raw.ret);
+        let obj = c.boxed(&mut b, &results, &spec.raw.ret);
         b.ins().return_(&[obj]);
 
         b.seal_block(slow);

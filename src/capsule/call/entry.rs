@@ -1,5 +1,5 @@
 //! Generated Python entries ([`crate::jit::entry`]) for callables whose parameters and
-//! result are ints, floats and bools: what the entry needs of the interpreter, the
+//! result are ints, floats, bools, `complex128` and pointers: what the entry needs of the interpreter, the
 //! error helpers it calls, and the choice of which callables get one.
 //!
 //! A callable starts with the general `vectorcall`; its first call from Python installs
@@ -45,7 +45,19 @@ fn api(slow: usize) -> Option<EntryApi> {
                 .read();
             let exact = ffi::Py_TYPE(probe) == std::ptr::addr_of_mut!(ffi::PyFloat_Type);
             ffi::Py_DecRef(probe);
-            exact && at == -1234.5678
+            let z = ffi::PyComplex_FromDoubles(1.5, -2.25);
+            if z.is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            let parts = z
+                .cast::<u8>()
+                .add(float_value_offset as usize)
+                .cast::<[f64; 2]>();
+            let complex_holds = ffi::Py_TYPE(z) == std::ptr::addr_of_mut!(ffi::PyComplex_Type)
+                && parts.read() == [1.5, -2.25];
+            ffi::Py_DecRef(z);
+            exact && at == -1234.5678 && complex_holds
         };
         if !layout_holds {
             return None;
@@ -55,12 +67,16 @@ fn api(slow: usize) -> Option<EntryApi> {
             Some(EntryApi {
                 type_offset: std::mem::offset_of!(ffi::PyObject, ob_type) as i32,
                 float_value_offset,
+                // Py_complex's parts follow the header as a float's value does.
+                complex_value_offset: float_value_offset,
                 float_type: std::ptr::addr_of_mut!(ffi::PyFloat_Type) as usize,
+                complex_type: std::ptr::addr_of_mut!(ffi::PyComplex_Type) as usize,
                 long_type: std::ptr::addr_of_mut!(ffi::PyLong_Type) as usize,
                 py_true: ffi::Py_True() as usize,
                 py_false: ffi::Py_False() as usize,
                 py_none: ffi::Py_None() as usize,
                 float_from_double: ffi::PyFloat_FromDouble as *const () as usize,
+                complex_from_doubles: ffi::PyComplex_FromDoubles as *const () as usize,
                 long_as_long_long_and_overflow: ffi::PyLong_AsLongLongAndOverflow as *const ()
                     as usize,
                 long_from_long_long: ffi::PyLong_FromLongLong as *const () as usize,
