@@ -153,3 +153,42 @@ def test_tolerance_and_maxiter_errors_match_scipy_and_name_the_parameter():
     with pytest.raises(TypeError):
         nco.brentq(cubic, 0.0, 2.0, args=(2.0, 0.0), maxiter=50.0)
     assert nco.brentq(cubic, 0.0, 2.0, args=(2.0, 0.0), maxiter=np.int64(60)) == pytest.approx(2.0 ** (1 / 3))
+
+
+@pytest.mark.parametrize("method", ["brentq", "brenth", "ridder", "bisect"])
+def test_a_kernel_notes_its_first_nan_itself_and_solves_exactly_as_through_the_watching_wrapper(method):
+    # A kernel's entry for the array solvers notes NaN results in the struct (no wrapper
+    # between solver and kernel); any other callable is watched by a wrapper. Both must
+    # give the same roots, counts, flags and first NaN position.
+    assert nativecall._native._user_data_thunk(nan_above, 1, True)[3] == 8
+    watched = nativecall.native(nan_above.ctypes)  # the same code, not a kernel
+    assert nativecall._native._user_data_thunk(watched, 1, True)[3] is None
+    solve = getattr(nco, method)
+    edges = np.concatenate([np.linspace(-1.0, 5.0, 40), [math.nan, math.inf]])
+    a = np.where(np.arange(edges.size) % 7 == 3, math.nan, 0.0)
+    got = solve(nan_above, a, 4.0, args=(edges,), disp=False, full_output=True)
+    want = solve(watched, a, 4.0, args=(edges,), disp=False, full_output=True)
+    np.testing.assert_array_equal(got[0], want[0])
+    for field in ("iterations", "function_calls", "flag"):
+        np.testing.assert_array_equal(getattr(got[1], field), getattr(want[1], field))
+    assert (got[1].flag == -3).sum() > 5 and (got[1].flag == 0).sum() > 5
+    # A solve that stops at the bracket (NaN at an end) made no iteration; scipy leaves the
+    # count unset there.
+    early = got[1].function_calls <= 2
+    assert early.sum() > 5 and set(got[1].iterations[early & (got[1].flag != 0)].tolist()) == {0}
+    for f in (nan_above, watched):
+        with pytest.raises(ValueError, match=r"f returned NaN at x=4\.0; the solver cannot continue \(\d+ of 42"):
+            solve(f, np.zeros(42), 4.0, args=(np.where(np.arange(42) == 0, 1.0, edges),))
+
+
+def test_a_recursive_kernel_is_watched_by_the_wrapper_and_still_solves():
+    @nativecall.jit("float64(float64, int64)")
+    def power_minus(x, n):
+        # x**n - 2, recursively.
+        if n == 0:
+            return -1.0
+        return x * (power_minus(x, n - 1) + 2.0) - 2.0
+
+    assert nativecall._native._user_data_thunk(power_minus, 1, True)[3] is None
+    roots = nco.brentq(power_minus, 0.0, 3.0, args=(np.array([1, 2, 3]),))
+    np.testing.assert_allclose(roots, [2.0, 2.0**0.5, 2.0 ** (1 / 3)], rtol=1e-12)

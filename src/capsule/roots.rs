@@ -96,6 +96,9 @@ struct Job {
     flags: usize,
     nan_at: usize,
     n: usize,
+    /// Where `f` notes its first NaN in the struct (a kernel's entry with a
+    /// [`crate::jit::NanNote`]); `None`: the solve wraps `f` in [`guarded`].
+    nan_slot: Option<usize>,
 }
 
 // SAFETY: the addresses point into arrays the calling Python frame keeps alive (and
@@ -152,6 +155,7 @@ impl Job {
                     a,
                     b,
                     base as *mut c_void,
+                    self.nan_slot,
                     self.xtol,
                     self.rtol,
                     self.maxiter,
@@ -178,11 +182,13 @@ struct OneRoot {
     nan_at: f64,
 }
 
-/// Solve `f(x, data) = 0` on `[a, b]` with `solver`.
+/// Solve `f(x, data) = 0` on `[a, b]` with `solver`. With `nan_slot`, `f` notes its
+/// first NaN at that offset in `data` itself and the solver calls it directly; without,
+/// the solver calls it through [`guarded`].
 ///
 /// # Safety
 /// `solver` and `f` must be functions of the `Solver` and `Callback` types, and `data`
-/// what `f` expects as its user data.
+/// what `f` expects as its user data (with room for a double at `nan_slot`).
 #[allow(clippy::too_many_arguments)]
 unsafe fn solve_one(
     solver: Solver,
@@ -190,6 +196,7 @@ unsafe fn solve_one(
     a: f64,
     b: f64,
     data: *mut c_void,
+    nan_slot: Option<usize>,
     xtol: f64,
     rtol: f64,
     maxiter: c_int,
@@ -200,9 +207,20 @@ unsafe fn solve_one(
         data,
         nan_at: None,
     };
+    // SAFETY: the caller promises room for a double at the slot.
+    let slot = nan_slot.map(|off| unsafe { (data as *mut u8).add(off) as *mut f64 });
     let root = if a.is_nan() || b.is_nan() {
         out.error_num = VALUE_ERROR;
         f64::NAN
+    } else if let Some(slot) = slot {
+        // SAFETY: as the caller promises; `f` writes nothing but the slot.
+        unsafe {
+            slot.write_unaligned(f64::NAN);
+            let root = solver(f, a, b, data, xtol, rtol, maxiter, &mut out);
+            let at = slot.read_unaligned();
+            guard.nan_at = (!at.is_nan()).then_some(at);
+            root
+        }
     } else {
         // SAFETY: as the caller promises; the guard lives across the call.
         unsafe {
@@ -227,10 +245,31 @@ unsafe fn solve_one(
         } else {
             root
         },
-        iterations: out.iterations,
+        iterations: iterations_made(&out, root, a, b),
         calls: out.funcalls,
         flag: out.error_num,
         nan_at: guard.nan_at.unwrap_or(f64::NAN),
+    }
+}
+
+/// The iterations a solve made. scipy's solvers return early (a sign error, a NaN or an
+/// exact zero at a bracket end) after the two bracket evaluations but before they set
+/// the count, which then holds whatever was on the stack; no iteration was made then.
+/// A NaN or a sign error at the bracket is known from the flag; a zero at an end is told
+/// from a solve that stopped inside its first iteration (at most one made) by the count
+/// itself, so an unset count that happens to read 0 or 1 passes as it is.
+fn iterations_made(out: &ZerosFullOutput, root: f64, a: f64, b: f64) -> c_int {
+    let at_bracket = out.funcalls <= 2;
+    let early = match out.error_num {
+        -1 => true,
+        VALUE_ERROR => at_bracket,
+        0 => at_bracket && (root == a || root == b) && !(0..=1).contains(&out.iterations),
+        _ => false,
+    };
+    if early {
+        0
+    } else {
+        out.iterations
     }
 }
 
@@ -286,7 +325,7 @@ pub(crate) fn _solve_root(
             Some(e) => e,
             None => {
                 let (target, sources, layout, size) = user_data_layout(me, 1)?;
-                let entry = cached_entry(f, &target, &sources, None)?;
+                let entry = cached_entry(f, &target, &sources, None, None)?;
                 me.user_data_entry.get_or_init(|| (entry, layout, size))
             }
         };
@@ -306,7 +345,7 @@ pub(crate) fn _solve_root(
     let r = unsafe {
         let solver: Solver = std::mem::transmute::<usize, Solver>(s.address);
         let f: Callback = std::mem::transmute::<usize, Callback>(address);
-        solve_one(solver, f, a, b, base, xtol, rtol, maxiter)
+        solve_one(solver, f, a, b, base, None, xtol, rtol, maxiter)
     };
     Ok((r.root, r.iterations, r.calls, r.flag, r.nan_at))
 }
@@ -327,8 +366,10 @@ fn check_signature(nc: &NativeCallable, want: &str, what: &str) -> PyResult<()> 
 /// solver, writing roots, iteration and call counts, error flags (0, -1 sign error,
 /// -2 no convergence, -3 a NaN bracket end or a NaN from `f`) and, in `nan_at`, the
 /// first `x` at which `f` returned NaN (else NaN). `fields` are `(array, offset)` for each extra argument,
-/// already broadcast, raveled and cast to the field's type.
+/// already broadcast, raveled and cast to the field's type. `nan_slot`: `f` notes its
+/// first NaN at this offset of the struct (see `_user_data_thunk`).
 #[pyfunction]
+#[pyo3(signature = (solver, f, a, b, fields, struct_size, xtol, rtol, maxiter, roots, iterations, calls, flags, nan_at, nan_slot=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn _solve_roots(
     py: Python<'_>,
@@ -346,7 +387,13 @@ pub(crate) fn _solve_roots(
     mut calls: PyReadwriteArray1<'_, c_int>,
     mut flags: PyReadwriteArray1<'_, c_int>,
     mut nan_at: PyReadwriteArray1<'_, f64>,
+    nan_slot: Option<usize>,
 ) -> PyResult<()> {
+    if nan_slot.is_some_and(|off| off + 8 > struct_size) {
+        return Err(PyValueError::new_err(format!(
+            "the NaN slot at offset {nan_slot:?} does not fit a struct of {struct_size} bytes"
+        )));
+    }
     check_signature(solver.get(), SOLVER_SIGNATURE, "the solver")?;
     check_signature(f.get(), "double (double, void *)", "the callback")?;
     let n = a.len();
@@ -429,6 +476,7 @@ pub(crate) fn _solve_roots(
             .map_err(|_| PyValueError::new_err("contiguous"))?
             .as_mut_ptr() as usize,
         n,
+        nan_slot,
     };
     py.detach(move || job.run());
     Ok(())

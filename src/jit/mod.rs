@@ -64,7 +64,7 @@ pub mod runtime;
 mod thunk;
 pub mod typing;
 
-pub use adapt::{ArgSource, CountGuard};
+pub use adapt::{ArgSource, CountGuard, NanNote};
 pub use callback::{callback_entry, callback_type_supported, Dispatcher};
 pub use code::{code_stats, CodeMemory};
 pub use codegen::{

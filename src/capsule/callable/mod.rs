@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
 use crate::abi::{Signature, Type};
-use crate::jit::{ArgSource, CodeMemory, CountGuard, Thunk};
+use crate::jit::{ArgSource, CodeMemory, CountGuard, NanNote, Thunk};
 
 use super::call::{self, CallPlan, FastEntry, Slot};
 use super::types::{signature_from_object, PySignature};
@@ -99,8 +99,13 @@ pub(crate) type UserDataEntry = (Thunk, Vec<(Type, usize)>, usize);
 
 /// What identifies an adapted entry: the consumer's signature (compared as written,
 /// spelling included, since scipy compares names), where each argument comes from, and
-/// the element-count guard.
-pub(crate) type AdapterKey = (Signature, Vec<ArgSource>, Option<CountGuard>);
+/// the element-count guard and NaN note.
+pub(crate) type AdapterKey = (
+    Signature,
+    Vec<ArgSource>,
+    Option<CountGuard>,
+    Option<NanNote>,
+);
 
 impl NativeCallable {
     /// A callable whose code has exactly `signature`.
