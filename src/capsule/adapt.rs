@@ -7,11 +7,7 @@
 //!   `xx[1:]` are what `quad(..., args=(a, b))` passes;
 //! - hidden constant arguments (Cython's `__pyx_skip_dispatch`) are the same mechanism.
 
-use std::collections::HashSet;
 use std::sync::Arc;
-
-use once_cell::sync::Lazy;
-use parking_lot::Mutex;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -21,7 +17,7 @@ use crate::abi::{IntType, Signature, Type};
 use crate::jit::{adapter_thunk, compile_entry, ArgSource, CountGuard, Entry, NanNote, Thunk};
 
 use super::call::{convert_arg, ArgContext, Borrows};
-use super::callable::{make_capsule, AdapterKey, NativeCallable, USER_DATA_CAPSULE};
+use super::callable::{make_capsule, AdapterKey, NativeCallable, UserDataEntry, USER_DATA_CAPSULE};
 use super::errors;
 use super::kernel::Kernel;
 use super::types::PySignature;
@@ -282,7 +278,7 @@ fn finish<'py>(
 /// other user data values: the packed values differ, the layout does not) shares the code.
 /// Only a kernel's entry can carry a NaN `note` (compiled into its own code); for anything
 /// else, asking for one is an error.
-pub(crate) fn cached_entry(
+fn cached_entry(
     slf: &Bound<'_, NativeCallable>,
     target: &Arc<Signature>,
     sources: &[ArgSource],
@@ -363,7 +359,7 @@ pub(crate) type UserDataLayout = (Arc<Signature>, Vec<ArgSource>, Vec<(Type, usi
 /// Where `f`'s parameters after the first `leading` are read from: a struct behind a
 /// trailing `void *`. Returns the adapted signature, the argument sources, each extra
 /// parameter's type and offset, and the struct size.
-pub(crate) fn user_data_layout(f: &NativeCallable, leading: usize) -> PyResult<UserDataLayout> {
+fn user_data_layout(f: &NativeCallable, leading: usize) -> PyResult<UserDataLayout> {
     let params: Vec<Type> = f.signature.arg_types().cloned().collect();
     if params.len() < leading {
         return Err(PyTypeError::new_err(format!(
@@ -403,39 +399,56 @@ pub(crate) fn _user_data_thunk<'py>(
 ) -> PyResult<UserDataThunk<'py>> {
     let (target, sources, layout, size) = user_data_layout(f.get(), leading)?;
     let names = layout.iter().map(|(t, o)| (t.to_string(), *o)).collect();
-    // Kernels whose noted entry did not compile (a recursive one), by code address, so
-    // that no solve tries again (a stale address only costs the note, never correctness).
-    static UNNOTED: Lazy<Mutex<HashSet<usize>>> = Lazy::new(Default::default);
-    let address = f.get().address;
-    if note_nan
-        && leading == 1
-        && f.is_instance_of::<Kernel>()
-        && !UNNOTED.lock().contains(&address)
-    {
-        let slot = size.next_multiple_of(8);
-        let note = NanNote {
-            x_param: 0,
-            data_param: 1,
-            offset: slot as i32,
-        };
-        let noted = cached_entry(f, &target, &sources, None, Some(note));
-        if noted.is_err() {
-            UNNOTED.lock().insert(address);
-        }
-        if let Ok(entry) = noted {
-            let me = f.get();
-            let nc = NativeCallable::new(
-                entry.address,
-                target,
-                me.name.clone(),
-                f.clone().into_any().unbind(),
-            )?
-            .with_code(entry.code);
-            return Ok((nc.into_bound(f.py())?, names, slot + 8, Some(slot)));
-        }
+    if note_nan && leading == 1 {
+        let (entry, _, size, slot) = solver_entry(f)?;
+        let me = f.get();
+        let nc = NativeCallable::new(
+            entry.address,
+            target,
+            me.name.clone(),
+            f.clone().into_any().unbind(),
+        )?
+        .with_code(entry.code.clone());
+        return Ok((nc.into_bound(f.py())?, names, *size, *slot));
     }
     let (nc, _) = finish(f, target, &sources, None, None)?;
     Ok((nc, names, size, None))
+}
+
+/// `f`'s entry for scipy's root solvers, `double (double x, void *data)` with the extra
+/// arguments read from the struct behind `data`: made once and kept with `f` (the scalar
+/// and the array solves share it). Returns the entry, each field's type and offset, the
+/// struct size, and for a kernel the offset of the slot where its entry notes the first
+/// `x` giving NaN (a [`NanNote`]; the size includes the slot). Other callables, and a
+/// kernel whose noted entry does not compile (a recursive one), get the plain entry and
+/// no slot; the solve then watches for NaN itself.
+pub(crate) fn solver_entry<'a>(f: &'a Bound<'_, NativeCallable>) -> PyResult<&'a UserDataEntry> {
+    let me = f.get();
+    if let Some(e) = me.user_data_entry.get() {
+        return Ok(e);
+    }
+    let (target, sources, layout, size) = user_data_layout(me, 1)?;
+    let slot = size.next_multiple_of(8);
+    let note = NanNote {
+        x_param: 0,
+        data_param: 1,
+        offset: slot as i32,
+    };
+    let noted = if f.is_instance_of::<Kernel>() {
+        cached_entry(f, &target, &sources, None, Some(note)).ok()
+    } else {
+        None
+    };
+    let made = match noted {
+        Some(entry) => (entry, layout, slot + 8, Some(slot)),
+        None => (
+            cached_entry(f, &target, &sources, None, None)?,
+            layout,
+            size,
+            None,
+        ),
+    };
+    Ok(me.user_data_entry.get_or_init(|| made))
 }
 
 /// Pack `values` for the fields `layout` (of a struct of `size` bytes) into words, for

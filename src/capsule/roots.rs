@@ -17,7 +17,7 @@ use pyo3::types::PyTuple;
 
 use crate::abi::{self, Signature, Type};
 
-use super::adapt::{cached_entry, pack_into, user_data_layout};
+use super::adapt::{pack_into, solver_entry};
 use super::call::Borrows;
 
 use super::callable::NativeCallable;
@@ -304,6 +304,7 @@ pub(crate) fn _solve_root(
     }
     let me = f.get();
     let mut borrows = Borrows::default();
+    let mut nan_slot = None;
     let (address, data, _entry) = if args.is_empty() && me.signature.abi_eq(plain) {
         (me.export_address()?, Vec::new(), None)
     } else {
@@ -321,18 +322,13 @@ pub(crate) fn _solve_root(
                 me.name
             )));
         }
-        let (entry, layout, size) = match me.user_data_entry.get() {
-            Some(e) => e,
-            None => {
-                let (target, sources, layout, size) = user_data_layout(me, 1)?;
-                let entry = cached_entry(f, &target, &sources, None, None)?;
-                me.user_data_entry.get_or_init(|| (entry, layout, size))
-            }
-        };
+        let (entry, layout, size, slot) = solver_entry(f)?;
+        // The packed fields, with room for the NaN slot after them.
         let data = match size {
             0 => Vec::new(),
             _ => pack_into(&me.name, 1, layout, *size, args, &mut borrows)?,
         };
+        nan_slot = *slot;
         (entry.address, data, Some(entry.clone()))
     };
     let base = if data.is_empty() {
@@ -345,7 +341,7 @@ pub(crate) fn _solve_root(
     let r = unsafe {
         let solver: Solver = std::mem::transmute::<usize, Solver>(s.address);
         let f: Callback = std::mem::transmute::<usize, Callback>(address);
-        solve_one(solver, f, a, b, base, None, xtol, rtol, maxiter)
+        solve_one(solver, f, a, b, base, nan_slot, xtol, rtol, maxiter)
     };
     Ok((r.root, r.iterations, r.calls, r.flag, r.nan_at))
 }

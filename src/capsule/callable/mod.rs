@@ -89,13 +89,14 @@ pub struct NativeCallable {
     /// Dropped with the callable: the cache never keeps code alive on its own.
     pub(crate) adapters: Mutex<HashMap<AdapterKey, Thunk>>,
     /// The entry taking every parameter after the first from a user-data struct, with
-    /// the struct's fields (type, offset) and size: what `nativecall.optimize` calls,
-    /// looked up once instead of on every scalar solve.
+    /// the struct's fields (type, offset), size and NaN slot: what `nativecall.optimize`
+    /// calls (`adapt::solver_entry`), made once for the scalar and the array solves.
     pub(crate) user_data_entry: OnceLock<UserDataEntry>,
 }
 
-/// An adapted entry, each user-data field's type and offset, and the struct size.
-pub(crate) type UserDataEntry = (Thunk, Vec<(Type, usize)>, usize);
+/// An adapted entry, each user-data field's type and offset, the struct size, and where
+/// the entry notes its first NaN (a kernel's; see `jit::NanNote`).
+pub(crate) type UserDataEntry = (Thunk, Vec<(Type, usize)>, usize, Option<usize>);
 
 /// What identifies an adapted entry: the consumer's signature (compared as written,
 /// spelling included, since scipy compares names), where each argument comes from, and
