@@ -271,6 +271,7 @@ TARGETS = {
     "Filter": ("c", 1.10, None),
     "Roots": ("cython", 1.10, 50.0),
     "CythonLoop": ("cython", 1.10, None),
+    "NumbaLoop": ("c", 1.10, None),
 }
 
 

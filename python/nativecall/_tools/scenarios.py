@@ -69,6 +69,7 @@ C_SOURCE = r"""
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+double smooth(double x) { return x * x * (3.0 - 2.0 * x); }
 double damped_nd(int n, double *xx) { double x = xx[0], a = xx[1], w = xx[2]; return exp(-a * x * x) * cos(w * x); }
 int range_filter(double *values, ptrdiff_t n, double *out, void *data) {
     double lo = values[0], hi = values[0];
@@ -410,6 +411,13 @@ class NumbaLoop(Scenario):
                 return s
 
             self.ways["nativecall"] = lambda: total(g, xs)
+            if build.c is not None:
+                # The same loop calling gcc's code through a C function pointer: what any
+                # call Numba cannot inline costs.
+                c_smooth = build.c.smooth
+                c_smooth.restype, c_smooth.argtypes = ctypes.c_double, [ctypes.c_double]
+                self.ways["c"] = lambda: total(c_smooth, xs)
+                total(c_smooth, xs[:10])
 
             def make_numba():
                 smooth_nb = numba.njit(py_smooth)
