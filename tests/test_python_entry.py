@@ -210,3 +210,21 @@ def test_foreign_functions_and_cython_functions_with_hidden_parameters_take_the_
     assert lcount(41) == 42 and lcount._python_entry == "generated"
     assert axpy(-1.5, 2.0, 0.25) == general(axpy, -1.5, 2.0, 0.25) == -2.75
     assert outcome(lambda: lcount(2**70)) == outcome(lambda: general(lcount, 2**70))
+
+
+def test_foreign_code_skips_the_kernel_error_state_and_a_kernels_own_address_keeps_it():
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    fn = libm.erfc
+    fn.restype, fn.argtypes = ctypes.c_double, [ctypes.c_double]
+    erfc = nativecall.native(fn)
+    assert not erfc._records_errors and erfc(0.25) == math.erfc(0.25)
+    checked = nativecall.jit("float64(int64)", boundscheck=True, source="def at(i):\n    return TABLE[i]\n",
+                             globals={"TABLE": TABLE})  # fmt: skip
+    assert checked._records_errors
+    for again in (nativecall.native(checked.ctypes), nativecall.native(checked.capsule()),
+                  nativecall.NativeCallable.from_address(checked.address, "double (int64_t)", owner=checked)):
+        assert again._records_errors, again
+        assert again(1) == 2.0
+        with pytest.raises(IndexError, match="index 5 is out of bounds for axis 0 with size 3"):
+            again(5)
+        assert again(-3) == 1.0

@@ -1,5 +1,6 @@
 //! Ownership of JIT code memory.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cranelift_codegen::isa::OwnedTargetIsa;
@@ -13,6 +14,15 @@ use super::JitError;
 
 static LIVE_MODULES: AtomicUsize = AtomicUsize::new(0);
 static LIVE_CODE_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// The entry address of every live [`CodeMemory`].
+static LIVE_ENTRIES: Lazy<Mutex<HashSet<usize>>> = Lazy::new(Default::default);
+
+/// Whether `address` is the entry of generated code that is alive now (a kernel, an
+/// adapted entry or a thunk): such code may record errors in the thread's kernel runtime
+/// state, while a function from anywhere else (a C library, Cython) cannot.
+pub fn is_generated_entry(address: usize) -> bool {
+    LIVE_ENTRIES.lock().contains(&address)
+}
 
 /// How many code memories are alive and how many bytes of code they hold.
 pub fn code_stats() -> (usize, usize) {
@@ -80,7 +90,10 @@ pub(super) fn finish(
         .finalize_definitions()
         .map_err(|e| JitError::Codegen(e.to_string()))?;
     let address = module.get_finalized_function(id) as usize;
-    Ok((address, std::sync::Arc::new(CodeMemory::new(module, bytes))))
+    Ok((
+        address,
+        std::sync::Arc::new(CodeMemory::new(module, bytes, address)),
+    ))
 }
 
 /// Finalized JIT code; the memory is freed when this is dropped.
@@ -90,6 +103,8 @@ pub(super) fn finish(
 pub struct CodeMemory {
     module: Mutex<Option<JITModule>>,
     bytes: usize,
+    /// The address callers enter the code by.
+    entry: usize,
 }
 
 // SAFETY: after finalization the module is never used to define or look up code
@@ -99,13 +114,15 @@ unsafe impl Send for CodeMemory {}
 unsafe impl Sync for CodeMemory {}
 
 impl CodeMemory {
-    /// Take ownership of a finalized module holding `bytes` of code.
-    pub fn new(module: JITModule, bytes: usize) -> CodeMemory {
+    /// Take ownership of a finalized module holding `bytes` of code entered at `entry`.
+    pub fn new(module: JITModule, bytes: usize, entry: usize) -> CodeMemory {
         LIVE_MODULES.fetch_add(1, Ordering::Relaxed);
         LIVE_CODE_BYTES.fetch_add(bytes, Ordering::Relaxed);
+        LIVE_ENTRIES.lock().insert(entry);
         CodeMemory {
             module: Mutex::new(Some(module)),
             bytes,
+            entry,
         }
     }
 }
@@ -119,5 +136,6 @@ impl Drop for CodeMemory {
         }
         LIVE_MODULES.fetch_sub(1, Ordering::Relaxed);
         LIVE_CODE_BYTES.fetch_sub(self.bytes, Ordering::Relaxed);
+        LIVE_ENTRIES.lock().remove(&self.entry);
     }
 }

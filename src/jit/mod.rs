@@ -66,7 +66,7 @@ pub mod typing;
 
 pub use adapt::{ArgSource, CountGuard, NanNote};
 pub use callback::{callback_entry, callback_type_supported, Dispatcher};
-pub use code::{code_stats, CodeMemory};
+pub use code::{code_stats, is_generated_entry, CodeMemory};
 pub use codegen::{
     clif_listing, clif_text, compile, compile_entry, compile_ufunc_loop, kernel_signature,
     Compiled, Entry, KernelError,

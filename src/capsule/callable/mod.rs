@@ -68,8 +68,9 @@ pub struct NativeCallable {
     pub(crate) writes: Option<Vec<bool>>,
     /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
     bounds_checked: bool,
-    /// Whether the code may leave an error in this thread's kernel runtime state (true
-    /// unless it is a kernel known to record none: unchecked, and making no calls).
+    /// Whether the code may leave an error in this thread's kernel runtime state: a
+    /// kernel says (its code generation knows); other code is assumed to when it is
+    /// generated code (an adapted entry, a thunk, a kernel's address wrapped again).
     records_errors: bool,
     /// `(module, capsule key)` for a Cython function, so it can be pickled by name.
     origin: Option<Py<PyAny>>,
@@ -121,6 +122,7 @@ impl NativeCallable {
                 "{name}: the function address is NULL; a native callable needs code to call"
             )));
         }
+        let generated = crate::jit::is_generated_entry(address);
         Ok(NativeCallable {
             address,
             raw_signature: signature.clone(),
@@ -131,8 +133,12 @@ impl NativeCallable {
             user_data: None,
             code: None,
             writes: None,
-            bounds_checked: false,
-            records_errors: true,
+            // Only generated code (a kernel's, or an entry or thunk running one) can leave
+            // an error in the thread's kernel runtime state; a C or Cython function cannot,
+            // and its calls skip the look. Generated code not known as a kernel here (a
+            // kernel's address wrapped again) may have checked its indices.
+            bounds_checked: generated,
+            records_errors: generated,
             origin: None,
             plan: OnceLock::new(),
             fast: OnceLock::new(),
@@ -351,6 +357,13 @@ impl NativeCallable {
         let args: Vec<_> = args.iter().map(|a| a.as_ptr()).collect();
         // `args` (the tuple) holds every item alive for the call.
         self.call_from_python(py, &args)
+    }
+
+    /// Whether a call from Python looks for an error the code left in the thread's
+    /// kernel runtime state (only generated code can leave one).
+    #[getter(_records_errors)]
+    fn get_records_errors(&self) -> bool {
+        self.records_errors
     }
 
     /// Which entry calls from Python take: `"generated"` (straight-line code for this
