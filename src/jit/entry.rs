@@ -24,6 +24,9 @@ use cranelift_module::Module;
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
+use std::mem::{offset_of, size_of};
+
+use crate::abi::dlpack::{dltensor_offset as at, DLDataType, DLDevice, DLTensor};
 use crate::abi::{FloatType, IntType, Signature, Type};
 
 use super::adapt::clif_signature;
@@ -38,7 +41,68 @@ pub enum EntryParam {
     Hidden(i64),
     /// The next Python argument, converted for this visible type.
     Visible(Type),
+    /// The next Python argument, an exact NumPy array described in place as a `DLTensor`
+    /// on the entry's stack.
+    Array(ArrayParam),
 }
+
+/// What an array parameter takes on the fast path: an exact `numpy.ndarray` with these
+/// properties (anything else goes to the general entry, which converts or refuses).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ArrayParam {
+    /// Dimensions.
+    pub ndim: u32,
+    /// Bytes per element (a power of two).
+    pub itemsize: u32,
+    /// The NumPy type numbers of the element type (two for 64-bit ints: `long` and
+    /// `long long`).
+    pub type_nums: Vec<i32>,
+    /// The element type as DLPack spells it.
+    pub dl_code: u8,
+    /// Its bits.
+    pub dl_bits: u8,
+    /// Whether the parameter is C-contiguous (`[::1]`).
+    pub contiguous: bool,
+    /// Whether the code may write through it (read-only arrays are refused).
+    pub writable: bool,
+}
+
+/// Where NumPy keeps what an array parameter reads (offsets from rust-numpy's mirror of
+/// NumPy's structs, the same for NumPy 1 and 2).
+#[derive(Clone, Copy, Debug)]
+pub struct NumpyApi {
+    /// `&PyArray_Type`.
+    pub ndarray_type: usize,
+    /// `PyArrayObject.data`.
+    pub data: i32,
+    /// `PyArrayObject.nd`.
+    pub nd: i32,
+    /// `PyArrayObject.dimensions`.
+    pub dimensions: i32,
+    /// `PyArrayObject.strides`.
+    pub strides: i32,
+    /// `PyArrayObject.descr`.
+    pub descr: i32,
+    /// `PyArrayObject.flags`.
+    pub flags: i32,
+    /// `PyArray_Descr.type_num`.
+    pub type_num: i32,
+    /// `PyArray_Descr.byteorder`.
+    pub byteorder: i32,
+}
+
+/// `NPY_ARRAY_C_CONTIGUOUS`.
+const NPY_C_CONTIGUOUS: i64 = 0x0001;
+/// `NPY_ARRAY_WRITEABLE`.
+const NPY_WRITEABLE: i64 = 0x0400;
+/// The byte-order character of a NumPy dtype whose bytes are swapped on this machine.
+const FOREIGN_ORDER: u8 = if cfg!(target_endian = "little") {
+    b'>'
+} else {
+    b'<'
+};
+/// `kDLCPU`.
+const DL_CPU: i64 = 1;
 
 /// What one entry does: the code's raw signature, how each parameter is filled, where
 /// the callable object keeps the code address, and whether the code may leave an error
@@ -96,6 +160,10 @@ pub struct EntryApi {
     pub clear: usize,
     /// `int check(PyObject *callable)`: nonzero when the call left an error, now raised.
     pub check: usize,
+    /// `int describe(PyObject *obj, DLTensor *tensor, const ArrayParam *param)`: fill
+    /// `tensor` for an array object other than an exact NumPy array that `param` takes
+    /// as it is (1), or leave it to the general entry (0).
+    pub describe: usize,
 }
 
 /// Whether a Python entry can serve code whose parameter (or result, `result`) is `ty`.
@@ -114,12 +182,17 @@ type Key = (EntrySpec, usize);
 static ENTRIES: Lazy<Mutex<HashMap<Key, usize>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// The entry for `spec`, generated on first use; the address of a `vectorcallfunc`.
-pub fn python_entry(spec: &EntrySpec, api: &EntryApi) -> Result<usize, JitError> {
+/// `numpy` is needed (and only read) when a parameter is an [`EntryParam::Array`].
+pub fn python_entry(
+    spec: &EntrySpec,
+    api: &EntryApi,
+    numpy: Option<&NumpyApi>,
+) -> Result<usize, JitError> {
     let key = (spec.clone(), api.slow);
     if let Some(a) = ENTRIES.lock().get(&key) {
         return Ok(*a);
     }
-    let a = generate(spec, api)?;
+    let a = generate(spec, api, numpy)?;
     Ok(*ENTRIES.lock().entry(key).or_insert(a))
 }
 
@@ -128,6 +201,7 @@ const ARGUMENTS_OFFSET: u64 = 1 << 63;
 
 struct Ctx<'a> {
     api: &'a EntryApi,
+    numpy: Option<&'a NumpyApi>,
     ptr: ir::Type,
     slow: Block,
     sig_ptr1: ir::SigRef,
@@ -230,6 +304,117 @@ impl Ctx<'_> {
             }
             other => unreachable!("entries are made only for scalars, not '{other}'"),
         }
+    }
+
+    /// `obj` as array parameter `a` wants it, described by a `DLTensor` on the stack (its
+    /// address is the value); or a jump to `slow`. An exact NumPy array is read here (its
+    /// shape is NumPy's own; its strides, in elements, follow the tensor on the stack);
+    /// anything else is offered to [`EntryApi::describe`] (a `nativecall.Array`).
+    fn describe_array(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        obj: Value,
+        a: &ArrayParam,
+    ) -> Result<Value, JitError> {
+        let np = self
+            .numpy
+            .ok_or_else(|| JitError::Codegen("an array parameter without NumPy".into()))?;
+        let flags = MemFlagsData::trusted();
+        let strides_at = size_of::<DLTensor>() as i32;
+        let size = strides_at as u32 + 8 * a.ndim;
+        let slot =
+            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 3));
+        let t = b.ins().stack_addr(self.ptr, slot, 0);
+        let numpy_block = b.create_block();
+        let other = b.create_block();
+        let join = b.create_block();
+        let is_numpy = self.is_exact(b, obj, np.ndarray_type);
+        b.ins().brif(is_numpy, numpy_block, &[], other, &[]);
+        b.seal_block(other);
+        b.switch_to_block(other);
+        // The parameter's description lives as long as the entry: for the process.
+        let param = Box::leak(Box::new(a.clone())) as *const ArrayParam;
+        let mut sig = ir::Signature::new(b.func.signature.call_conv);
+        sig.params.extend([AbiParam::new(self.ptr); 3]);
+        sig.returns.push(AbiParam::new(types::I32));
+        let sig = b.import_signature(sig);
+        let f = self.addr(b, self.api.describe);
+        let param = self.addr(b, param as usize);
+        let call = b.ins().call_indirect(sig, f, &[obj, t, param]);
+        let described = b.inst_results(call)[0];
+        b.ins().brif(described, join, &[], self.slow, &[]);
+        b.seal_block(numpy_block);
+        b.switch_to_block(numpy_block);
+        let nd = b.ins().load(types::I32, flags, obj, np.nd);
+        let ok = b.ins().icmp_imm_s(IntCC::Equal, nd, a.ndim as i64);
+        self.require(b, ok);
+        let descr = b.ins().load(self.ptr, flags, obj, np.descr);
+        let type_num = b.ins().load(types::I32, flags, descr, np.type_num);
+        let mut ok = b.ins().iconst(types::I8, 0);
+        for &t in &a.type_nums {
+            let is = b.ins().icmp_imm_s(IntCC::Equal, type_num, t as i64);
+            ok = b.ins().bor(ok, is);
+        }
+        self.require(b, ok);
+        let order = b.ins().load(types::I8, flags, descr, np.byteorder);
+        let ok = b
+            .ins()
+            .icmp_imm_s(IntCC::NotEqual, order, FOREIGN_ORDER as i64);
+        self.require(b, ok);
+        let want = (if a.writable { NPY_WRITEABLE } else { 0 })
+            | (if a.contiguous { NPY_C_CONTIGUOUS } else { 0 });
+        if want != 0 {
+            let have = b.ins().load(types::I32, flags, obj, np.flags);
+            let have = b.ins().band_imm_s(have, want);
+            let ok = b.ins().icmp_imm_s(IntCC::Equal, have, want);
+            self.require(b, ok);
+        }
+        let byte_strides = b.ins().load(self.ptr, flags, obj, np.strides);
+        let shift = a.itemsize.trailing_zeros() as i64;
+        for k in 0..a.ndim as i32 {
+            let s = b.ins().load(types::I64, flags, byte_strides, 8 * k);
+            if shift > 0 {
+                // A stride that is not a whole number of elements: the general entry says so.
+                let rem = b.ins().band_imm_s(s, a.itemsize as i64 - 1);
+                let ok = b.ins().icmp_imm_s(IntCC::Equal, rem, 0);
+                self.require(b, ok);
+            }
+            let e = b.ins().sshr_imm_s(s, shift);
+            b.ins().store(flags, e, t, strides_at + 8 * k);
+        }
+        let store = |b: &mut FunctionBuilder<'_>, ty: ir::Type, v: i64, at: i32| {
+            let v = b.ins().iconst(ty, v);
+            b.ins().store(flags, v, t, at);
+        };
+        let data = b.ins().load(self.ptr, flags, obj, np.data);
+        b.ins().store(flags, data, t, at::DATA);
+        let device_id = at::DEVICE + offset_of!(DLDevice, device_id) as i32;
+        store(b, types::I32, DL_CPU, at::DEVICE);
+        store(b, types::I32, 0, device_id);
+        store(b, types::I32, a.ndim as i64, at::NDIM);
+        let dtype = |field: usize| at::DTYPE + field as i32;
+        store(
+            b,
+            types::I8,
+            a.dl_code as i64,
+            dtype(offset_of!(DLDataType, code)),
+        );
+        store(
+            b,
+            types::I8,
+            a.dl_bits as i64,
+            dtype(offset_of!(DLDataType, bits)),
+        );
+        store(b, types::I16, 1, dtype(offset_of!(DLDataType, lanes)));
+        let dims = b.ins().load(self.ptr, flags, obj, np.dimensions);
+        b.ins().store(flags, dims, t, at::SHAPE);
+        let strides = b.ins().stack_addr(self.ptr, slot, strides_at);
+        b.ins().store(flags, strides, t, at::STRIDES);
+        store(b, types::I64, 0, at::BYTE_OFFSET);
+        b.ins().jump(join, &[]);
+        b.seal_block(join);
+        b.switch_to_block(join);
+        Ok(t)
     }
 
     fn unbox_int(&self, b: &mut FunctionBuilder<'_>, obj: Value, i: IntType) -> Value {
@@ -342,7 +527,7 @@ impl Ctx<'_> {
     }
 }
 
-fn generate(spec: &EntrySpec, api: &EntryApi) -> Result<usize, JitError> {
+fn generate(spec: &EntrySpec, api: &EntryApi, numpy: Option<&NumpyApi>) -> Result<usize, JitError> {
     let mut module = new_module()?;
     let call_conv = module.isa().default_call_conv();
     let code_sig = clif_signature(call_conv, &spec.raw)?;
@@ -369,6 +554,7 @@ fn generate(spec: &EntrySpec, api: &EntryApi) -> Result<usize, JitError> {
         let sig_ptr1 = b.import_signature(s1);
         let c = Ctx {
             api,
+            numpy,
             ptr,
             slow,
             sig_ptr1,
@@ -378,7 +564,7 @@ fn generate(spec: &EntrySpec, api: &EntryApi) -> Result<usize, JitError> {
         let visible = spec
             .params
             .iter()
-            .filter(|p| matches!(p, EntryParam::Visible(_)))
+            .filter(|p| !matches!(p, EntryParam::Hidden(_)))
             .count();
         let n = b.ins().band_imm_s(nargsf, !ARGUMENTS_OFFSET as i64);
         let arity = b.ins().icmp_imm_s(IntCC::Equal, n, visible as i64);
@@ -401,7 +587,7 @@ fn generate(spec: &EntrySpec, api: &EntryApi) -> Result<usize, JitError> {
                     };
                     values.push(v);
                 }
-                EntryParam::Visible(ty) => {
+                EntryParam::Visible(_) | EntryParam::Array(_) => {
                     let obj = b.ins().load(
                         ptr,
                         MemFlagsData::trusted(),
@@ -409,7 +595,11 @@ fn generate(spec: &EntrySpec, api: &EntryApi) -> Result<usize, JitError> {
                         (next * ptr.bytes() as usize) as i32,
                     );
                     next += 1;
-                    values.extend(c.unbox(&mut b, obj, ty));
+                    match param {
+                        EntryParam::Array(a) => values.push(c.describe_array(&mut b, obj, a)?),
+                        EntryParam::Visible(ty) => values.extend(c.unbox(&mut b, obj, ty)),
+                        EntryParam::Hidden(_) => unreachable!("matched above"),
+                    }
                 }
             }
         }

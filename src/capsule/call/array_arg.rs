@@ -100,6 +100,22 @@ fn numpy_view(
     Ok(Some(Slot::from_bytes(&address.to_ne_bytes())))
 }
 
+/// Whether `shape` with `strides` (in elements) is C-contiguous, as NumPy's flag says: a
+/// dimension of length 1 may have any stride, and an empty array is contiguous.
+pub(super) fn c_contiguous(shape: &[i64], strides: &[i64]) -> bool {
+    if shape.contains(&0) {
+        return true;
+    }
+    let mut want = 1i64;
+    for (&n, &s) in shape.iter().zip(strides).rev() {
+        if n != 1 && s != want {
+            return false;
+        }
+        want = want.saturating_mul(n);
+    }
+    true
+}
+
 /// Refuse an array that is not C-contiguous for a parameter whose type says it is
 /// (`float64[:, ::1]`, indexed with strides computed from the shape). `strides` are in
 /// elements (`None`: compact). As NumPy's flags say, a dimension of length 1 may have

@@ -179,9 +179,10 @@ unsafe fn set_vectorcall(callable: *mut ffi::PyObject, me: &NativeCallable, f: u
 
 /// Give `callable` its generated entry, on its first call from Python (see
 /// [`crate::capsule::call::entry_for`]); the general entry stays where it has none.
-fn install_entry(callable: *mut ffi::PyObject, me: &NativeCallable) {
+fn install_entry(py: Python<'_>, callable: *mut ffi::PyObject, me: &NativeCallable) {
     me.python_entry.get_or_init(|| {
-        if let Some(f) = super::call::entry_for(me, callable, vectorcall as *const () as usize) {
+        if let Some(f) = super::call::entry_for(py, me, callable, vectorcall as *const () as usize)
+        {
             // SAFETY: `callable` is `me`'s object, and the entry serves its signature.
             unsafe { set_vectorcall(callable, me, f) };
         }
@@ -285,7 +286,7 @@ unsafe extern "C" fn vectorcall(
                 ));
             }
         }
-        install_entry(callable, me);
+        install_entry(py, callable, me);
         let n = nargsf & !ARGUMENTS_OFFSET;
         let args = if n == 0 {
             &[][..]
