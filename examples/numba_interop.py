@@ -1,7 +1,7 @@
 """Numba and nativecall, both directions.
 
-- A kernel (or any nativecall callable) inside `@numba.njit` code: as an argument it
-  works as it is; as a global, use `callable.numba` (Numba's wrapper address protocol).
+- A kernel (or any nativecall callable) inside `@numba.njit` code, as a global or as
+  an argument: a direct native call either way.
 - A Numba `cfunc` inside a kernel: a direct native call.
 """
 
@@ -18,14 +18,11 @@ def hyp(a, b):
     return math.sqrt(a * a + b * b)
 
 
-HYP = hyp.numba  # a global Numba can call
-
-
 @numba.njit
 def path_length(xs, ys):
     total = 0.0
     for i in range(1, xs.size):
-        total += HYP(xs[i] - xs[i - 1], ys[i] - ys[i - 1])
+        total += hyp(xs[i] - xs[i - 1], ys[i] - ys[i - 1])  # the kernel as a global
     return total
 
 

@@ -2,14 +2,56 @@
 
 Numba calls first-class native functions through its wrapper address protocol: an
 object with ``__wrapper_address__()`` (the code address) and ``signature()`` (a Numba
-signature). A NativeCallable passed as an argument works as it is (it has
-``__wrapper_address__`` and tells Numba its type through ``_numba_type_``); for a
-global, Numba wants a protocol instance, which ``callable.numba`` gives.
+signature). A NativeCallable passed as an argument is typed as such a first-class
+function (``numba.types.FunctionType``; it has ``__wrapper_address__``), so one njit
+function serves kernels, cfuncs and ctypes functions alike. A NativeCallable used as a
+global or closure variable is a constant: it is typed as an external function pointer
+(what Numba makes of a ctypes function global), whose address is compiled into the
+code and called directly. Compiled code cannot hold a Python reference, so a callable
+whose address is compiled in is kept alive for the rest of the process.
+
+``init`` registers this with Numba: Numba runs it (the ``numba_extensions`` entry point)
+before its first compilation, and ``numba_type`` runs it too, in case the entry point is
+not installed. ``import nativecall`` never imports Numba.
 """
 
 from __future__ import annotations
 
 _REGISTERED = False
+_INITIALISED = False
+#: Callables whose address some compiled Numba code holds (see the module docstring).
+_PINNED: dict = {}
+
+
+def init():
+    """Teach Numba to type NativeCallables itself (the ``numba_extensions`` entry point)."""
+    global _INITIALISED
+    if _INITIALISED:
+        return
+    from numba.core.typing.typeof import Purpose, typeof_impl
+
+    from ._native import NativeCallable
+
+    @typeof_impl.register(NativeCallable)
+    def _typeof_native(val, c):
+        if c.purpose == Purpose.constant:
+            return constant_type(val)
+        return numba_type(val)
+
+    _INITIALISED = True
+
+
+def _address(nc):
+    """The code address of a callable Numba compiles in as a constant (kept alive)."""
+    _PINNED[id(nc)] = nc
+    return nc._export_address()
+
+
+def constant_type(nc):
+    """The Numba type of a NativeCallable used as a global: a function pointer."""
+    from numba.core import types
+
+    return types.ExternalFunctionPointer(numba_signature(nc), get_pointer=_address)
 
 
 def numba_signature(nc):
@@ -24,8 +66,10 @@ def numba_signature(nc):
 
 
 def numba_type(nc):
+    """The Numba type of a NativeCallable passed as an argument: a first-class function."""
     from numba.core import types
 
+    init()
     return types.FunctionType(numba_signature(nc))
 
 

@@ -247,12 +247,20 @@ def _njit_loop_row(rounds, n):
             s += f(x)
         return s
 
+    @numba.njit
+    def total_global(xs):
+        s = 0.0
+        for x in xs:
+            s += kernel(x)  # the kernel as a constant: its address compiled in
+        return s
+
     xs = np.linspace(0.0, 1.0, n)
     cands = []
     if c_half is not None:
         cands.append(("C function pointer", total, (c_half, xs)))
     cands.append(("kernel (as an argument)", total, (kernel, xs)))
     cands.append(("kernel.numba (as an argument)", total, (kernel.numba, xs)))
+    cands.append(("kernel (as a global)", total_global, (xs,)))
     if c_half is not None:
         cands.append(("native(C function pointer)", total, (nativecall.native(c_half), xs)))
     for _, f, args in cands:
