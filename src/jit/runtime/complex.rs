@@ -6,9 +6,12 @@
 //! algorithms (`Objects/complexobject.c`, `Modules/cmathmodule.c`), calling the same C
 //! library functions, so results agree bit for bit; where CPython raises (a domain or
 //! range error) the value it computed is returned, as the `math` functions do in kernels.
-//! For infinite and NaN operands CPython looks results up in C99 Annex G tables; kernels
-//! ask the C library's own Annex G functions (`cexp`, `clog`, ...), which agree with
-//! those tables but may give a NaN of the other sign (docs/semantics.md).
+//! For infinite and NaN operands CPython looks results up in tables of special values by
+//! the class of each part (-inf, negative, -0, +0, positive, +inf, NaN); kernels look
+//! up the same values ([`special`], checked against CPython's `cmath` for every class
+//! by the tests), signs of zeros included. Where CPython raises for such an operand
+//! (a domain error), kernels return what the C library's Annex G function (`cexp`,
+//! `clog`, ...) gives.
 
 use super::math::libm;
 
@@ -182,6 +185,141 @@ fn annex_g(f: unsafe extern "C" fn(C64) -> C64, z: C64) -> C64 {
     unsafe { f(z) }
 }
 
+/// CPython's results on operands with an infinite or NaN part, by the class of each
+/// part; `None` where CPython computes the result by a formula (handled before the
+/// table) or raises.
+mod special {
+    use super::C64;
+
+    /// A table indexed by the classes of the two parts (see [`class`]).
+    pub(super) type Table = [[Option<(f64, f64)>; 7]; 7];
+
+    /// A value of the table.
+    const fn value(re: f64, im: f64) -> Option<(f64, f64)> {
+        Some((re, im))
+    }
+    use value as V;
+    /// Not in the table (a finite operand, a formula case, or an error).
+    const U: Option<(f64, f64)> = None;
+    const I: f64 = f64::INFINITY;
+    const N: f64 = f64::NAN;
+    const P: f64 = std::f64::consts::PI;
+    const P2: f64 = std::f64::consts::FRAC_PI_2;
+    const P4: f64 = std::f64::consts::FRAC_PI_4;
+    /// 3π/4 as CPython's tables hold it (`0.75 * M_PI`).
+    const P34: f64 = 0.75 * P;
+
+    /// The class of `x`: -inf, negative, -0, +0, positive, +inf, NaN.
+    fn class(x: f64) -> usize {
+        if x.is_nan() {
+            6
+        } else if x == f64::INFINITY {
+            5
+        } else if x == f64::NEG_INFINITY {
+            0
+        } else if x == 0.0 {
+            if x.is_sign_negative() {
+                2
+            } else {
+                3
+            }
+        } else if x < 0.0 {
+            1
+        } else {
+            4
+        }
+    }
+
+    /// The table's value for `(re, im)`, if it has one.
+    pub(super) fn lookup(table: &Table, re: f64, im: f64) -> Option<C64> {
+        table[class(re)][class(im)].map(|(re, im)| C64 { re, im })
+    }
+
+    /// `cmath.exp` on non-finite operands.
+    #[rustfmt::skip]
+    pub(super) const EXP: Table = [
+        [V(0.0, 0.0), U, V(0.0, -0.0), V(0.0, 0.0), U, V(0.0, 0.0), V(0.0, 0.0)], // -inf
+        [U, U, U, U, U, U, V(N, N)], // negative
+        [U, U, U, U, U, U, V(N, N)], // -0
+        [U, U, U, U, U, U, V(N, N)], // +0
+        [U, U, U, U, U, U, V(N, N)], // positive
+        [U, U, V(I, -0.0), V(I, 0.0), U, U, V(I, N)], // +inf
+        [V(N, N), V(N, N), V(N, -0.0), V(N, 0.0), V(N, N), V(N, N), V(N, N)], // nan
+    ];
+
+    /// `cmath.log` on non-finite operands.
+    #[rustfmt::skip]
+    pub(super) const LOG: Table = [
+        [V(I, -P34), V(I, -P), V(I, -P), V(I, P), V(I, P), V(I, P34), V(I, N)], // -inf
+        [V(I, -P2), U, U, U, U, V(I, P2), V(N, N)], // negative
+        [V(I, -P2), U, U, U, U, V(I, P2), V(N, N)], // -0
+        [V(I, -P2), U, U, U, U, V(I, P2), V(N, N)], // +0
+        [V(I, -P2), U, U, U, U, V(I, P2), V(N, N)], // positive
+        [V(I, -P4), V(I, -0.0), V(I, -0.0), V(I, 0.0), V(I, 0.0), V(I, P4), V(I, N)], // +inf
+        [V(I, N), V(N, N), V(N, N), V(N, N), V(N, N), V(I, N), V(N, N)], // nan
+    ];
+
+    /// `cmath.sqrt` on non-finite operands.
+    #[rustfmt::skip]
+    pub(super) const SQRT: Table = [
+        [V(I, -I), V(0.0, -I), V(0.0, -I), V(0.0, I), V(0.0, I), V(I, I), V(N, I)], // -inf
+        [V(I, -I), U, U, U, U, V(I, I), V(N, N)], // negative
+        [V(I, -I), U, U, U, U, V(I, I), V(N, N)], // -0
+        [V(I, -I), U, U, U, U, V(I, I), V(N, N)], // +0
+        [V(I, -I), U, U, U, U, V(I, I), V(N, N)], // positive
+        [V(I, -I), V(I, -0.0), V(I, -0.0), V(I, 0.0), V(I, 0.0), V(I, I), V(I, N)], // +inf
+        [V(I, -I), V(N, N), V(N, N), V(N, N), V(N, N), V(I, I), V(N, N)], // nan
+    ];
+
+    /// `cmath.sinh` on non-finite operands.
+    #[rustfmt::skip]
+    pub(super) const SINH: Table = [
+        [U, U, V(-I, -0.0), V(-I, 0.0), U, U, V(I, N)], // -inf
+        [U, U, U, U, U, U, V(N, N)], // negative
+        [U, U, U, U, U, U, V(0.0, N)], // -0
+        [U, U, U, U, U, U, V(0.0, N)], // +0
+        [U, U, U, U, U, U, V(N, N)], // positive
+        [U, U, V(I, -0.0), V(I, 0.0), U, U, V(I, N)], // +inf
+        [V(N, N), V(N, N), V(N, -0.0), V(N, 0.0), V(N, N), V(N, N), V(N, N)], // nan
+    ];
+
+    /// `cmath.cosh` on non-finite operands.
+    #[rustfmt::skip]
+    pub(super) const COSH: Table = [
+        [U, U, V(I, 0.0), V(I, -0.0), U, U, V(I, N)], // -inf
+        [U, U, U, U, U, U, V(N, N)], // negative
+        [U, U, U, U, U, U, V(N, 0.0)], // -0
+        [U, U, U, U, U, U, V(N, 0.0)], // +0
+        [U, U, U, U, U, U, V(N, N)], // positive
+        [U, U, V(I, -0.0), V(I, 0.0), U, U, V(I, N)], // +inf
+        [V(N, N), V(N, N), V(N, 0.0), V(N, 0.0), V(N, N), V(N, N), V(N, N)], // nan
+    ];
+
+    /// `cmath.tanh` on non-finite operands.
+    #[rustfmt::skip]
+    pub(super) const TANH: Table = [
+        [V(-1.0, 0.0), U, V(-1.0, -0.0), V(-1.0, 0.0), U, V(-1.0, 0.0), V(-1.0, 0.0)], // -inf
+        [U, U, U, U, U, U, V(N, N)], // negative
+        [U, U, U, U, U, U, V(N, N)], // -0
+        [U, U, U, U, U, U, V(N, N)], // +0
+        [U, U, U, U, U, U, V(N, N)], // positive
+        [V(1.0, 0.0), U, V(1.0, -0.0), V(1.0, 0.0), U, V(1.0, 0.0), V(1.0, 0.0)], // +inf
+        [V(N, N), V(N, N), V(N, -0.0), V(N, 0.0), V(N, N), V(N, N), V(N, N)], // nan
+    ];
+
+    /// `cmath.rect` on non-finite operands.
+    #[rustfmt::skip]
+    pub(super) const RECT: Table = [
+        [U, U, V(-I, 0.0), V(-I, -0.0), U, U, V(I, N)], // -inf
+        [U, U, U, U, U, U, V(N, N)], // negative
+        [V(0.0, 0.0), U, U, U, U, V(0.0, 0.0), V(0.0, 0.0)], // -0
+        [V(0.0, 0.0), U, U, U, U, V(0.0, 0.0), V(0.0, 0.0)], // +0
+        [U, U, U, U, U, U, V(N, N)], // positive
+        [U, U, V(I, -0.0), V(I, 0.0), U, U, V(I, N)], // +inf
+        [V(N, N), V(N, N), V(N, 0.0), V(N, 0.0), V(N, N), V(N, N), V(N, N)], // nan
+    ];
+}
+
 /// `cmath.exp`.
 pub(super) extern "C" fn c_exp(re: f64, im: f64) -> C64 {
     let z = c(re, im);
@@ -196,7 +334,7 @@ pub(super) extern "C" fn c_exp(re: f64, im: f64) -> C64 {
                 c(0.0f64.copysign(cos(im)), 0.0f64.copysign(sin(im)))
             };
         }
-        return annex_g(clib::cexp, z);
+        return special::lookup(&special::EXP, re, im).unwrap_or_else(|| annex_g(clib::cexp, z));
     }
     let (s, co) = sin_cos(im);
     if re > LOG_LARGE {
@@ -212,7 +350,7 @@ pub(super) extern "C" fn c_exp(re: f64, im: f64) -> C64 {
 pub(super) extern "C" fn c_log(re: f64, im: f64) -> C64 {
     let z = c(re, im);
     if !finite(z) {
-        return annex_g(clib::clog, z);
+        return special::lookup(&special::LOG, re, im).unwrap_or_else(|| annex_g(clib::clog, z));
     }
     let (ax, ay) = (re.abs(), im.abs());
     let real = if ax > LARGE || ay > LARGE {
@@ -240,7 +378,7 @@ pub(super) extern "C" fn c_log(re: f64, im: f64) -> C64 {
 pub(super) extern "C" fn c_sqrt(re: f64, im: f64) -> C64 {
     let z = c(re, im);
     if !finite(z) {
-        return annex_g(clib::csqrt, z);
+        return special::lookup(&special::SQRT, re, im).unwrap_or_else(|| annex_g(clib::csqrt, z));
     }
     if re == 0.0 && im == 0.0 {
         return c(0.0, im);
@@ -275,7 +413,7 @@ pub(super) extern "C" fn c_sinh(re: f64, im: f64) -> C64 {
                 c(-inf.copysign(cos(im)), inf.copysign(sin(im)))
             };
         }
-        return annex_g(clib::csinh, z);
+        return special::lookup(&special::SINH, re, im).unwrap_or_else(|| annex_g(clib::csinh, z));
     }
     if re.abs() > LOG_LARGE {
         let x = re - 1f64.copysign(re);
@@ -298,7 +436,7 @@ pub(super) extern "C" fn c_cosh(re: f64, im: f64) -> C64 {
                 c(inf.copysign(cos(im)), -inf.copysign(sin(im)))
             };
         }
-        return annex_g(clib::ccosh, z);
+        return special::lookup(&special::COSH, re, im).unwrap_or_else(|| annex_g(clib::ccosh, z));
     }
     if re.abs() > LOG_LARGE {
         let x = re - 1f64.copysign(re);
@@ -317,11 +455,7 @@ pub(super) extern "C" fn c_tanh(re: f64, im: f64) -> C64 {
             let sign = 0f64.copysign(2.0 * sin(im) * cos(im));
             return c(1f64.copysign(re), sign);
         }
-        if re == 0.0 && im.is_nan() {
-            // C11 gives ±0 + NaN i here; CPython's table keeps C99's NaN + NaN i.
-            return c(f64::NAN, f64::NAN);
-        }
-        return annex_g(clib::ctanh, z);
+        return special::lookup(&special::TANH, re, im).unwrap_or_else(|| annex_g(clib::ctanh, z));
     }
     if re.abs() > LOG_LARGE {
         c(
@@ -355,8 +489,8 @@ pub(super) extern "C" fn c_tan(re: f64, im: f64) -> C64 {
     c(s.im, -s.re)
 }
 
-/// `cmath.rect(r, phi)`. For an infinite or NaN operand CPython consults a table; kernels
-/// follow it where `r` is infinite and `phi` finite and nonzero, and otherwise compute
+/// `cmath.rect(r, phi)`. For an infinite or NaN operand, CPython's formula where `r` is
+/// infinite and `phi` finite and nonzero, its table elsewhere, and where CPython raises,
 /// `r * cos(phi)`, `r * sin(phi)` (docs/semantics.md).
 pub extern "C" fn c_rect(r: f64, phi: f64) -> C64 {
     if !(r.is_finite() && phi.is_finite()) {
@@ -368,7 +502,8 @@ pub extern "C" fn c_rect(r: f64, phi: f64) -> C64 {
                 c(-inf.copysign(cos(phi)), -inf.copysign(sin(phi)))
             };
         }
-        return c(r * cos(phi), r * sin(phi));
+        return special::lookup(&special::RECT, r, phi)
+            .unwrap_or_else(|| c(r * cos(phi), r * sin(phi)));
     }
     if phi == 0.0 {
         return c(r, r * phi);
