@@ -6,6 +6,11 @@
 //! goes through the general converters, so the checks and messages are the same), into
 //! slots on the stack; a generated invoker ([`crate::jit::invoke`]) calls the code
 //! without libffi; the GIL stays held unless the callable was made with `nogil=True`.
+//!
+//! Most calls never get here: the generated entry ([`super::entry`]) serves ints, floats,
+//! bools, `complex128`, pointers and arrays in straight-line code. This path takes what
+//! it hands on (a float subclass, an int past its fast range), the first call of a
+//! callable, `nogil=True` callables and `complex64`.
 
 use std::ffi::c_int;
 
@@ -39,15 +44,7 @@ enum Param {
 pub(crate) struct FastEntry {
     invoker: Invoker,
     params: Vec<Param>,
-    /// For `double (double, ...)` with up to three parameters, how many: such code is
-    /// called directly (the commonest kernels), not through the invoker.
-    doubles: Option<usize>,
 }
-
-/// C signatures of the code [`FastEntry::doubles`] calls directly.
-type F64x1 = unsafe extern "C" fn(f64) -> f64;
-type F64x2 = unsafe extern "C" fn(f64, f64) -> f64;
-type F64x3 = unsafe extern "C" fn(f64, f64, f64) -> f64;
 
 fn is_scalar(ty: &Type, result: bool) -> bool {
     match ty {
@@ -91,16 +88,7 @@ impl FastEntry {
                 },
             )
             .collect();
-        let f64_ty = Type::Float(FloatType::F64);
-        let doubles = (raw.ret == f64_ty
-            && (1..=3).contains(&raw.params.len())
-            && raw.arg_types().all(|t| *t == f64_ty))
-        .then_some(raw.params.len());
-        Some(FastEntry {
-            invoker,
-            params,
-            doubles,
-        })
+        Some(FastEntry { invoker, params })
     }
 }
 
@@ -197,18 +185,6 @@ pub(crate) fn call_fast<'py>(
     let (invoke, code) = (entry.invoker, callee.address);
     if callee.nogil() {
         invoke_detached(py, invoke, code, &slots, &mut ret);
-    } else if let Some(n) = entry.doubles {
-        let x = |i: usize| f64::from_ne_bytes(slots[i].0[..8].try_into().expect("8 bytes"));
-        // SAFETY: `doubles` is set only for code of signature `double (double, ...)` with
-        // `n` parameters, each slot holding a double; the address is the code's.
-        let r = unsafe {
-            match n {
-                1 => std::mem::transmute::<usize, F64x1>(code)(x(0)),
-                2 => std::mem::transmute::<usize, F64x2>(code)(x(0), x(1)),
-                _ => std::mem::transmute::<usize, F64x3>(code)(x(0), x(1), x(2)),
-            }
-        };
-        ret = Slot::from_bytes(&r.to_ne_bytes());
     } else {
         // SAFETY: the invoker was generated for the code's raw signature, each slot holds
         // a value of its parameter's type, and `ret` has room for every result type.
