@@ -10,7 +10,7 @@ use nativecall::abi::{IntType, Signature, Type};
 use nativecall::jit::ir::{
     BinOp, Builtin, Callee, CmpOp, Expr, Function, MathFn, PythonVersion, Stmt, UnaryOp,
 };
-use nativecall::jit::{clif_listing, runtime, ArgSource, CountGuard, Entry, NanNote};
+use nativecall::jit::{clif_listing, runtime, ArgSource, CountGuard, Entry};
 
 mod common;
 use common::*;
@@ -424,7 +424,6 @@ fn a_kernel_entered_as_quads_integrand_matches_its_golden_clif() {
             count_param: 0,
             min: 2,
         }),
-        nan_note: None,
     };
     check("adapter_quad", &f, Some(&entry));
 }
@@ -500,42 +499,8 @@ fn a_kernel_entered_as_an_ndimage_filter_matches_its_golden_clif() {
             },
         ],
         guard: None,
-        nan_note: None,
     };
     check("adapter_ndimage", &f, Some(&entry));
-}
-
-#[test]
-fn a_root_function_entered_by_scipys_solvers_notes_its_first_nan_in_the_struct() {
-    // `nativecall.optimize` over arrays: `double (double, void *)` with the extra argument
-    // at offset 0 and the NaN slot at 8; a NaN result stores x there if the slot is NaN.
-    let f = kernel(
-        "root_f",
-        &[("x", Type::F64), ("c", Type::F64)],
-        Some(Type::F64),
-        vec![ret(bin(
-            BinOp::Sub,
-            bin(BinOp::Mul, name("x"), name("x")),
-            name("c"),
-        ))],
-    );
-    let entry = Entry {
-        outer: Signature::parse("double (double, void *)").unwrap(),
-        sources: vec![
-            ArgSource::Param(0),
-            ArgSource::Field {
-                param: 1,
-                offset: 0,
-            },
-        ],
-        guard: None,
-        nan_note: Some(NanNote {
-            x_param: 0,
-            data_param: 1,
-            offset: 8,
-        }),
-    };
-    check("adapter_roots_nan_note", &f, Some(&entry));
 }
 
 #[test]

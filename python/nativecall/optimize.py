@@ -59,19 +59,19 @@ def _field_dtype(type_text):
 
 
 def _callback(f, nargs):
-    """``f`` as ``double (double, void *)``, the layout of its extra arguments, the struct
-    size, and where a kernel's entry notes its first NaN (None: the solve watches for it)."""
+    """``f`` as ``double (double, void *)`` plus the layout of its extra arguments."""
     nc = f if isinstance(f, NativeCallable) else native(f)
     sig = nc.signature
     if sig == Signature("double (double, void *)") and nargs == 0:
-        return nc, [], 0, None
+        return nc, [], 0
     types = [str(t) for t in sig.argtypes]
     if str(sig.restype) != "double" or not types or types[0] != "double" or len(types) != 1 + nargs:
         raise TypeError(
             f"f must take x and then the {nargs} extra argument(s) in args and return a double; "
             f"{nc.name} is '{sig}'"
         )
-    return _native._user_data_thunk(nc, 1, True)
+    adapted, layout, size = _native._user_data_thunk(nc, 1)
+    return adapted, layout, size
 
 
 class RootsResult:
@@ -121,7 +121,7 @@ def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
             from scipy.optimize import RootResults
 
             return root, RootResults(root=root, iterations=iterations, function_calls=calls, flag=flag, method=method)
-    callback, layout, size, nan_slot = _callback(f, len(args))
+    callback, layout, size = _callback(f, len(args))
     values = [np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), *[np.asarray(x) for x in args]]
     scalar = all(v.ndim == 0 for v in values)
     arrays = np.broadcast_arrays(*values)
@@ -141,7 +141,7 @@ def _solve(method, f, a, b, args, xtol, rtol, maxiter, full_output, disp):
     nan_at = np.empty(n)
     _native._solve_roots(
         _solver(method), callback, flat[0], flat[1], fields, size, float(xtol), float(rtol), maxiter,
-        roots, iterations, calls, flags, nan_at, nan_slot,
+        roots, iterations, calls, flags, nan_at,
     )  # fmt: skip
     bad = np.flatnonzero(flags)
     if bad.size and (disp or scalar):

@@ -14,10 +14,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::abi::{IntType, Signature, Type};
-use crate::jit::{adapter_thunk, compile_entry, ArgSource, CountGuard, Entry, NanNote, Thunk};
+use crate::jit::{adapter_thunk, compile_entry, ArgSource, CountGuard, Entry, Thunk};
 
 use super::call::{convert_arg, ArgContext, Borrows};
-use super::callable::{make_capsule, AdapterKey, NativeCallable, UserDataEntry, USER_DATA_CAPSULE};
+use super::callable::{make_capsule, AdapterKey, NativeCallable, USER_DATA_CAPSULE};
 use super::errors;
 use super::kernel::Kernel;
 use super::types::PySignature;
@@ -262,7 +262,7 @@ fn finish<'py>(
     user_data: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Bound<'py, NativeCallable>, Option<Bound<'py, PyAny>>)> {
     let me = slf.get();
-    let entry = cached_entry(slf, &target, sources, guard, None)?;
+    let entry = cached_entry(slf, &target, sources, guard)?;
     let nc = NativeCallable::new(
         entry.address,
         target,
@@ -274,25 +274,22 @@ fn finish<'py>(
 }
 
 /// The adapted entry of `slf` for `target` with arguments from `sources`: generated once
-/// per (signature, sources, guard, note) and kept with `slf`, so exporting again (with
-/// other user data values: the packed values differ, the layout does not) shares the code.
-/// Only a kernel's entry can carry a NaN `note` (compiled into its own code); for anything
-/// else, asking for one is an error.
-fn cached_entry(
+/// per (signature, sources, guard) and kept with `slf`, so exporting again (with other
+/// user data values: the packed values differ, the layout does not) shares the code.
+pub(crate) fn cached_entry(
     slf: &Bound<'_, NativeCallable>,
     target: &Arc<Signature>,
     sources: &[ArgSource],
     guard: Option<CountGuard>,
-    note: Option<NanNote>,
 ) -> PyResult<Thunk> {
     let me = slf.get();
-    let key: AdapterKey = ((**target).clone(), sources.to_vec(), guard, note);
+    let key: AdapterKey = ((**target).clone(), sources.to_vec(), guard);
     if let Some(t) = me.adapters.lock().get(&key) {
         return Ok(t.clone());
     }
     // Generated without the lock (a kernel compiles with the GIL released); if another
     // thread got there first, its entry is kept and this one dropped.
-    let made = adapted_entry(slf, target, sources, guard, note)?;
+    let made = adapted_entry(slf, target, sources, guard)?;
     Ok(me.adapters.lock().entry(key).or_insert(made).clone())
 }
 
@@ -302,7 +299,6 @@ fn adapted_entry(
     target: &Arc<Signature>,
     sources: &[ArgSource],
     guard: Option<CountGuard>,
-    note: Option<NanNote>,
 ) -> PyResult<Thunk> {
     let me = slf.get();
     // A kernel is compiled again with the adapted entry, so the consumer's call lands in
@@ -312,45 +308,22 @@ fn adapted_entry(
             outer: (**target).clone(),
             sources: sources.to_vec(),
             guard,
-            nan_note: note,
         };
         let ir = kernel.get().ir().clone();
-        let compiled = slf.py().detach(|| compile_entry(&ir, Some(&entry)));
-        match compiled {
-            Ok(compiled) => {
-                return Ok(Thunk {
-                    address: compiled.address,
-                    code: compiled.code,
-                })
-            }
-            Err(e) if note.is_some() => {
-                return Err(PyTypeError::new_err(format!(
-                    "cannot compile {} with a NaN note: {e}",
-                    me.name
-                )))
-            }
-            Err(_) => {}
+        if let Ok(compiled) = slf.py().detach(|| compile_entry(&ir, Some(&entry))) {
+            return Ok(Thunk {
+                address: compiled.address,
+                code: compiled.code,
+            });
         }
-    }
-    if note.is_some() {
-        return Err(PyTypeError::new_err(format!(
-            "only a kernel's entry can note NaN results; {} is not a kernel",
-            me.name
-        )));
     }
     let inner_address = me.export_address()?;
     adapter_thunk(inner_address, &me.signature, target, sources, guard)
         .map_err(|e| errors::glue_error(format_args!("cannot adapt {} to '{target}'", me.name), &e))
 }
 
-/// An adapted callable, each struct field's C type and offset, the struct size, and
-/// where its NaN note is (see [`_user_data_thunk`]).
-type UserDataThunk<'py> = (
-    Bound<'py, NativeCallable>,
-    Vec<(String, usize)>,
-    usize,
-    Option<usize>,
-);
+/// An adapted callable, each struct field's C type and offset, and the struct size.
+type UserDataThunk<'py> = (Bound<'py, NativeCallable>, Vec<(String, usize)>, usize);
 
 /// An adapted signature, its argument sources, each extra parameter's type and offset,
 /// and the struct size.
@@ -359,7 +332,7 @@ pub(crate) type UserDataLayout = (Arc<Signature>, Vec<ArgSource>, Vec<(Type, usi
 /// Where `f`'s parameters after the first `leading` are read from: a struct behind a
 /// trailing `void *`. Returns the adapted signature, the argument sources, each extra
 /// parameter's type and offset, and the struct size.
-fn user_data_layout(f: &NativeCallable, leading: usize) -> PyResult<UserDataLayout> {
+pub(crate) fn user_data_layout(f: &NativeCallable, leading: usize) -> PyResult<UserDataLayout> {
     let params: Vec<Type> = f.signature.arg_types().cloned().collect();
     if params.len() < leading {
         return Err(PyTypeError::new_err(format!(
@@ -385,70 +358,15 @@ fn user_data_layout(f: &NativeCallable, leading: usize) -> PyResult<UserDataLayo
 /// trailing `void *`, without packing any values: for callers that fill the struct
 /// themselves, element by element (`nativecall.optimize` over arrays). Returns the
 /// adapted callable and each field's C type and byte offset, and the struct size.
-///
-/// With `note_nan` (one leading `double`, a `double` result), a kernel's entry also notes
-/// the first `x` at which it returns NaN in a `double` slot after the fields (see
-/// [`NanNote`]): its offset is returned, the size includes it, and the caller puts a NaN
-/// there before each solve. Anything else returns no slot and the plain entry.
 #[pyfunction]
-#[pyo3(signature = (f, leading, note_nan=false))]
 pub(crate) fn _user_data_thunk<'py>(
     f: &Bound<'py, NativeCallable>,
     leading: usize,
-    note_nan: bool,
 ) -> PyResult<UserDataThunk<'py>> {
     let (target, sources, layout, size) = user_data_layout(f.get(), leading)?;
-    let names = layout.iter().map(|(t, o)| (t.to_string(), *o)).collect();
-    if note_nan && leading == 1 {
-        let (entry, _, size, slot) = solver_entry(f)?;
-        let me = f.get();
-        let nc = NativeCallable::new(
-            entry.address,
-            target,
-            me.name.clone(),
-            f.clone().into_any().unbind(),
-        )?
-        .with_code(entry.code.clone());
-        return Ok((nc.into_bound(f.py())?, names, *size, *slot));
-    }
     let (nc, _) = finish(f, target, &sources, None, None)?;
-    Ok((nc, names, size, None))
-}
-
-/// `f`'s entry for scipy's root solvers, `double (double x, void *data)` with the extra
-/// arguments read from the struct behind `data`: made once and kept with `f` (the scalar
-/// and the array solves share it). Returns the entry, each field's type and offset, the
-/// struct size, and for a kernel the offset of the slot where its entry notes the first
-/// `x` giving NaN (a [`NanNote`]; the size includes the slot). Other callables, and a
-/// kernel whose noted entry does not compile (a recursive one), get the plain entry and
-/// no slot; the solve then watches for NaN itself.
-pub(crate) fn solver_entry<'a>(f: &'a Bound<'_, NativeCallable>) -> PyResult<&'a UserDataEntry> {
-    let me = f.get();
-    if let Some(e) = me.user_data_entry.get() {
-        return Ok(e);
-    }
-    let (target, sources, layout, size) = user_data_layout(me, 1)?;
-    let slot = size.next_multiple_of(8);
-    let note = NanNote {
-        x_param: 0,
-        data_param: 1,
-        offset: slot as i32,
-    };
-    let noted = if f.is_instance_of::<Kernel>() {
-        cached_entry(f, &target, &sources, None, Some(note)).ok()
-    } else {
-        None
-    };
-    let made = match noted {
-        Some(entry) => (entry, layout, slot + 8, Some(slot)),
-        None => (
-            cached_entry(f, &target, &sources, None, None)?,
-            layout,
-            size,
-            None,
-        ),
-    };
-    Ok(me.user_data_entry.get_or_init(|| made))
+    let layout = layout.iter().map(|(t, o)| (t.to_string(), *o)).collect();
+    Ok((nc, layout, size))
 }
 
 /// Pack `values` for the fields `layout` (of a struct of `size` bytes) into words, for

@@ -17,7 +17,7 @@ use pyo3::types::PyTuple;
 
 use crate::abi::{self, Signature, Type};
 
-use super::adapt::{pack_into, solver_entry};
+use super::adapt::{cached_entry, pack_into, user_data_layout};
 use super::call::Borrows;
 
 use super::callable::NativeCallable;
@@ -96,9 +96,6 @@ struct Job {
     flags: usize,
     nan_at: usize,
     n: usize,
-    /// Where `f` notes its first NaN in the struct (a kernel's entry with a
-    /// [`crate::jit::NanNote`]); `None`: the solve wraps `f` in [`guarded`].
-    nan_slot: Option<usize>,
 }
 
 // SAFETY: the addresses point into arrays the calling Python frame keeps alive (and
@@ -155,7 +152,6 @@ impl Job {
                     a,
                     b,
                     base as *mut c_void,
-                    self.nan_slot,
                     self.xtol,
                     self.rtol,
                     self.maxiter,
@@ -182,13 +178,11 @@ struct OneRoot {
     nan_at: f64,
 }
 
-/// Solve `f(x, data) = 0` on `[a, b]` with `solver`. With `nan_slot`, `f` notes its
-/// first NaN at that offset in `data` itself and the solver calls it directly; without,
-/// the solver calls it through [`guarded`].
+/// Solve `f(x, data) = 0` on `[a, b]` with `solver`.
 ///
 /// # Safety
 /// `solver` and `f` must be functions of the `Solver` and `Callback` types, and `data`
-/// what `f` expects as its user data (with room for a double at `nan_slot`).
+/// what `f` expects as its user data.
 #[allow(clippy::too_many_arguments)]
 unsafe fn solve_one(
     solver: Solver,
@@ -196,7 +190,6 @@ unsafe fn solve_one(
     a: f64,
     b: f64,
     data: *mut c_void,
-    nan_slot: Option<usize>,
     xtol: f64,
     rtol: f64,
     maxiter: c_int,
@@ -207,20 +200,9 @@ unsafe fn solve_one(
         data,
         nan_at: None,
     };
-    // SAFETY: the caller promises room for a double at the slot.
-    let slot = nan_slot.map(|off| unsafe { (data as *mut u8).add(off) as *mut f64 });
     let root = if a.is_nan() || b.is_nan() {
         out.error_num = VALUE_ERROR;
         f64::NAN
-    } else if let Some(slot) = slot {
-        // SAFETY: as the caller promises; `f` writes nothing but the slot.
-        unsafe {
-            slot.write_unaligned(f64::NAN);
-            let root = solver(f, a, b, data, xtol, rtol, maxiter, &mut out);
-            let at = slot.read_unaligned();
-            guard.nan_at = (!at.is_nan()).then_some(at);
-            root
-        }
     } else {
         // SAFETY: as the caller promises; the guard lives across the call.
         unsafe {
@@ -304,7 +286,6 @@ pub(crate) fn _solve_root(
     }
     let me = f.get();
     let mut borrows = Borrows::default();
-    let mut nan_slot = None;
     let (address, data, _entry) = if args.is_empty() && me.signature.abi_eq(plain) {
         (me.export_address()?, Vec::new(), None)
     } else {
@@ -322,13 +303,18 @@ pub(crate) fn _solve_root(
                 me.name
             )));
         }
-        let (entry, layout, size, slot) = solver_entry(f)?;
-        // The packed fields, with room for the NaN slot after them.
+        let (entry, layout, size) = match me.user_data_entry.get() {
+            Some(e) => e,
+            None => {
+                let (target, sources, layout, size) = user_data_layout(me, 1)?;
+                let entry = cached_entry(f, &target, &sources, None)?;
+                me.user_data_entry.get_or_init(|| (entry, layout, size))
+            }
+        };
         let data = match size {
             0 => Vec::new(),
             _ => pack_into(&me.name, 1, layout, *size, args, &mut borrows)?,
         };
-        nan_slot = *slot;
         (entry.address, data, Some(entry.clone()))
     };
     let base = if data.is_empty() {
@@ -341,7 +327,7 @@ pub(crate) fn _solve_root(
     let r = unsafe {
         let solver: Solver = std::mem::transmute::<usize, Solver>(s.address);
         let f: Callback = std::mem::transmute::<usize, Callback>(address);
-        solve_one(solver, f, a, b, base, nan_slot, xtol, rtol, maxiter)
+        solve_one(solver, f, a, b, base, xtol, rtol, maxiter)
     };
     Ok((r.root, r.iterations, r.calls, r.flag, r.nan_at))
 }
@@ -362,10 +348,8 @@ fn check_signature(nc: &NativeCallable, want: &str, what: &str) -> PyResult<()> 
 /// solver, writing roots, iteration and call counts, error flags (0, -1 sign error,
 /// -2 no convergence, -3 a NaN bracket end or a NaN from `f`) and, in `nan_at`, the
 /// first `x` at which `f` returned NaN (else NaN). `fields` are `(array, offset)` for each extra argument,
-/// already broadcast, raveled and cast to the field's type. `nan_slot`: `f` notes its
-/// first NaN at this offset of the struct (see `_user_data_thunk`).
+/// already broadcast, raveled and cast to the field's type.
 #[pyfunction]
-#[pyo3(signature = (solver, f, a, b, fields, struct_size, xtol, rtol, maxiter, roots, iterations, calls, flags, nan_at, nan_slot=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn _solve_roots(
     py: Python<'_>,
@@ -383,13 +367,7 @@ pub(crate) fn _solve_roots(
     mut calls: PyReadwriteArray1<'_, c_int>,
     mut flags: PyReadwriteArray1<'_, c_int>,
     mut nan_at: PyReadwriteArray1<'_, f64>,
-    nan_slot: Option<usize>,
 ) -> PyResult<()> {
-    if nan_slot.is_some_and(|off| off + 8 > struct_size) {
-        return Err(PyValueError::new_err(format!(
-            "the NaN slot at offset {nan_slot:?} does not fit a struct of {struct_size} bytes"
-        )));
-    }
     check_signature(solver.get(), SOLVER_SIGNATURE, "the solver")?;
     check_signature(f.get(), "double (double, void *)", "the callback")?;
     let n = a.len();
@@ -472,7 +450,6 @@ pub(crate) fn _solve_roots(
             .map_err(|_| PyValueError::new_err("contiguous"))?
             .as_mut_ptr() as usize,
         n,
-        nan_slot,
     };
     py.detach(move || job.run());
     Ok(())

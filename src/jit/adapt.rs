@@ -50,21 +50,6 @@ pub struct CountGuard {
     pub min: i64,
 }
 
-/// After the call, note the first argument at which the function gave NaN: when the
-/// result is NaN and the double at `offset` bytes into the struct behind parameter
-/// `data_param` is still NaN, parameter `x_param` is stored there. scipy's root solvers
-/// take a NaN for a number and go on; their caller puts a NaN in the slot before a solve
-/// and reads it after.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct NanNote {
-    /// The adapter parameter (a double) to note.
-    pub x_param: usize,
-    /// The adapter parameter holding the struct pointer.
-    pub data_param: usize,
-    /// Byte offset of the slot (a double) in the struct.
-    pub offset: i32,
-}
-
 /// The Cranelift signature of C signature `sig` with calling convention `call_conv`.
 /// Complex values are split into parts, which matches the C ABI only while every part
 /// travels in a register; a signature where one would not is refused.
@@ -98,18 +83,7 @@ pub(super) fn check_sources(
     outer: &Signature,
     sources: &[ArgSource],
     guard: Option<CountGuard>,
-    note: Option<NanNote>,
 ) -> Result<(), JitError> {
-    if let Some(n) = note {
-        let param = |k: usize| outer.params.get(k).map(|p| &p.ty);
-        let x_ok = param(n.x_param).is_some_and(|t| t.abi_eq(&Type::F64));
-        let data_ok = param(n.data_param).is_some_and(|t| matches!(t, Type::Pointer { .. }));
-        if !(x_ok && data_ok && outer.ret.abi_eq(&Type::F64)) {
-            return Err(JitError::Codegen(format!(
-                "a NaN note needs a double parameter, a pointer parameter and a double result; '{outer}'"
-            )));
-        }
-    }
     if sources.len() != inner.params.len() {
         return Err(JitError::Codegen(format!(
             "{} argument sources for '{inner}'",

@@ -64,7 +64,7 @@ pub mod runtime;
 mod thunk;
 pub mod typing;
 
-pub use adapt::{ArgSource, CountGuard, NanNote};
+pub use adapt::{ArgSource, CountGuard};
 pub use callback::{callback_entry, callback_type_supported, Dispatcher};
 pub use code::{code_stats, is_generated_entry, CodeMemory};
 pub use codegen::{

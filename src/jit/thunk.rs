@@ -65,7 +65,7 @@ pub fn adapter_thunk(
     sources: &[ArgSource],
     guard: Option<CountGuard>,
 ) -> Result<Thunk, JitError> {
-    check_sources(inner, outer, sources, guard, None)?;
+    check_sources(inner, outer, sources, guard)?;
     let mut module = new_module()?;
     let call_conv = module.isa().default_call_conv();
     let outer_sig = clif_signature(call_conv, outer)?;

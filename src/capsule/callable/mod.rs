@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
 use crate::abi::{Signature, Type};
-use crate::jit::{ArgSource, CodeMemory, CountGuard, NanNote, Thunk};
+use crate::jit::{ArgSource, CodeMemory, CountGuard, Thunk};
 
 use super::call::{self, CallPlan, FastEntry, Slot};
 use super::types::{signature_from_object, PySignature};
@@ -90,24 +90,18 @@ pub struct NativeCallable {
     /// Dropped with the callable: the cache never keeps code alive on its own.
     pub(crate) adapters: Mutex<HashMap<AdapterKey, Thunk>>,
     /// The entry taking every parameter after the first from a user-data struct, with
-    /// the struct's fields (type, offset), size and NaN slot: what `nativecall.optimize`
-    /// calls (`adapt::solver_entry`), made once for the scalar and the array solves.
+    /// the struct's fields (type, offset) and size: what `nativecall.optimize` calls,
+    /// looked up once instead of on every scalar solve.
     pub(crate) user_data_entry: OnceLock<UserDataEntry>,
 }
 
-/// An adapted entry, each user-data field's type and offset, the struct size, and where
-/// the entry notes its first NaN (a kernel's; see `jit::NanNote`).
-pub(crate) type UserDataEntry = (Thunk, Vec<(Type, usize)>, usize, Option<usize>);
+/// An adapted entry, each user-data field's type and offset, and the struct size.
+pub(crate) type UserDataEntry = (Thunk, Vec<(Type, usize)>, usize);
 
 /// What identifies an adapted entry: the consumer's signature (compared as written,
 /// spelling included, since scipy compares names), where each argument comes from, and
-/// the element-count guard and NaN note.
-pub(crate) type AdapterKey = (
-    Signature,
-    Vec<ArgSource>,
-    Option<CountGuard>,
-    Option<NanNote>,
-);
+/// the element-count guard.
+pub(crate) type AdapterKey = (Signature, Vec<ArgSource>, Option<CountGuard>);
 
 impl NativeCallable {
     /// A callable whose code has exactly `signature`.

@@ -35,7 +35,7 @@ use cranelift_module::{FuncId, Module};
 
 use crate::abi::{Signature, Type};
 
-use super::adapt::{self, check_sources, clif_signature, ArgSource, CountGuard, NanNote};
+use super::adapt::{self, check_sources, clif_signature, ArgSource, CountGuard};
 use super::code::{finish, new_module, CodeMemory};
 use super::ir::{Expr, Function};
 use super::lower::pointer_type;
@@ -106,8 +106,6 @@ pub struct Entry {
     pub sources: Vec<ArgSource>,
     /// An element-count check before anything is read.
     pub guard: Option<CountGuard>,
-    /// Where to note the first argument that gave a NaN result.
-    pub nan_note: Option<NanNote>,
 }
 
 /// A translated kernel: its body's function, its types and signature, for a kernel that
@@ -132,7 +130,7 @@ fn translate(
     let types = Typer::run(f)?;
     let sig = kernel_signature(f, &types);
     if let Some(e) = entry {
-        check_sources(&sig, &e.outer, &e.sources, e.guard, e.nan_note)?;
+        check_sources(&sig, &e.outer, &e.sources, e.guard)?;
     }
     let csig = if ufunc {
         if f.params.iter().any(|(_, t)| !is_numeric(t)) || !is_numeric(&types.ret) {
@@ -334,9 +332,6 @@ struct Gen<'a, 'b> {
     terminated: bool,
     self_ref: ir::FuncRef,
     entry: Option<Entry>,
-    /// For an entry with a NaN note: the argument to note, the struct pointer and the
-    /// slot's offset (see [`NanNote`]).
-    nan_note: Option<(Value, Value, i32)>,
     ufunc: Option<UfuncLoop>,
     ptr: ir::Type,
     call_conv: cranelift_codegen::isa::CallConv,
@@ -398,7 +393,6 @@ impl<'a, 'b> Gen<'a, 'b> {
             terminated: false,
             self_ref,
             entry: None,
-            nan_note: None,
             ufunc: None,
             ptr: pointer_type(),
             call_conv,

@@ -1,7 +1,7 @@
 //! A kernel's entry: its parameters (from an adapted entry or a ufunc loop's arrays), and
 //! the small function that hands a kernel that makes calls its thread's stack state.
 
-use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, types as clt, InstBuilder, MemFlagsData, Value};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -202,33 +202,6 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// Before returning `value` from an entry with a NaN note: when it is NaN and the
-    /// slot is still NaN, store the noted argument in the slot (see [`NanNote`]).
-    pub(super) fn note_nan(&mut self, value: Value) {
-        let Some((x, data, offset)) = self.nan_note else {
-            return;
-        };
-        let flags = MemFlagsData::trusted();
-        let is_nan = self.b.ins().fcmp(FloatCC::Unordered, value, value);
-        let check = self.b.create_block();
-        let store = self.b.create_block();
-        let done = self.b.create_block();
-        self.b.set_cold_block(check);
-        self.b.set_cold_block(store);
-        self.b.ins().brif(is_nan, check, &[], done, &[]);
-        self.b.seal_block(check);
-        self.b.switch_to_block(check);
-        let slot = self.b.ins().load(clt::F64, flags, data, offset);
-        let empty = self.b.ins().fcmp(FloatCC::Unordered, slot, slot);
-        self.b.ins().brif(empty, store, &[], done, &[]);
-        self.b.seal_block(store);
-        self.b.switch_to_block(store);
-        self.b.ins().store(flags, x, data, offset);
-        self.b.ins().jump(done, &[]);
-        self.b.seal_block(done);
-        self.b.switch_to_block(done);
-    }
-
     /// The kernel's parameters, read from an adapted entry's parameters.
     pub(super) fn entry_params(&mut self, e: &Entry, outer: &[Value]) -> R<Vec<Value>> {
         // The kernel's parameters as they would arrive in its own C signature (complex
@@ -237,10 +210,6 @@ impl Gen<'_, '_> {
         if let Some(g) = e.guard {
             adapt::count_guard(&mut self.b, g, &parts);
         }
-        // Checked with the sources: a double and a pointer, one value each.
-        self.nan_note = e
-            .nan_note
-            .map(|n| (parts[n.x_param][0], parts[n.data_param][0], n.offset));
         let types = self.f.params.iter().map(|(_, t)| t);
         let args = adapt::lower_args(&mut self.b, types, &e.sources, &parts)?;
         Ok(args.into_iter().flatten().collect())

@@ -182,9 +182,6 @@ impl Gen<'_, '_> {
                 match value {
                     Some(e) => {
                         let vals = self.return_parts(e)?;
-                        if let [v] = vals[..] {
-                            self.note_nan(v);
-                        }
                         self.free_scratch();
                         self.b.ins().return_(&vals);
                     }
