@@ -69,7 +69,6 @@ C_SOURCE = r"""
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
-double smooth(double x) { return x * x * (3.0 - 2.0 * x); }
 double damped_nd(int n, double *xx) { double x = xx[0], a = xx[1], w = xx[2]; return exp(-a * x * x) * cos(w * x); }
 int range_filter(double *values, ptrdiff_t n, double *out, void *data) {
     double lo = values[0], hi = values[0];
@@ -77,6 +76,7 @@ int range_filter(double *values, ptrdiff_t n, double *out, void *data) {
     out[0] = *(double *)data * (hi - lo);
     return 1;
 }
+double smooth(double x) { return x * x * (3.0 - 2.0 * x); }
 """
 
 CYTHON_SOURCE = """
