@@ -203,3 +203,18 @@ def cython_module(tmp_path_factory):
     finally:
         sys.path.remove(str(d))
     return nc_cytest
+
+
+def general_call(f, *args):
+    """``f(*args)`` through a callable's general entry: ``type(f).__call__`` builds an
+    argument tuple, which never takes the generated entry."""
+    return type(f).__call__(f, *args)
+
+
+def outcome(call):
+    """What ``call()`` gives: ``("value", repr)`` (NaNs compare by their repr) or the
+    exception's type name and message, for comparing two ways of making a call."""
+    try:
+        return ("value", repr(call()))
+    except Exception as e:  # noqa: BLE001 - the exception is what is compared
+        return (type(e).__name__, str(e))

@@ -9,17 +9,7 @@ import numpy as np
 import pytest
 
 import nativecall
-
-
-def general(f, *args):
-    return type(f).__call__(f, *args)
-
-
-def outcome(call):
-    try:
-        return ("value", repr(call()))
-    except Exception as e:  # noqa: BLE001 - the exception is what is compared
-        return (type(e).__name__, str(e))
+from conftest import general_call, outcome
 
 
 def weighted_sum(dtype):
@@ -60,7 +50,7 @@ def test_numpy_arrays_of_every_layout_are_read_in_place_as_numpy_reads_them(dtyp
     for label, x in layouts(dtype).items():
         assert k(x) == pytest.approx(reference(x), rel=1e-12), label
         assert k._python_entry == "generated"
-        assert outcome(lambda: k(x)) == outcome(lambda: general(k, x)), label
+        assert outcome(lambda: k(x)) == outcome(lambda: general_call(k, x)), label
     own = nativecall.from_dlpack(layouts(dtype)["strided"])
     assert k(own) == pytest.approx(reference(layouts(dtype)["strided"]), rel=1e-12)
 
@@ -101,7 +91,7 @@ def test_every_refusal_is_the_general_entrys_word_for_word():
              np.arange(3.0).astype(">f8"), record, np.zeros(3, dtype=np.complex128), np.zeros(3).view(Subclass),
              nativecall.from_dlpack(np.zeros(6)[::2]), nativecall.from_dlpack(np.zeros(2, dtype=np.int64)), None]
     for bad in cases:
-        got, want = outcome(lambda: fill(bad, 1.0)), outcome(lambda: general(fill, bad, 1.0))
+        got, want = outcome(lambda: fill(bad, 1.0)), outcome(lambda: general_call(fill, bad, 1.0))
         assert got == want, bad
         assert got[0] != "value" or isinstance(bad, Subclass) or bad is record, bad
 

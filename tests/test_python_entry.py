@@ -13,19 +13,7 @@ import numpy as np
 import pytest
 
 import nativecall
-
-
-def general(f, *args):
-    """``f(*args)`` through the general entry (an argument tuple)."""
-    return type(f).__call__(f, *args)
-
-
-def outcome(call):
-    """What ``call()`` gives: ``("value", repr)`` (NaNs compare by their repr) or the exception."""
-    try:
-        return ("value", repr(call()))
-    except Exception as e:  # noqa: BLE001 - the exception is what is compared
-        return (type(e).__name__, str(e))
+from conftest import general_call, outcome
 
 
 @nativecall.jit("float64(float64)")
@@ -51,7 +39,7 @@ def test_the_first_call_from_python_installs_the_generated_entry():
 def test_a_float_parameter_takes_every_argument_the_general_entry_takes(arg):
     half(0.0)
     assert half._python_entry == "generated"
-    got, want = outcome(lambda: half(arg)), outcome(lambda: general(half, arg))
+    got, want = outcome(lambda: half(arg)), outcome(lambda: general_call(half, arg))
     assert got == want and got[0] == "value"
     assert got[1] == repr(float(arg) * 0.5 + 1.0)
 
@@ -61,7 +49,7 @@ def test_a_float_parameter_refuses_what_the_general_entry_refuses_with_its_messa
     half(0.0)
     got = outcome(lambda: half(arg))
     assert got[0] != "value"
-    assert got == outcome(lambda: general(half, arg))
+    assert got == outcome(lambda: general_call(half, arg))
 
 
 INT_TYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
@@ -80,7 +68,7 @@ def test_every_int_width_keeps_the_range_checks_and_messages_of_the_general_entr
     assert identity._python_entry == "generated"
     info = np.iinfo(t)
     for arg in _edges(t):
-        got, want = outcome(lambda: identity(arg)), outcome(lambda: general(identity, arg))
+        got, want = outcome(lambda: identity(arg)), outcome(lambda: general_call(identity, arg))
         assert got == want, (t, arg)
         if isinstance(arg, int) and not isinstance(arg, bool) and info.min <= arg <= info.max:
             assert got == ("value", repr(arg))
@@ -96,7 +84,7 @@ def test_bool_and_float32_parameters_and_results_match_the_general_entry():
     assert mix._python_entry == neg._python_entry == "generated"
     for args in [(True, 1.5, 0.0), (False, 1.5, 0.1), (1, 2.0, 0.0), (None, 1.0, 1.0), (True, 1e300, 0.0),
                  (True, math.inf, 0.0), (False, 0.0, 1e300), (True, 3.4e38, 0.0), (True, math.nan, 0.0)]:
-        assert outcome(lambda: mix(*args)) == outcome(lambda: general(mix, *args)), args
+        assert outcome(lambda: mix(*args)) == outcome(lambda: general_call(mix, *args)), args
     assert mix(False, 0.0, 0.1) == float(np.float32(0.1))
     assert neg(-1.0) is True and neg(2.0) is False and neg(-0.0) is False
 
@@ -163,7 +151,7 @@ def test_complex128_parameters_and_results_match_the_general_entry():
     assert scaled(1 + 2j, 2.0) == 2 - 4j and scaled._python_entry == "generated"
     for args in [(3 - 1j, 0.5), (complex(math.inf, -0.0), 1.0), (2, 1.0), (2.5, 1.0), (np.complex128(1 + 1j), 3.0),
                  ("1j", 1.0), (None, 1.0), (1j, 1j)]:
-        got, want = outcome(lambda: scaled(*args)), outcome(lambda: general(scaled, *args))
+        got, want = outcome(lambda: scaled(*args)), outcome(lambda: general_call(scaled, *args))
         assert got == want, args
 
 
@@ -174,7 +162,7 @@ def test_pointer_parameters_take_int_addresses_and_none_and_everything_else_as_b
     buf = np.arange(3.0)
     for arg in [2**63, 2**64 - 1, 2**64, -1, 1.5, True, buf, buf[::2], buf.astype(np.float32), ctypes.c_void_p(5),
                 (ctypes.c_double * 2)()]:
-        got, want = outcome(lambda: same(arg)), outcome(lambda: general(same, arg))
+        got, want = outcome(lambda: same(arg)), outcome(lambda: general_call(same, arg))
         assert got == want, arg
     assert same(buf) == buf.ctypes.data
 
@@ -208,8 +196,8 @@ def test_foreign_functions_and_cython_functions_with_hidden_parameters_take_the_
     assert axpy(2.0, 3.0, 1.0) == 7.0 and axpy._python_entry == "generated"
     assert power(3.0) == 9.0 and power._python_entry == "generated"
     assert lcount(41) == 42 and lcount._python_entry == "generated"
-    assert axpy(-1.5, 2.0, 0.25) == general(axpy, -1.5, 2.0, 0.25) == -2.75
-    assert outcome(lambda: lcount(2**70)) == outcome(lambda: general(lcount, 2**70))
+    assert axpy(-1.5, 2.0, 0.25) == general_call(axpy, -1.5, 2.0, 0.25) == -2.75
+    assert outcome(lambda: lcount(2**70)) == outcome(lambda: general_call(lcount, 2**70))
 
 
 def test_foreign_code_skips_the_kernel_error_state_and_a_kernels_own_address_keeps_it():

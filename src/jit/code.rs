@@ -96,6 +96,31 @@ pub(super) fn finish(
     ))
 }
 
+/// Define the function `ctx` holds (signature `sig`), finalize it, and keep its memory
+/// for the life of the process: for code made once per signature and shared by every
+/// caller (invokers, Python entries), which is not counted as live generated code.
+pub(super) fn finish_for_process(
+    mut module: JITModule,
+    sig: &cranelift_codegen::ir::Signature,
+    ctx: &mut cranelift_codegen::Context,
+) -> Result<usize, JitError> {
+    use cranelift_module::Module;
+    let id = module
+        .declare_anonymous_function(sig)
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
+    module
+        .define_function(id, ctx)
+        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
+    module.clear_context(ctx);
+    module
+        .finalize_definitions()
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
+    let address = module.get_finalized_function(id) as usize;
+    // The memory is never freed, so the module that owns it is not kept.
+    std::mem::forget(module);
+    Ok(address)
+}
+
 /// Finalized JIT code; the memory is freed when this is dropped.
 ///
 /// Share it with `Arc`: every function pointer taken from it is valid exactly as

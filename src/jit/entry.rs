@@ -30,7 +30,7 @@ use crate::abi::dlpack::{dltensor_offset as at, DLDataType, DLDevice, DLTensor};
 use crate::abi::{FloatType, IntType, Signature, Type};
 
 use super::adapt::clif_signature;
-use super::code::new_module;
+use super::code::{finish_for_process, new_module};
 use super::lower::{abi_params, pointer_type};
 use super::JitError;
 
@@ -528,7 +528,7 @@ impl Ctx<'_> {
 }
 
 fn generate(spec: &EntrySpec, api: &EntryApi, numpy: Option<&NumpyApi>) -> Result<usize, JitError> {
-    let mut module = new_module()?;
+    let module = new_module()?;
     let call_conv = module.isa().default_call_conv();
     let code_sig = clif_signature(call_conv, &spec.raw)?;
     let ptr = pointer_type();
@@ -649,18 +649,6 @@ fn generate(spec: &EntrySpec, api: &EntryApi, numpy: Option<&NumpyApi>) -> Resul
         b.ins().return_(&[r]);
         b.finalize(module.target_config());
     }
-    let id = module
-        .declare_anonymous_function(&outer)
-        .map_err(|e| JitError::Codegen(e.to_string()))?;
-    module
-        .define_function(id, &mut ctx)
-        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
-    module.clear_context(&mut ctx);
-    module
-        .finalize_definitions()
-        .map_err(|e| JitError::Codegen(e.to_string()))?;
-    let address = module.get_finalized_function(id) as usize;
-    // Entries live as long as the process (see the module docs).
-    std::mem::forget(module);
-    Ok(address)
+    // Made once per signature for the life of the process (see the module docs).
+    finish_for_process(module, &outer, &mut ctx)
 }

@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use crate::abi::Signature;
 
 use super::adapt::clif_signature;
-use super::code::new_module;
+use super::code::{finish_for_process, new_module};
 use super::lower::{abi_params, pointer_type};
 use super::JitError;
 
@@ -49,7 +49,7 @@ pub fn invoker(sig: &Signature) -> Result<Invoker, JitError> {
 }
 
 fn generate(sig: &Signature) -> Result<usize, JitError> {
-    let mut module = new_module()?;
+    let module = new_module()?;
     let target_sig = clif_signature(module.isa().default_call_conv(), sig)?;
     let ptr = pointer_type();
     let mut outer = module.make_signature();
@@ -87,21 +87,8 @@ fn generate(sig: &Signature) -> Result<usize, JitError> {
         b.ins().return_(&[]);
         b.finalize(module.target_config());
     }
-    let id = module
-        .declare_anonymous_function(&outer)
-        .map_err(|e| JitError::Codegen(e.to_string()))?;
-    module
-        .define_function(id, &mut ctx)
-        .map_err(|e| JitError::Codegen(format!("{e:?}")))?;
-    module.clear_context(&mut ctx);
-    module
-        .finalize_definitions()
-        .map_err(|e| JitError::Codegen(e.to_string()))?;
-    let address = module.get_finalized_function(id) as usize;
-    // Invokers live as long as the process (see the module docs): their memory is
-    // never freed, so the module that owns it is not kept.
-    std::mem::forget(module);
-    Ok(address)
+    // Made once per signature for the life of the process (see the module docs).
+    finish_for_process(module, &outer, &mut ctx)
 }
 
 #[cfg(test)]

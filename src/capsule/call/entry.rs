@@ -23,7 +23,7 @@ use crate::jit::entry::{
 use super::super::array::Array;
 use super::super::callable::NativeCallable;
 use super::array_arg::c_contiguous;
-use super::{clear_kernel_errors, kernel_errors, runtime_state};
+use super::{clear_kernel_errors, fills, kernel_errors, runtime_state, Fill};
 use crate::abi::dlpack::DLTensor;
 
 /// The most parameters (hidden ones included) an entry takes.
@@ -215,44 +215,29 @@ pub(crate) fn entry_for(
     } else {
         None
     };
-    let mut next = 0;
-    let params = raw
-        .params
-        .iter()
-        .enumerate()
-        .map(
-            |(index, p)| match hidden.iter().find(|(i, _)| *i == index) {
-                Some((_, slot)) => Some(EntryParam::Hidden(i64::from_le_bytes(
-                    slot.0[..8].try_into().expect("8 bytes"),
-                ))),
-                None => {
-                    // The visible spelling decides conversions (as on the general path).
-                    let ty = visible.params.get(next).map_or(&p.ty, |v| &v.ty).clone();
-                    let writable = callee
-                        .writes
-                        .as_ref()
-                        .is_none_or(|w| w.get(next).copied().unwrap_or(true));
-                    next += 1;
-                    match (&ty, numpy) {
-                        (
-                            Type::Array {
-                                dtype,
-                                ndim,
-                                contiguous,
-                            },
-                            Some((_, kinds)),
-                        ) => Some(EntryParam::Array(array_param(
-                            dtype,
-                            *ndim,
-                            *contiguous,
-                            writable,
-                            kinds,
-                        )?)),
-                        _ => Some(EntryParam::Visible(ty)),
-                    }
-                }
+    let params = fills(callee)
+        .map(|fill| match fill {
+            Fill::Hidden(slot) => Some(EntryParam::Hidden(i64::from_le_bytes(
+                slot.0[..8].try_into().expect("8 bytes"),
+            ))),
+            Fill::Arg(k, ty) => match (ty, numpy) {
+                (
+                    Type::Array {
+                        dtype,
+                        ndim,
+                        contiguous,
+                    },
+                    Some((_, kinds)),
+                ) => Some(EntryParam::Array(array_param(
+                    dtype,
+                    *ndim,
+                    *contiguous,
+                    callee.may_write(k),
+                    kinds,
+                )?)),
+                _ => Some(EntryParam::Visible(ty.clone())),
             },
-        )
+        })
         .collect::<Option<Vec<_>>>()?;
     let code_offset = (std::ptr::addr_of!(callee.address) as isize) - (callable as isize);
     let spec = EntrySpec {

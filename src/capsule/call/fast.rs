@@ -22,8 +22,8 @@ use crate::jit::invoke::{invoker, Invoker, INVOKE_SLOT_BYTES};
 
 use super::super::callable::NativeCallable;
 use super::{
-    arg, clear_kernel_errors, convert_arg, convert_result, kernel_errors, ArgContext, Args,
-    Borrows, Slot,
+    arg, clear_kernel_errors, convert_arg, convert_result, fills, kernel_errors, ArgContext, Args,
+    Borrows, Fill, Slot,
 };
 
 /// The most parameters (hidden ones included) the fast entry passes; more take the
@@ -70,23 +70,11 @@ impl FastEntry {
             return None;
         }
         let invoker = invoker(raw).ok()?;
-        let hidden = callee.hidden();
-        let mut next = 0;
-        let params = raw
-            .params
-            .iter()
-            .enumerate()
-            .map(
-                |(index, p)| match hidden.iter().find(|(i, _)| *i == index) {
-                    Some((_, value)) => Param::Hidden(*value),
-                    None => {
-                        // The visible spelling decides conversions (as on the general path).
-                        let ty = visible.params.get(next).map_or(&p.ty, |v| &v.ty).clone();
-                        next += 1;
-                        Param::Visible(ty)
-                    }
-                },
-            )
+        let params = fills(callee)
+            .map(|fill| match fill {
+                Fill::Hidden(value) => Param::Hidden(value),
+                Fill::Arg(_, ty) => Param::Visible(ty.clone()),
+            })
             .collect();
         Some(FastEntry { invoker, params })
     }
@@ -206,14 +194,7 @@ fn general_slot(
     index: usize,
     borrows: &mut Option<Box<Borrows>>,
 ) -> PyResult<Slot> {
-    let ctx = ArgContext {
-        function: &callee.name,
-        index,
-        writes: callee
-            .writes
-            .as_ref()
-            .is_none_or(|w| w.get(index).copied().unwrap_or(true)),
-    };
+    let ctx = ArgContext::of(callee, index);
     convert_arg(arg, ty, &ctx, borrows.get_or_insert_with(Default::default))
 }
 

@@ -150,6 +150,48 @@ fn arg<'a, 'py>(py: Python<'py>, args: Args<'a>, i: usize) -> Borrowed<'a, 'py, 
     unsafe { Borrowed::from_ptr(py, args[i]) }
 }
 
+/// What fills one parameter of a callable's code in a call from Python.
+pub(crate) enum Fill<'a> {
+    /// A constant (Cython's hidden parameters).
+    Hidden(Slot),
+    /// The Python argument at this position, converted for this type: the visible
+    /// spelling, which decides conversions (it may add `const`) and is ABI-equal to the
+    /// code's parameter.
+    Arg(usize, &'a Type),
+}
+
+/// How each parameter of `callee`'s code is filled, in order.
+pub(crate) fn fills(callee: &NativeCallable) -> impl Iterator<Item = Fill<'_>> {
+    let hidden = callee.hidden();
+    let mut next = 0;
+    callee
+        .raw_signature
+        .params
+        .iter()
+        .enumerate()
+        .map(
+            move |(index, p)| match hidden.iter().find(|(i, _)| *i == index) {
+                Some((_, value)) => Fill::Hidden(*value),
+                None => {
+                    let k = next;
+                    next += 1;
+                    Fill::Arg(k, callee.signature.params.get(k).map_or(&p.ty, |v| &v.ty))
+                }
+            },
+        )
+}
+
+impl ArgContext<'_> {
+    /// The context of Python argument `index` of a call of `callee`.
+    fn of(callee: &NativeCallable, index: usize) -> ArgContext<'_> {
+        ArgContext {
+            function: &callee.name,
+            index,
+            writes: callee.may_write(index),
+        }
+    }
+}
+
 /// Call `callee` with the Python `args` filling every parameter it does not hide.
 pub(crate) fn call_native<'py>(
     py: Python<'py>,
@@ -164,30 +206,14 @@ pub(crate) fn call_native<'py>(
     }
     let mut borrows = Borrows::default();
     let mut slots = Vec::with_capacity(raw.params.len());
-    let mut next = 0;
-    for (index, param) in raw.params.iter().enumerate() {
-        if let Some((_, value)) = hidden.iter().find(|(i, _)| *i == index) {
-            slots.push(*value);
-            continue;
-        }
-        let ctx = ArgContext {
-            function: name,
-            index: next,
-            writes: callee
-                .writes
-                .as_ref()
-                .is_none_or(|w| w.get(next).copied().unwrap_or(true)),
-        };
-        let arg = arg(py, args, next);
-        // The visible spelling decides conversions (it may add `const`); it is
-        // ABI-equal to the raw parameter at this position.
-        let ty = callee
-            .signature
-            .params
-            .get(next)
-            .map_or(&param.ty, |p| &p.ty);
-        slots.push(convert_arg(&arg, ty, &ctx, &mut borrows)?);
-        next += 1;
+    for fill in fills(callee) {
+        slots.push(match fill {
+            Fill::Hidden(value) => value,
+            Fill::Arg(k, ty) => {
+                let ctx = ArgContext::of(callee, k);
+                convert_arg(&arg(py, args, k), ty, &ctx, &mut borrows)?
+            }
+        });
     }
     let call = NativeCall {
         plan,

@@ -174,6 +174,14 @@ impl NativeCallable {
         &self.hidden
     }
 
+    /// Whether the code may write through visible parameter `k` (an array argument must
+    /// then be writable); unknown for code that is not a kernel's.
+    pub(crate) fn may_write(&self, k: usize) -> bool {
+        self.writes
+            .as_ref()
+            .is_none_or(|w| w.get(k).copied().unwrap_or(true))
+    }
+
     /// Whether the code records index errors (a kernel compiled with `boundscheck=True`).
     pub(crate) fn bounds_checked(&self) -> bool {
         self.bounds_checked
