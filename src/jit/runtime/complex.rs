@@ -9,7 +9,7 @@
 //! For infinite and NaN operands CPython looks results up in tables of special values by
 //! the class of each part (-inf, negative, -0, +0, positive, +inf, NaN); kernels look
 //! up the same values ([`special`], checked against CPython's `cmath` for every class
-//! by the tests), signs of zeros included. Where CPython raises for such an operand
+//! by the tests), signs of zeros and infinities included. Where CPython raises for such an operand
 //! (a domain error), kernels return what the C library's Annex G function (`cexp`,
 //! `clog`, ...) gives.
 
